@@ -1,0 +1,112 @@
+"""The `vlm-robot` command.
+
+    vlm-robot demo                          # scripted scene through the real graph, timeline + MCAP + report
+    vlm-robot run --camera /dev/video0      # the bringup without `ros2 launch`
+    vlm-robot replay out/demo/session       # publish a recording with its original timing (--rate 2)
+    vlm-robot bench pipeline                # latest-frame-wins vs inference in the callback
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from vlm_robot.isolate import loopback_defaults, reexec_isolated
+
+DEFAULT_SCENE = "sim/scenes/demo.yaml"
+
+
+def _scene_path(p: str) -> str:
+    if Path(p).is_file():
+        return p
+    share = Path(sys.prefix) / "share" / "vlm_robot" / p
+    return str(share) if share.is_file() else p
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from vlm_robot import demo
+
+    return demo.main(_scene_path(a.scene), a.out, a.scale)
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    from vlm_robot import graph
+
+    if a.local:
+        loopback_defaults()
+    overrides: dict[str, dict[str, str]] = {"camera": {"source": a.camera}}
+    if a.transcripts:
+        overrides["speech_in"] = {"source": a.transcripts}
+    if a.bag:
+        overrides["recorder"] = {"output": a.bag}
+    nodes = [s for s in graph.NODES if a.record or s.name != "recorder"]
+    g = graph.Graph(nodes, overrides, env=graph.current_env(), log_dir=Path(a.log_dir) if a.log_dir else None)
+    print(f"starting {len(nodes)} nodes: {', '.join(s.executable for s in nodes)} (Ctrl-C stops)")
+    g.start()
+    try:
+        end = time.monotonic() + a.duration if a.duration > 0 else float("inf")
+        while time.monotonic() < end:
+            for gone in g.poll():
+                print(f"node {gone} exited; restarted")
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    print("stopping:", g.stop())
+    return 0
+
+
+def cmd_replay(a: argparse.Namespace) -> int:
+    from vlm_robot import replay
+
+    loopback_defaults() if a.local else None
+    return replay.main(a.bag, a.rate, a.topics or None)
+
+
+def cmd_bench(a: argparse.Namespace) -> int:
+    from vlm_robot import bench
+
+    loopback_defaults()
+    return bench.main(a.what, a.seconds)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vlm-robot", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("demo", help="play a scripted scene through the real ROS graph")
+    d.add_argument("--scene", default=DEFAULT_SCENE, help="scene YAML (default: %(default)s)")
+    d.add_argument("--out", default="out/demo", help="output folder: session bag, speech WAVs, report, logs")
+    d.add_argument("--scale", type=float, default=1.0, help="frame size factor (0.5: 320x240)")
+    d.set_defaults(fn=cmd_demo, isolate=True)
+    r = sub.add_parser("run", help="start the bringup nodes (same as bringup.launch.py)")
+    r.add_argument("--camera", default="/dev/video0", help="V4L2 device, video file or image folder")
+    r.add_argument("--transcripts", default="", help="speech_in source: stdin or a text file")
+    r.add_argument("--no-record", dest="record", action="store_false", help="do not record a bag")
+    r.add_argument("--bag", default="", help="bag folder to write")
+    r.add_argument("--log-dir", default="", help="write each node's output to LOG_DIR/<node>.log")
+    r.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run until Ctrl-C)")
+    r.add_argument("--local", action="store_true", help="keep DDS on this machine (localhost discovery, random domain)")
+    r.set_defaults(fn=cmd_run, isolate=False)
+    rp = sub.add_parser("replay", help="publish a recorded bag into the graph with its original timing")
+    rp.add_argument("bag", help="rosbag2 folder (MCAP or sqlite3)")
+    rp.add_argument("--rate", type=float, default=1.0, help="playback speed factor (2: twice as fast)")
+    rp.add_argument("--topics", nargs="*", help="only these topics (default: all)")
+    rp.add_argument("--local", action="store_true", help="keep DDS on this machine")
+    rp.set_defaults(fn=cmd_replay, isolate=False)
+    b = sub.add_parser("bench", help="benchmarks that compare against a baseline measured in the same run")
+    b.add_argument("what", choices=["pipeline"])
+    b.add_argument("--seconds", type=float, default=60.0, help="length of each run")
+    b.set_defaults(fn=cmd_bench, isolate=True)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    if a.isolate:
+        reexec_isolated()
+    return a.fn(a)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

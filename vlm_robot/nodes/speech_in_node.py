@@ -1,0 +1,78 @@
+"""Speech-in node: typed or scripted sentences -> /speech/transcript (vlm_robot/transcript JSON).
+
+Run:  speech_in_node --ros-args -p source:=stdin            # type, press Enter
+      speech_in_node --ros-args -p source:=lines.txt        # one sentence per line, optional "SECONDS<TAB>text"
+
+This is the transcript contract every speech recogniser publishes (the microphone path lives in
+its own node). With ``source: ""`` the node stays idle and says so.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+from rclpy.node import Node
+from std_msgs.msg import String
+
+from vlm_robot.core import payload
+from vlm_robot.core.transcript import MAX_CHARS
+from vlm_robot.nodes import common
+
+
+def parse_line(line: str) -> tuple[float | None, str]:
+    """``"2.5<TAB>hello"`` -> ``(2.5, "hello")``; a line without a time -> ``(None, line)``."""
+    head, sep, rest = line.partition("\t")
+    if sep:
+        try:
+            return float(head), rest.strip()
+        except ValueError:
+            pass
+    return None, line.strip()
+
+
+class SpeechInNode(Node):
+    def __init__(self) -> None:
+        super().__init__("speech_in")
+        self.declare_parameter("source", "")
+        self.declare_parameter("speaker", "user")
+        self.source = str(self.get_parameter("source").value)
+        self.speaker = str(self.get_parameter("speaker").value)
+        self.pub = self.create_publisher(String, common.TRANSCRIPT, common.EVENT_QOS)
+        self.seq = 0
+        if not self.source:
+            self.get_logger().info("no transcript source set (source:=stdin or a file); idle")
+            return
+        if self.source != "stdin" and not Path(self.source).is_file():
+            raise FileNotFoundError(f"speech_in source {self.source!r} is not a file; use 'stdin' or a text file")
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        stream = sys.stdin if self.source == "stdin" else Path(self.source).open(encoding="utf-8")
+        t0 = time.time()
+        for line in stream:
+            at, text = parse_line(line)
+            if not text:
+                continue
+            if len(text) > MAX_CHARS:
+                self.get_logger().error(f"line of {len(text)} characters skipped; at most {MAX_CHARS}")
+                continue
+            if at is not None:
+                time.sleep(max(0.0, t0 + at - time.time()))
+            self.publish(text)
+
+    def publish(self, text: str) -> None:
+        self.seq += 1
+        body = {"text": text, "stamp": time.time(), "speaker": self.speaker, "final": True, "id": f"in{self.seq}"}
+        self.pub.publish(String(data=payload.encode("transcript", body)))
+        self.get_logger().info(f'heard: "{text}"')
+
+
+def main(args: list[str] | None = None) -> int:
+    return common.spin_node(SpeechInNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

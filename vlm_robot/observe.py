@@ -1,0 +1,176 @@
+"""An observer node that collects what the stack says and decides, and a readable timeline of it.
+
+Used by `vlm-robot demo` (prints the timeline), `vlm-robot replay --decisions`, the graph tests
+and the benchmarks. Also the publishers of inputs (frames, transcripts) for scripted scenes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Twist
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import Bool, String
+
+from vlm_robot.core import payload
+from vlm_robot.nodes import common
+
+WATCHED = {
+    common.PEOPLE: "people", common.PERSON_STATES: "person_states", common.DECISION: "decision",
+    common.UTTERANCE: "utterance", common.INTENT: "intent", common.VERDICT: "verdict",
+    common.SPEECH_DONE: "speech_done", common.REPLY_CHUNK: "reply_chunk",
+}
+
+
+@dataclass
+class Event:
+    topic: str
+    received: float  # wall clock, seconds
+    body: dict
+
+
+@dataclass
+class Observed:
+    events: list[Event] = field(default_factory=list)
+    diagnostics: list[dict] = field(default_factory=list)
+    cmd_vel: list[dict] = field(default_factory=list)
+
+    def of(self, topic: str) -> list[dict]:
+        return [e.body for e in self.events if e.topic == topic]
+
+
+class Observer(Node):
+    """Subscribes to every output topic; ``on_event`` (optional) sees each event as it arrives."""
+
+    def __init__(self, on_event: Callable[[Event], None] | None = None, name: str = "observer") -> None:
+        super().__init__(name)
+        self.seen = Observed()
+        self.on_event = on_event
+        self.lock = threading.Lock()
+        for topic, kind in WATCHED.items():
+            self.create_subscription(String, topic, self._cb(topic, kind), common.EVENT_QOS)
+        self.create_subscription(DiagnosticArray, common.DIAGNOSTICS, self._on_diag, common.EVENT_QOS)
+        self.create_subscription(Twist, common.CMD_VEL, self._on_twist, common.EVENT_QOS)
+        self.image_pub = self.create_publisher(Image, common.IMAGE, common.IMAGE_PUB_QOS)
+        self.transcript_pub = self.create_publisher(String, common.TRANSCRIPT, common.EVENT_QOS)
+        self.estop_pub = self.create_publisher(Bool, common.ESTOP, common.STATE_QOS)
+
+    def _cb(self, topic: str, kind: str):
+        def cb(msg: String) -> None:
+            try:
+                body = payload.decode(kind, msg.data)
+            except Exception as e:  # noqa: BLE001 - the observer reports, it does not crash
+                body = {"invalid": str(e)}
+            self._add(Event(topic, time.time(), body))
+
+        return cb
+
+    def _add(self, ev: Event) -> None:
+        with self.lock:
+            self.seen.events.append(ev)
+        if self.on_event is not None:
+            self.on_event(ev)
+
+    def _on_diag(self, msg: DiagnosticArray) -> None:
+        for st in msg.status:
+            d = {"level": int.from_bytes(st.level, "little") if isinstance(st.level, bytes) else int(st.level),
+                 "name": st.name, "message": st.message, "values": {kv.key: kv.value for kv in st.values}}
+            with self.lock:
+                self.seen.diagnostics.append(d)
+            self._add(Event(common.DIAGNOSTICS, time.time(), d))
+
+    def _on_twist(self, msg: Twist) -> None:
+        d = {"linear_x": msg.linear.x, "angular_z": msg.angular.z}
+        with self.lock:
+            self.seen.cmd_vel.append(d)
+        self._add(Event(common.CMD_VEL, time.time(), d))
+
+    def say(self, text: str, stamp: float | None = None, tid: str = "") -> None:
+        """Publish a transcript as a speech recogniser would."""
+        body = {"text": text, "stamp": stamp if stamp is not None else time.time(), "speaker": "user",
+                "final": True, "id": tid}
+        self.transcript_pub.publish(String(data=payload.encode("transcript", body)))
+
+    def wait_for(self, pred: Callable[[Observed], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if pred(self.seen):
+                    return True
+            time.sleep(0.05)
+        return False
+
+
+def decision_key(d: dict) -> tuple:
+    """What must be the same in a replay: the action, whom it concerns and why (without numbers)."""
+    reason = d["reason"]
+    for word in ("waiting", "looks", "already addressed", "conversation", "cooldown", "not facing",
+                 "replying", "requested", "greeting someone else", "may look", "in view"):
+        if word in reason:
+            reason = word
+            break
+    return (d["action"], d.get("person_id"), reason, json.dumps(d.get("detail", {}).get("intent")))
+
+
+class Timeline:
+    """Formats events as readable lines, skipping repeats (the same faces frame after frame)."""
+
+    def __init__(self, t0: float, printer: Callable[[str], None] = print) -> None:
+        self.t0 = t0
+        self.printer = printer
+        self.lines: list[str] = []
+        self._last_seen = ""
+        self._last_belief: dict[int, str] = {}
+
+    def __call__(self, ev: Event) -> None:
+        line = self.format(ev)
+        if line:
+            stamp = f"[{ev.received - self.t0:6.2f}s]"
+            self.lines.append(f"{stamp} {line}")
+            self.printer(f"{stamp} {line}")
+
+    def format(self, ev: Event) -> str | None:
+        b = ev.body
+        if "invalid" in b:
+            return f"INVALID  {ev.topic}: {b['invalid']}"
+        if ev.topic == common.PEOPLE:
+            faces = b["faces"]
+            summary = ", ".join(f"face at ({f['box'][0]:.0f},{f['box'][1]:.0f}) {f['expression']}" for f in faces)
+            key = ",".join(f["expression"] for f in faces)
+            if key == self._last_seen:
+                return None
+            self._last_seen = key
+            return f"SAW      {len(faces)} face(s)" + (f": {summary}" if faces else "")
+        if ev.topic == common.PERSON_STATES:
+            out = []
+            for p in b["people"]:
+                key = f"{p['mood']}"
+                if self._last_belief.get(p["id"]) != key:
+                    self._last_belief[p["id"]] = key
+                    out.append(f"person {p['id']} looks {p['mood']} ({p['mood_confidence']:.2f}), "
+                               f"facing {p['facing']:.2f}, in view {p['dwell_s']:.1f} s")
+            return ("BELIEVE  " + "; ".join(out)) if out else None
+        if ev.topic == common.DECISION:
+            return f"DECIDE   {b['action']:<6} {b['reason']}"
+        if ev.topic == common.UTTERANCE:
+            return f'SAY      ({b["kind"]}) "{b["text"]}"'
+        if ev.topic == common.INTENT:
+            params = ", ".join(f"{k}={v}" for k, v in b["params"].items())
+            return f"INTENT   {b['type']} -> {b['target'] or '-'} {params} ({b['source']})"
+        if ev.topic == common.VERDICT:
+            it = b["intent"]
+            verdict = "APPROVED" if b["approved"] else "REJECTED"
+            return f"GATE     {verdict} {it['type']} -> {it['target'] or '-'}: {'; '.join(b['reasons'])}"
+        if ev.topic == common.SPEECH_DONE:
+            return f"AUDIO    {b['duration_s']:.1f} s of speech -> {b['wav']}"
+        if ev.topic == common.DIAGNOSTICS:
+            return f"DIAG     {b['name']}: {b['message']}" if b["level"] >= 2 else None
+        if ev.topic == common.CMD_VEL:
+            return f"CMD_VEL  linear.x={b['linear_x']:.2f} angular.z={b['angular_z']:.2f}"
+        return None

@@ -1,0 +1,97 @@
+"""The safety gate: the only path from intents to actuators. It depends on no language model.
+
+Checks, in order: emergency stop (only ``stop`` passes while engaged), allowlist, required and
+unknown parameters, parameter bounds (finite numbers inside [min, max]), rate limit per type.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from vlm_robot.core.errors import ConfigError
+from vlm_robot.core.types import Intent, Verdict
+
+
+def _default_bounds() -> dict[str, dict[str, list[float]]]:
+    return {"approach": {"distance_m": [0.5, 3.0], "speed_mps": [0.05, 0.5]}}
+
+
+@dataclass(frozen=True)
+class SafetyConfig:
+    """Allowlist and bounds (config/safety_gate.yaml).
+
+    Attributes:
+        allowed: the allowlist of intent types; anything else is rejected.
+        bounds: per allowed type, each parameter's ``[min, max]``; every listed parameter is required
+            and a parameter not listed for its type is rejected.
+        max_per_window: at most this many intents of one type per ``window_s`` (``stop`` is never limited).
+    """
+
+    allowed: tuple[str, ...] = ("look_at", "approach", "wave", "fetch", "stop")
+    bounds: dict[str, dict[str, list[float]]] = field(default_factory=_default_bounds)
+    max_per_window: int = 4
+    window_s: float = 10.0
+    max_target_len: int = 64
+
+    def __post_init__(self) -> None:
+        if "stop" not in self.allowed:
+            raise ConfigError("safety.allowed must include 'stop': stopping can never be refused")
+        extra = sorted(set(self.bounds) - set(self.allowed))
+        if extra:
+            raise ConfigError(f"safety.bounds has limits for {extra}, which safety.allowed does not allow")
+        for t, params in self.bounds.items():
+            for name, lim in params.items():
+                if len(lim) != 2 or not all(isinstance(v, (int, float)) for v in lim) or lim[0] > lim[1]:
+                    raise ConfigError(f"safety.bounds.{t}.{name} must be [min, max] with min <= max, got {lim}")
+        if self.max_per_window < 1 or self.window_s <= 0:
+            raise ConfigError("safety.max_per_window must be >= 1 and safety.window_s > 0")
+
+
+class SafetyGate:
+    """Approves or rejects intents; keeps its own rate-limit history and emergency-stop state."""
+
+    def __init__(self, config: SafetyConfig | None = None) -> None:
+        self.config = config or SafetyConfig()
+        self.estop = False
+        self._history: dict[str, deque[float]] = {}
+
+    def set_estop(self, engaged: bool) -> None:
+        self.estop = engaged
+
+    def check(self, intent: Intent, now: float) -> Verdict:
+        """The verdict for ``intent`` at time ``now`` (seconds); approvals count towards the rate limit."""
+        c = self.config
+        reasons: list[str] = []
+        if self.estop and intent.type != "stop":
+            return Verdict(intent, False, ("emergency stop engaged: only 'stop' is accepted",))
+        if intent.type not in c.allowed:
+            return Verdict(intent, False, (f"intent type {intent.type!r} is not allowed; allowed: {sorted(c.allowed)}",))
+        if len(intent.target) > c.max_target_len:
+            reasons.append(f"target is {len(intent.target)} characters; at most {c.max_target_len}")
+        limits = c.bounds.get(intent.type, {})
+        for name in intent.params:
+            if name not in limits:
+                reasons.append(f"parameter {name!r} is not accepted for {intent.type}; accepted: {sorted(limits)}")
+        for name, (lo, hi) in limits.items():
+            if name not in intent.params:
+                reasons.append(f"{intent.type} needs parameter {name!r} in [{lo}, {hi}]")
+                continue
+            v = intent.params[name]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                reasons.append(f"{name}={v!r} is not a finite number")
+            elif not lo <= v <= hi:
+                reasons.append(f"{name}={v} is outside [{lo}, {hi}]")
+        if reasons:
+            return Verdict(intent, False, tuple(reasons))
+        if intent.type != "stop":
+            hist = self._history.setdefault(intent.type, deque())
+            while hist and now - hist[0] > c.window_s:
+                hist.popleft()
+            if len(hist) >= c.max_per_window:
+                return Verdict(intent, False, (
+                    f"rate limit: {len(hist)} {intent.type} intents in the last {c.window_s:.0f} s "
+                    f"(at most {c.max_per_window})",))
+            hist.append(now)
+        return Verdict(intent, True, ("within allowlist and bounds",))

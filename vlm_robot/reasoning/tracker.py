@@ -1,0 +1,79 @@
+"""People tracked across frames, with facial expression smoothed over event time."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from vlm_robot.core.errors import ConfigError
+from vlm_robot.core.types import EXPRESSIONS, PerceptionResult, PersonState
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """How faces become people.
+
+    Attributes:
+        match_distance: largest centre jump between frames, in face widths, for the same person.
+        forget_after_s: a person unseen this long has left.
+        mood_tau_s: time constant of the expression moving average (larger = calmer belief).
+    """
+
+    match_distance: float = 1.5
+    forget_after_s: float = 2.0
+    mood_tau_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("match_distance", "forget_after_s", "mood_tau_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"tracker.{name} must be > 0, got {getattr(self, name)}")
+
+
+class PeopleTracker:
+    """Greedy nearest-centre association of faces to people, stable ids while they stay in view."""
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self.people: dict[int, PersonState] = {}
+        self._next_id = 1
+
+    def update(self, result: PerceptionResult) -> list[PersonState]:
+        """Fold one frame's faces into the people; return those currently in view."""
+        now = result.stamp
+        unmatched = set(self.people)
+        for face in sorted(result.faces, key=lambda f: -f.score):
+            cx, cy = face.box[0] + face.box[2] / 2, face.box[1] + face.box[3] / 2
+            best, best_d = None, math.inf
+            for pid in unmatched:
+                p = self.people[pid]
+                pcx, pcy = p.box[0] + p.box[2] / 2, p.box[1] + p.box[3] / 2
+                d = math.hypot(cx - pcx, cy - pcy) / max(p.box[2], face.box[2], 1.0)
+                if d < best_d:
+                    best, best_d = pid, d
+            probs = np.asarray(face.expression_scores or [1.0 / len(EXPRESSIONS)] * len(EXPRESSIONS))
+            if best is not None and best_d <= self.config.match_distance:
+                unmatched.discard(best)
+                p = self.people[best]
+                alpha = 1.0 - math.exp(-max(now - p.last_seen, 0.0) / self.config.mood_tau_s)
+                ema = (1 - alpha) * np.asarray(p.expression_probs) + alpha * probs
+                p.box, p.last_seen, p.facing = face.box, now, face.facing
+                p.observations += 1
+            else:
+                p = PersonState(id=self._next_id, box=face.box, first_seen=now, last_seen=now, facing=face.facing)
+                p.observations = 1
+                self._next_id += 1
+                self.people[p.id] = p
+                ema = probs
+            p.expression_probs = tuple(float(v) for v in ema)
+            k = int(np.argmax(ema))
+            p.mood, p.mood_confidence = EXPRESSIONS[k], float(ema[k])
+        for pid in list(self.people):
+            if now - self.people[pid].last_seen > self.config.forget_after_s:
+                del self.people[pid]
+        return [p for p in self.people.values() if p.last_seen == now]
+
+    def visible(self, now: float) -> list[PersonState]:
+        """People seen within ``forget_after_s`` of ``now``."""
+        return [p for p in self.people.values() if now - p.last_seen <= self.config.forget_after_s]

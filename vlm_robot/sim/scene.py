@@ -1,0 +1,129 @@
+"""Scripted scenes: a drawn room with real face photographs composited in, plus timed transcripts.
+
+A scene YAML (see ``sim/scenes/demo.yaml``) lists people (which photograph, where, when they
+enter and leave) and what is said when. :meth:`Scene.render` draws the frame at time ``t``;
+the same ``t`` always gives the same pixels.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+
+from vlm_robot.core.assets import DEMO_FACE_IMAGE
+from vlm_robot.core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ScenePerson:
+    name: str
+    face: str  # "astronaut" or "lfw:<index>"
+    enter_s: float
+    leave_s: float
+    center: tuple[int, int]
+    face_px: int
+
+
+@dataclass(frozen=True)
+class ScriptedLine:
+    at_s: float
+    text: str
+
+
+def _face_photo(face: str) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """A head-and-shoulders RGB photo and the face box ``(x, y, w, h)`` inside it."""
+    if face == "astronaut":
+        rgb = cv2.cvtColor(cv2.imread(str(DEMO_FACE_IMAGE.path()), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        crop = rgb[0:330, 90:360]  # head and shoulders
+        return np.ascontiguousarray(crop), (82.0, 66.0, 106.0, 106.0)
+    if face.startswith("lfw:"):
+        idx = int(face.split(":", 1)[1])
+        spec = importlib.util.find_spec("skimage")
+        if spec is None or not spec.submodule_search_locations:
+            raise ConfigError("scene face 'lfw:N' needs scikit-image's sample data: pip install --no-deps scikit-image")
+        faces = np.load(Path(next(iter(spec.submodule_search_locations))) / "data" / "lfw_subset.npy")
+        if not 0 <= idx < 100:
+            raise ConfigError(f"scene face {face!r}: the LFW subset has faces 0..99")
+        gray = (faces[idx] * 255).astype(np.uint8)  # 25 x 25, tightly cropped face
+        big = cv2.resize(gray, (120, 120), interpolation=cv2.INTER_CUBIC)
+        # the detector wants some head around the face: extend the photo's edges by 20 %
+        big = cv2.copyMakeBorder(big, 24, 24, 24, 24, cv2.BORDER_REPLICATE)
+        canvas = np.full((240, 168, 3), (70, 80, 110), np.uint8)  # shirt below the head
+        canvas[:168] = big[:, :, None]
+        return canvas, (24.0, 24.0, 120.0, 120.0)
+    raise ConfigError(f"scene face {face!r} unknown; expected 'astronaut' or 'lfw:<0-99>'")
+
+
+class Scene:
+    """A scripted scene loaded from YAML."""
+
+    def __init__(self, name: str, duration_s: float, fps: float, size: tuple[int, int],
+                 people: list[ScenePerson], transcripts: list[ScriptedLine]) -> None:
+        if duration_s <= 0 or not 0.5 <= fps <= 60:
+            raise ConfigError(f"scene {name}: duration_s must be > 0 and fps in [0.5, 60]")
+        self.name, self.duration_s, self.fps, self.size = name, duration_s, fps, size
+        self.people = people
+        self.transcripts = sorted(transcripts, key=lambda t: t.at_s)
+        self._photos = {p.face: _face_photo(p.face) for p in people}
+        self._room = self._draw_room()
+
+    @classmethod
+    def load(cls, path: str | Path, scale: float = 1.0, fps: float | None = None) -> Scene:
+        """Load a scene YAML; ``scale`` shrinks the frames (and people), ``fps`` overrides the rate."""
+        path = Path(path)
+        try:
+            doc = yaml.safe_load(path.read_text())
+            w, h = doc["size"]
+            people = [ScenePerson(p["name"], p["face"], float(p["enter_s"]), float(p.get("leave_s", 1e9)),
+                                  (int(p["center"][0] * scale), int(p["center"][1] * scale)),
+                                  int(p["face_px"] * scale)) for p in doc.get("people", [])]
+            lines = [ScriptedLine(float(t["at_s"]), str(t["text"])) for t in doc.get("transcripts", [])]
+            return cls(doc["name"], float(doc["duration_s"]), float(fps or doc["fps"]),
+                       (int(w * scale), int(h * scale)), people, lines)
+        except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as e:
+            raise ConfigError(f"scene {path}: {type(e).__name__}: {e}; see sim/scenes/demo.yaml for the format") from e
+
+    def _draw_room(self) -> np.ndarray:
+        w, h = self.size
+        img = np.zeros((h, w, 3), np.uint8)
+        horizon = int(h * 0.62)
+        ramp = np.linspace(0, 1, horizon)[:, None, None]
+        img[:horizon] = (np.array([205, 200, 185]) * (1 - 0.25 * ramp)).astype(np.uint8)  # wall
+        img[horizon:] = (150, 120, 90)  # wooden floor
+        for x in range(0, w, max(8, w // 12)):
+            cv2.line(img, (x, horizon), (x + (x - w // 2) // 2, h), (135, 108, 80), 1)
+        s = w / 640
+        cv2.rectangle(img, (int(560 * s), int(120 * s)), (int(630 * s), horizon), (120, 90, 60), -1)  # door
+        cv2.rectangle(img, (int(30 * s), int(60 * s)), (int(120 * s), int(140 * s)), (90, 140, 180), -1)  # window
+        cv2.rectangle(img, (int(250 * s), int(330 * s)), (int(420 * s), int(345 * s)), (100, 70, 50), -1)  # table
+        cv2.rectangle(img, (int(265 * s), int(345 * s)), (int(275 * s), int(420 * s)), (90, 60, 40), -1)
+        cv2.rectangle(img, (int(395 * s), int(345 * s)), (int(405 * s), int(420 * s)), (90, 60, 40), -1)
+        return img
+
+    def visible(self, t: float) -> list[ScenePerson]:
+        return [p for p in self.people if p.enter_s <= t < p.leave_s]
+
+    def render(self, t: float) -> np.ndarray:
+        """The ``(H, W, 3)`` uint8 RGB frame at scene time ``t`` seconds."""
+        img = self._room.copy()
+        H, W = img.shape[:2]
+        for p in self.visible(t):
+            photo, (fx, fy, fw, fh) = self._photos[p.face]
+            k = p.face_px / fw
+            ph, pw = max(1, int(photo.shape[0] * k)), max(1, int(photo.shape[1] * k))
+            scaled = cv2.resize(photo, (pw, ph), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
+            x0 = int(p.center[0] - (fx + fw / 2) * k)
+            y0 = int(p.center[1] - (fy + fh / 2) * k)
+            xa, ya, xb, yb = max(0, x0), max(0, y0), min(W, x0 + pw), min(H, y0 + ph)
+            if xa < xb and ya < yb:
+                img[ya:yb, xa:xb] = scaled[ya - y0 : yb - y0, xa - x0 : xb - x0]
+        return img
+
+    def frame_times(self) -> list[float]:
+        n = int(self.duration_s * self.fps)
+        return [i / self.fps for i in range(n)]
