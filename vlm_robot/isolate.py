@@ -43,3 +43,16 @@ def dds_defaults() -> None:
         profile = config_dir() / "fastdds.xml"
         if profile.is_file():
             os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(profile)
+
+
+def main(argv: list[str]) -> None:
+    """``python -m vlm_robot.isolate CMD ...``: run CMD with DDS kept on this machine."""
+    if not argv:
+        raise SystemExit("usage: python -m vlm_robot.isolate COMMAND [ARGS...]")
+    loopback_defaults()
+    reexec_isolated([sys.executable, "-m", "vlm_robot.isolate", *argv])
+    os.execvp(argv[0], argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

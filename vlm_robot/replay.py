@@ -26,7 +26,8 @@ def publish_bag(node, bag: str | Path, rate: float = 1.0, topics: list[str] | No
     n = 0
     for msg in read_bag(bag, topics):
         if msg.topic not in pubs:
-            pubs[msg.topic] = node.create_publisher(message_class(msg.msgtype), msg.topic, common.qos_for(msg.topic, publisher=True))
+            qos = common.qos_for(msg.topic, publisher=True)
+            pubs[msg.topic] = node.create_publisher(message_class(msg.msgtype), msg.topic, qos)
             time.sleep(0.3)  # give subscribers a moment to match the new publisher
         if first_bag is None:
             first_bag, first_wall = msg.stamp_ns, time.monotonic()

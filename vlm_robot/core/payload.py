@@ -101,7 +101,8 @@ def decode(kind: str, text: str) -> dict[str, Any]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
-        raise InvalidInputError(f"expected a JSON vlm_robot/{kind} payload, got invalid JSON ({e.msg} at {e.pos})") from e
+        raise InvalidInputError(
+            f"expected a JSON vlm_robot/{kind} payload, got invalid JSON ({e.msg} at {e.pos})") from e
     if not isinstance(doc, dict):
         raise InvalidInputError(f"expected a JSON object vlm_robot/{kind}, got {type(doc).__name__}")
     if doc.get("schema") != f"vlm_robot/{kind}":

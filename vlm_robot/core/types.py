@@ -54,7 +54,7 @@ class Face:
         d["box"] = [round(v, 1) for v in self.box]
         d["keypoints"] = [[round(x, 1), round(y, 1)] for x, y in self.keypoints]
         d["expression_scores"] = {
-            k: round(v, 4) for k, v in zip(EXPRESSIONS, self.expression_scores)
+            k: round(v, 4) for k, v in zip(EXPRESSIONS, self.expression_scores, strict=False)
         }
         d["score"] = round(self.score, 4)
         d["facing"] = round(self.facing, 3)

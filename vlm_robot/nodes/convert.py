@@ -9,7 +9,7 @@ from sensor_msgs.msg import Image
 
 def stamp_msg(t: float) -> Time:
     sec = int(t)
-    return Time(sec=sec, nanosec=int(round((t - sec) * 1e9)) % 1_000_000_000)
+    return Time(sec=sec, nanosec=round((t - sec) * 1e9) % 1_000_000_000)
 
 
 def rgb_to_image(rgb: np.ndarray, stamp: float, frame_id: str = "camera") -> Image:

@@ -18,7 +18,7 @@ from vlm_robot.core.image import DEFAULT_MAX_PIXELS, image_to_rgb
 from vlm_robot.core.types import Frame
 from vlm_robot.nodes import common
 from vlm_robot.nodes.latest import LatestSlot
-from vlm_robot.perception.pipeline import PerceptionConfig, Perceiver
+from vlm_robot.perception.pipeline import Perceiver, PerceptionConfig
 
 
 class PerceptionNode(Node):

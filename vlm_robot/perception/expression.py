@@ -34,8 +34,8 @@ class ExpressionClassifier:
         x, y, w, h = box
         side = max(w, h) * (1.0 + 2 * self.padding)
         cx, cy = x + w / 2, y + h / 2
-        x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
-        s = max(1, int(round(side)))
+        x0, y0 = round(cx - side / 2), round(cy - side / 2)
+        s = max(1, round(side))
         H, W = gray.shape
         pad = max(0, -x0, -y0, x0 + s - W, y0 + s - H)
         src = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else gray

@@ -34,7 +34,7 @@ VARIANTS: dict[str, _Variant] = {
 def make_anchors(size: int, strides: tuple[int, ...], per_cell: tuple[int, ...]) -> np.ndarray:
     """Anchor centres ``(N, 2)`` in [0, 1], in the order the model emits its boxes."""
     out = []
-    for stride, n in zip(strides, per_cell):
+    for stride, n in zip(strides, per_cell, strict=True):
         cells = size // stride
         ys, xs = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
         centres = np.stack([(xs + 0.5) / cells, (ys + 0.5) / cells], axis=-1).reshape(-1, 1, 2)

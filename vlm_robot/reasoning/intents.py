@@ -16,7 +16,8 @@ _APPROACH = re.compile(r"\b(come (here|closer|over)|approach|follow me)\b", re.I
 _FAST = re.compile(r"\b(fast|faster|quick(ly)?|full speed|hurry|run)\b", re.I)
 _WAVE = re.compile(r"\bwave\b", re.I)
 _LOOK = re.compile(r"\blook at me\b", re.I)
-_FETCH = re.compile(r"\b(?:bring|fetch|get)\s+(?:me\s+)?(?:a|an|the|my|some)?\s*([a-z][a-z ]{1,30}?)(?:[.,!?]|\s+please|$)", re.I)
+_FETCH = re.compile(
+    r"\b(?:bring|fetch|get)\s+(?:me\s+)?(?:a|an|the|my|some)?\s*([a-z][a-z ]{1,30}?)(?:[.,!?]|\s+please|$)", re.I)
 
 DEFAULT_APPROACH_SPEED = 0.3  # m/s
 FAST_APPROACH_SPEED = 1.5  # m/s: what "fast" asks for; the gate decides whether that is allowed

@@ -67,7 +67,8 @@ class SafetyGate:
         if self.estop and intent.type != "stop":
             return Verdict(intent, False, ("emergency stop engaged: only 'stop' is accepted",))
         if intent.type not in c.allowed:
-            return Verdict(intent, False, (f"intent type {intent.type!r} is not allowed; allowed: {sorted(c.allowed)}",))
+            why = f"intent type {intent.type!r} is not allowed; allowed: {sorted(c.allowed)}"
+            return Verdict(intent, False, (why,))
         if len(intent.target) > c.max_target_len:
             reasons.append(f"target is {len(intent.target)} characters; at most {c.max_target_len}")
         limits = c.bounds.get(intent.type, {})

@@ -42,6 +42,10 @@ class PeopleTracker:
     def update(self, result: PerceptionResult) -> list[PersonState]:
         """Fold one frame's faces into the people; return those currently in view."""
         now = result.stamp
+        # people unseen for too long have left: forget them before matching, so a newcomer is new
+        for pid in list(self.people):
+            if now - self.people[pid].last_seen > self.config.forget_after_s:
+                del self.people[pid]
         unmatched = set(self.people)
         for face in sorted(result.faces, key=lambda f: -f.score):
             cx, cy = face.box[0] + face.box[2] / 2, face.box[1] + face.box[3] / 2
@@ -69,9 +73,6 @@ class PeopleTracker:
             p.expression_probs = tuple(float(v) for v in ema)
             k = int(np.argmax(ema))
             p.mood, p.mood_confidence = EXPRESSIONS[k], float(ema[k])
-        for pid in list(self.people):
-            if now - self.people[pid].last_seen > self.config.forget_after_s:
-                del self.people[pid]
         return [p for p in self.people.values() if p.last_seen == now]
 
     def visible(self, now: float) -> list[PersonState]:

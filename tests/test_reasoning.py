@@ -1,0 +1,113 @@
+"""Tracker, proactive policy, intents: the decisions, without ROS or models."""
+
+from vlm_robot.core.types import EXPRESSIONS, Face, PerceptionResult
+from vlm_robot.reasoning.intents import intents_from_transcript
+from vlm_robot.reasoning.policy import ProactiveConfig, ProactivePolicy
+from vlm_robot.reasoning.reasoner import Reasoner
+from vlm_robot.reasoning.tracker import PeopleTracker
+
+
+def face(x: float, mood: str, p: float = 0.9, facing: float = 1.0) -> Face:
+    probs = [(1 - p) / 6] * 7
+    probs[EXPRESSIONS.index(mood)] = p
+    return Face((x, 100, 80, 80), 0.9, (), mood, tuple(probs), facing)
+
+
+def frames(reasoner, t0, t1, faces, fps=10.0):
+    out = []
+    t = t0
+    while t < t1:
+        out += reasoner.on_perception(PerceptionResult(t, "cam", 640, 480, tuple(faces))).decisions
+        t += 1 / fps
+    return out
+
+
+def make(**kw) -> Reasoner:
+    return Reasoner(PeopleTracker(), ProactivePolicy(ProactiveConfig(**kw)), None)
+
+
+def test_ids_stay_stable_while_people_move_and_new_people_get_new_ids():
+    tr = PeopleTracker()
+    for i in range(10):
+        seen = tr.update(PerceptionResult(i * 0.1, "c", 640, 480, (face(100 + 5 * i, "happy"), face(400, "sad"))))
+    assert sorted(p.id for p in seen) == [1, 2]
+    seen = tr.update(PerceptionResult(5.0, "c", 640, 480, (face(100, "happy"),)))  # both gone > 2 s: new person
+    assert [p.id for p in seen] == [3]
+
+
+def test_expression_is_smoothed_over_time():
+    tr = PeopleTracker()
+    tr.update(PerceptionResult(0.0, "c", 640, 480, (face(100, "happy"),)))
+    p = tr.update(PerceptionResult(0.1, "c", 640, 480, (face(100, "sad"),)))[0]
+    assert p.mood == "happy"  # one sad frame does not flip the belief
+    for i in range(2, 30):
+        p = tr.update(PerceptionResult(i * 0.1, "c", 640, 480, (face(100, "sad"),)))[0]
+    assert p.mood == "sad" and p.mood_confidence > 0.8
+
+
+def test_sad_person_is_greeted_once_with_reason_and_intents():
+    r = make()
+    ds = frames(r, 0.0, 2.0, [face(100, "sad")])
+    greets = [d for d in ds if d.action == "greet"]
+    assert len(greets) == 1
+    assert "looks sad" in greets[0].reason and greets[0].stamp < 1.0
+    out = r.on_perception(PerceptionResult(2.0, "c", 640, 480, (face(100, "sad"),)))
+    assert not [d for d in out.decisions if d.action == "greet"]
+
+
+def test_waiting_person_is_greeted_after_linger_time_only_when_facing():
+    r = make(linger_s=3.0)
+    ds = frames(r, 0.0, 2.9, [face(100, "neutral")])
+    assert not [d for d in ds if d.action == "greet"]
+    ds = frames(r, 2.9, 3.5, [face(100, "neutral")])
+    greets = [d for d in ds if d.action == "greet"]
+    assert len(greets) == 1 and "waiting" in greets[0].reason and greets[0].stamp >= 3.0
+    r2 = make(linger_s=3.0)
+    ds = frames(r2, 0.0, 5.0, [face(100, "neutral", facing=0.1)])
+    assert not [d for d in ds if d.action == "greet"]
+    assert any("not facing" in d.reason for d in ds)
+
+
+def test_silence_reasons_cooldown_conversation_low_confidence():
+    r = make(cooldown_s=5.0, quiet_s=0.0)
+    frames(r, 0.0, 1.0, [face(100, "sad")])
+    ds = frames(r, 1.0, 2.0, [face(100, "sad"), face(400, "sad")])
+    assert any("cooldown" in d.reason for d in ds if d.person_id == 2)
+    ds = frames(r, 2.0, 7.0, [face(100, "sad"), face(400, "sad")])
+    assert [d.person_id for d in ds if d.action == "greet"] == [2]  # after the cooldown
+
+    r = make()
+    r.policy.note_speech(0.0)
+    ds = frames(r, 0.0, 1.0, [face(100, "sad")])
+    assert any("conversation" in d.reason for d in ds) and not any(d.action == "greet" for d in ds)
+
+    r = make()
+    ds = frames(r, 0.0, 2.0, [face(100, "sad", p=0.3)])
+    assert not any(d.action == "greet" for d in ds)
+    assert any("may look sad" in d.reason or "in view" in d.reason for d in ds)
+
+
+def test_silent_decisions_are_reported_once_per_change():
+    r = make(linger_s=100.0)
+    ds = frames(r, 0.0, 5.0, [face(100, "neutral")])
+    assert len([d for d in ds if d.action == "silent"]) == 1
+
+
+def test_intents_from_speech():
+    kinds = lambda s: [(i.type, i.target, i.params) for i in intents_from_transcript(s, "person1", 0.0)]  # noqa: E731
+    assert kinds("Please stop!") == [("stop", "person1", {})]
+    assert kinds("Stop and come here") == [("stop", "person1", {})]  # stop wins
+    assert kinds("come here")[0][2]["speed_mps"] == 0.3
+    assert kinds("come here as fast as you can")[0][2]["speed_mps"] == 1.5  # the gate refuses it, not us
+    assert kinds("could you bring me a cup of water, please?") == [("fetch", "cup of water", {})]
+    assert kinds("wave at me and look at me") == [("look_at", "person1", {}), ("wave", "person1", {})]
+    assert kinds("what a lovely day") == []
+
+
+def test_transcript_goes_to_the_person_last_addressed():
+    r = make()
+    frames(r, 0.0, 1.5, [face(100, "sad"), face(400, "happy")])
+    from vlm_robot.core.types import Transcript
+
+    out = r.hear(Transcript("stop", 1.6, id="t1"))
+    assert out.intents[0].target == "person1" and out.decisions[0].person_id == 1
