@@ -1,0 +1,172 @@
+"""The real ROS 2 graph: node processes from graph.NODES with their parameter files, real rclpy on loopback.
+
+A test node publishes frames and transcripts and checks the utterances, intents, verdicts,
+actuator commands and diagnostics that come out.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vlm_robot import graph
+from vlm_robot.nodes import common
+
+pytestmark = pytest.mark.graph
+NODES = ("perception", "reasoning", "safety_gate", "speech_out")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from vlm_robot.demo import wait_ready
+    from vlm_robot.observe import Observer
+
+    out = tmp_path_factory.mktemp("graph")
+    g = graph.Graph([s for s in graph.NODES if s.name in NODES],
+                    {"speech_out": {"tts.output_dir": str(out / "speech")}}, log_dir=out / "logs")
+    rclpy.init()
+    obs = Observer(name="graph_test")
+    ex = SingleThreadedExecutor()
+    ex.add_node(obs)
+    threading.Thread(target=ex.spin, daemon=True).start()
+    g.start()
+    try:
+        wait_ready(obs, g, need_image=1, need_transcript=1)
+        time.sleep(1.0)
+        yield obs, g
+    finally:
+        codes = g.stop()
+        ex.shutdown(timeout_sec=1.0)
+        obs.destroy_node()
+        rclpy.try_shutdown()
+        logs = {p.name: p.read_text()[-2000:] for p in (out / "logs").glob("*.log")}
+        assert all(c == 0 for c in codes.values()), f"nodes did not exit cleanly: {codes}\n{logs}"
+
+
+def publish_frames(obs, rgb: np.ndarray, seconds: float, fps: float = 10.0) -> list[float]:
+    from vlm_robot.nodes.convert import rgb_to_image
+
+    stamps = []
+    end = time.time() + seconds
+    while time.time() < end:
+        t = time.time()
+        obs.image_pub.publish(rgb_to_image(rgb, t))
+        stamps.append(t)
+        time.sleep(1 / fps)
+    return stamps
+
+
+def test_person_is_greeted_answered_and_intents_are_gated(stack, demo_scene):
+    obs, _ = stack
+    frame = demo_scene.render(5.0)  # the astronaut, smiling, facing the robot
+    publish_frames(obs, frame, 4.5)
+    assert obs.wait_for(lambda s: any(u["kind"] == "greeting" for u in s.of(common.UTTERANCE)), 10)
+    greet = next(u for u in obs.seen.of(common.UTTERANCE) if u["kind"] == "greeting")
+    assert "waiting" in greet["reason"] and greet["person_id"] == 1
+    assert obs.wait_for(lambda s: len(s.of(common.VERDICT)) >= 2, 5)
+    verdicts = {(v["intent"]["type"], v["approved"]) for v in obs.seen.of(common.VERDICT)}
+    assert {("look_at", True), ("wave", True)} <= verdicts
+
+    obs.say("Come here as fast as you can!", tid="g1")
+    obs.say("Please stop.", tid="g2")
+    publish_frames(obs, frame, 1.0)
+    assert obs.wait_for(lambda s: {"g1", "g2"} <= {u["in_reply_to"] for u in s.of(common.UTTERANCE)}, 30)
+    verdicts = obs.seen.of(common.VERDICT)
+    approach = next(v for v in verdicts if v["intent"]["type"] == "approach")
+    assert not approach["approved"] and "speed_mps=1.5 is outside" in approach["reasons"][0]
+    stop = next(v for v in verdicts if v["intent"]["type"] == "stop")
+    assert stop["approved"] and stop["intent"]["target"] == "person1"
+    assert obs.wait_for(lambda s: s.cmd_vel and s.cmd_vel[-1] == {"linear_x": 0.0, "angular_z": 0.0}, 5)
+    replies = [u for u in obs.seen.of(common.UTTERANCE) if u["in_reply_to"] in ("g1", "g2")]
+    assert all(u["kind"] == "reply" and u["text"].strip() for u in replies)
+    chunks = [c for c in obs.seen.of(common.REPLY_CHUNK) if c["in_reply_to"] == "g1"]
+    assert len(chunks) > 1  # the reply streamed
+
+    assert obs.wait_for(lambda s: len(s.of(common.SPEECH_DONE)) >= 3, 20)
+    for done in obs.seen.of(common.SPEECH_DONE):
+        with wave.open(done["wav"]) as w:
+            assert w.getnframes() / w.getframerate() > 0.3
+        assert Path(done["wav"]).stat().st_size > 1000
+
+
+def _image(h, w, enc, step, data):
+    from sensor_msgs.msg import Image
+
+    msg = Image(height=h, width=w, encoding=enc, step=step)
+    msg.header.stamp.sec = int(time.time())
+    msg.data = data
+    return msg
+
+
+BAD_IMAGES = [
+    ("data length", lambda: _image(480, 640, "rgb8", 1920, bytes(1000)), "1000 bytes"),
+    ("step", lambda: _image(4, 4, "rgb8", 5, bytes(20)), "step is 5"),
+    ("encoding", lambda: _image(4, 4, "yuv422", 8, bytes(32)), "'yuv422' is not supported"),
+    ("empty", lambda: _image(0, 0, "rgb8", 0, b""), "0x0"),
+    ("huge", lambda: _image(8000, 8000, "mono8", 8000, bytes(8000 * 8000)), "8000x8000"),
+]
+
+
+@pytest.mark.parametrize(("what", "make", "words"), BAD_IMAGES, ids=[b[0] for b in BAD_IMAGES])
+def test_bad_image_gives_one_diagnostic_and_the_next_frame_is_processed(stack, demo_scene, what, make, words):
+    obs, g = stack
+    n_diag = len(obs.seen.diagnostics)
+    obs.image_pub.publish(make())
+    assert obs.wait_for(lambda s: len(s.diagnostics) > n_diag, 15), f"no diagnostic for bad image ({what})"
+    d = obs.seen.diagnostics[n_diag]
+    assert d["level"] == 2 and words in d["message"] and "perception" in d["name"]
+    stamps = publish_frames(obs, demo_scene.render(5.0), 0.5)
+    assert obs.wait_for(lambda s: any(abs(p["stamp"] - stamps[-1]) < 1e-3 for p in s.of(common.PEOPLE)), 10)
+    assert not g.restarts
+
+
+BAD_TRANSCRIPTS = [
+    ("empty", b"", "empty"),
+    ("100 kB", b"x" * 100_000, "100000 characters"),
+    ("invalid UTF-8", b"hello \xff\xfe robot", "not valid UTF-8"),
+    ("wrong version", b'{"schema": "vlm_robot/transcript", "version": 9, "text": "hi"}', "version 9"),
+]
+
+
+def _cdr_string(data: bytes) -> bytes:
+    import struct
+
+    return b"\x00\x01\x00\x00" + struct.pack("<I", len(data) + 1) + data + b"\x00"
+
+
+@pytest.mark.parametrize(("what", "data", "words"), BAD_TRANSCRIPTS, ids=[b[0] for b in BAD_TRANSCRIPTS])
+def test_bad_transcript_gives_one_diagnostic_and_the_next_is_answered(stack, what, data, words):
+    obs, g = stack
+    n_diag = len(obs.seen.diagnostics)
+    obs.transcript_pub.publish(_cdr_string(data))  # raw CDR, exactly what arrives on the wire
+    assert obs.wait_for(lambda s: len(s.diagnostics) > n_diag, 10), f"no diagnostic for bad transcript ({what})"
+    d = obs.seen.diagnostics[n_diag]
+    assert d["level"] == 2 and words in d["message"] and "reasoning" in d["name"]
+    tid = f"ok-after-{what}"
+    obs.say("What is your name?", tid=tid)
+    assert obs.wait_for(lambda s: any(u["in_reply_to"] == tid for u in s.of(common.UTTERANCE)), 30)
+    assert not g.restarts
+
+
+def test_emergency_stop_blocks_everything_but_stop(stack):
+    from std_msgs.msg import Bool
+
+    obs, _ = stack
+    obs.estop_pub.publish(Bool(data=True))
+    time.sleep(0.5)
+    n = len(obs.seen.of(common.VERDICT))
+    obs.say("wave at me", tid="e1")
+    obs.say("stop", tid="e2")
+    assert obs.wait_for(lambda s: len(s.of(common.VERDICT)) >= n + 2, 10)
+    new = obs.seen.of(common.VERDICT)[n:]
+    assert {(v["intent"]["type"], v["approved"]) for v in new} == {("wave", False), ("stop", True)}
+    assert "emergency stop" in next(v for v in new if v["intent"]["type"] == "wave")["reasons"][0]
+    obs.estop_pub.publish(Bool(data=False))
