@@ -78,7 +78,7 @@ def test_metadata_is_rosbag2_version_9_with_jazzy_type_hashes(bag):
 
 
 def test_not_a_bag_and_existing_output_are_refused(tmp_path, bag):
-    with pytest.raises(InvalidInputError, match="no metadata.yaml"):
+    with pytest.raises(InvalidInputError, match=r"no metadata\.yaml"):
         list(read_bag(tmp_path))
     with pytest.raises(InvalidInputError, match="already exists"):
         BagWriter(bag)

@@ -36,15 +36,17 @@ def stack(tmp_path_factory):
     obs = Observer(name="graph_test")
     ex = SingleThreadedExecutor()
     ex.add_node(obs)
-    threading.Thread(target=ex.spin, daemon=True).start()
+    spin = threading.Thread(target=ex.spin, daemon=True)
+    spin.start()
     g.start()
     try:
-        wait_ready(obs, g, need_image=1, need_transcript=1)
+        wait_ready(obs, g)
         time.sleep(1.0)
         yield obs, g
     finally:
         codes = g.stop()
         ex.shutdown(timeout_sec=1.0)
+        spin.join(timeout=2.0)
         obs.destroy_node()
         rclpy.try_shutdown()
         logs = {p.name: p.read_text()[-2000:] for p in (out / "logs").glob("*.log")}

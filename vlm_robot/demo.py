@@ -35,17 +35,31 @@ class SceneRun:
     exit_codes: dict[str, int]
 
 
-def wait_ready(node, g: graph.Graph, need_image: int, need_transcript: int, timeout: float = 120.0) -> None:
-    """Wait until the nodes subscribe to the inputs (models loaded); fail with the log of a dead node."""
-    image = node.image_pub
+# topic -> the nodes that subscribe to it (besides observers and the recorder)
+SUBSCRIBERS = {
+    common.IMAGE: ("perception",), common.TRANSCRIPT: ("reasoning",), common.PEOPLE: ("reasoning",),
+    common.INTENT: ("safety_gate",), common.UTTERANCE: ("speech_out",),
+}
+
+
+def wait_ready(node, g: graph.Graph, timeout: float = 120.0) -> None:
+    """Wait until every node of ``g`` has subscribed to its inputs (so its models are loaded).
+
+    ``node`` is the caller's observer: it subscribes to PEOPLE, INTENT and UTTERANCE itself.
+    Raises with the name of a node that died while starting.
+    """
+    names = {s.name for s in g.nodes}
+    need = {}
+    for topic, subs in SUBSCRIBERS.items():
+        is_input = topic in (common.IMAGE, common.TRANSCRIPT)
+        # inputs: the recorder records them too; outputs: the observer itself subscribes
+        need[topic] = sum(s in names for s in subs) + (("recorder" in names) if is_input else 1)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         gone = g.poll()
         if gone:
-            logs = "; ".join(gone)
-            raise RuntimeError(f"node(s) exited while starting: {logs}; see logs in {g.log_dir}")
-        if (image.get_subscription_count() >= need_image
-                and node.transcript_pub.get_subscription_count() >= need_transcript):
+            raise RuntimeError(f"node(s) exited while starting: {'; '.join(gone)}; see logs in {g.log_dir}")
+        if all(node.count_subscribers(t) >= n for t, n in need.items()):
             return
         time.sleep(0.1)
     raise TimeoutError(f"nodes not ready after {timeout:.0f} s; see logs in {g.log_dir}")
@@ -82,8 +96,8 @@ def play_scene(scene: Scene, out_dir: Path, *, record: bool = True, print_timeli
     frames = 0
     try:
         g.start()
-        wait_ready(obs, g, need_image=1 + record, need_transcript=1 + record)
-        time.sleep(0.5)  # let late discovery settle
+        wait_ready(obs, g)
+        time.sleep(2.0)  # let every publisher match every subscriber (discovery is per endpoint pair)
         t0 = time.time()
         timeline.t0 = t0
         lines = list(scene.transcripts)
@@ -94,7 +108,7 @@ def play_scene(scene: Scene, out_dir: Path, *, record: bool = True, print_timeli
                 ln = lines.pop(0)
                 print_timeline and print(f"[{time.time() - t0:6.2f}s] HEARD    \"{ln.text}\"")
                 obs.say(ln.text, t0 + ln.at_s, f"s{len(scene.transcripts) - len(lines)}")
-            obs.image_pub.publish(rgb_to_image(scene.render(ft), t0 + ft, "camera"))
+            obs.image_pub.publish(rgb_to_image(scene.render(ft), t0 + ft, "camera", scene.encoding))
             frames += 1
             g.poll()
         n_lines = len(scene.transcripts)
@@ -107,6 +121,7 @@ def play_scene(scene: Scene, out_dir: Path, *, record: bool = True, print_timeli
     finally:
         codes = g.stop()
         ex.shutdown(timeout_sec=1.0)
+        spin.join(timeout=2.0)
         obs.destroy_node()
         rclpy.try_shutdown()
     return SceneRun(obs.seen, timeline.lines, frames, timeline.t0, bag, dict(g.restarts), codes)

@@ -63,10 +63,13 @@ class Scene:
     """A scripted scene loaded from YAML."""
 
     def __init__(self, name: str, duration_s: float, fps: float, size: tuple[int, int],
-                 people: list[ScenePerson], transcripts: list[ScriptedLine]) -> None:
+                 people: list[ScenePerson], transcripts: list[ScriptedLine], encoding: str = "rgb8") -> None:
         if duration_s <= 0 or not 0.5 <= fps <= 60:
             raise ConfigError(f"scene {name}: duration_s must be > 0 and fps in [0.5, 60]")
+        if encoding not in ("rgb8", "mono8"):
+            raise ConfigError(f"scene {name}: encoding {encoding!r} unknown; expected rgb8 or mono8")
         self.name, self.duration_s, self.fps, self.size = name, duration_s, fps, size
+        self.encoding = encoding
         self.people = people
         self.transcripts = sorted(transcripts, key=lambda t: t.at_s)
         self._photos = {p.face: _face_photo(p.face) for p in people}
@@ -84,7 +87,7 @@ class Scene:
                                   int(p["face_px"] * scale)) for p in doc.get("people", [])]
             lines = [ScriptedLine(float(t["at_s"]), str(t["text"])) for t in doc.get("transcripts", [])]
             return cls(doc["name"], float(doc["duration_s"]), float(fps or doc["fps"]),
-                       (int(w * scale), int(h * scale)), people, lines)
+                       (int(w * scale), int(h * scale)), people, lines, doc.get("encoding", "rgb8"))
         except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as e:
             raise ConfigError(f"scene {path}: {type(e).__name__}: {e}; see sim/scenes/demo.yaml for the format") from e
 
