@@ -53,7 +53,7 @@ def test_scene_is_deterministic_and_checked(tmp_path, demo_scene):
     assert len(demo_scene.visible(0.5)) == 0 and len(demo_scene.visible(12.0)) == 2
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nduration_s: 5\nfps: 5\nsize: [64, 48]\npeople:\n  - {name: a, face: mona}\n")
-    with pytest.raises(ConfigError, match="see sim/scenes/demo.yaml"):
+    with pytest.raises(ConfigError, match=r"see sim/scenes/demo\.yaml"):
         Scene.load(bad)
 
 

@@ -123,7 +123,6 @@ def feed(name: str, nodes: list[graph.NodeSpec], seconds: float, fps: float = 30
 
 def naive_node_main() -> int:
     """A perception node done the naive way: inference in the image callback, every frame, depth-10 queue."""
-    import rclpy
     from rclpy.node import Node
     from sensor_msgs.msg import Image
     from std_msgs.msg import String
@@ -164,7 +163,8 @@ def main(what: str, seconds: float) -> int:
     growth_ours = a["p50 ms, last third"] - a["p50 ms, first third"]
     growth_naive = b["p50 ms, last third"] - b["p50 ms, first third"]
     print(f"\nlatency growth first->last third: ours {growth_ours:+.1f} ms, naive {growth_naive:+.1f} ms")
-    print(f"frame->result p50 ratio naive/ours: {b['frame->result p50 ms'] / max(a['frame->result p50 ms'], 1e-9):.1f}x")
+    ratio = b["frame->result p50 ms"] / max(a["frame->result p50 ms"], 1e-9)
+    print(f"frame->result p50 ratio naive/ours: {ratio:.1f}x")
     print(f"targets: perception >= 15 Hz (ours {a['frames processed /s']:.1f} Hz), "
           f"transcript->first token p50 <= 300 ms (ours {a['transcript->1st token p50 ms']:.0f} ms)")
     if statistics.fmean([len(ours.results), len(naive.results)]) == 0:
