@@ -8,7 +8,6 @@ Decisions use the stamps of their inputs (the event clock), so the replay must m
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -37,11 +36,7 @@ def verdicts(vs: list[dict]) -> list[tuple]:
 
 
 def test_replayed_inputs_give_the_recorded_decisions(tmp_path):
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-
-    from vlm_robot.demo import wait_ready
-    from vlm_robot.observe import Observer
+    from vlm_robot.observe import observed_graph
     from vlm_robot.replay import publish_bag
 
     expected = recorded(common.DECISION)
@@ -50,26 +45,11 @@ def test_replayed_inputs_give_the_recorded_decisions(tmp_path):
 
     g = graph.Graph([s for s in graph.NODES if s.name in ("perception", "reasoning", "safety_gate")],
                     log_dir=tmp_path / "logs")
-    rclpy.init()
-    obs = Observer(name="golden_replay")
-    ex = SingleThreadedExecutor()
-    ex.add_node(obs)
-    spin = threading.Thread(target=ex.spin, daemon=True)
-    spin.start()
-    try:
-        g.start()
-        wait_ready(obs, g)
-        time.sleep(0.5)
+    with observed_graph(g, "golden_replay", settle_s=1.0) as obs:
         sent = publish_bag(obs, BAG, rate=1.0, topics=INPUTS)
         assert sent > 20
         obs.wait_for(lambda s: len([d for d in s.of(common.DECISION) if d["action"] == "reply"]) >= n_transcripts, 20)
         time.sleep(1.0)
-    finally:
-        g.stop()
-        ex.shutdown(timeout_sec=1.0)
-        spin.join(timeout=2.0)
-        obs.destroy_node()
-        rclpy.try_shutdown()
     got = obs.seen.of(common.DECISION)
     assert ordered(got) == ordered(expected)
     assert verdicts(obs.seen.of(common.VERDICT)) == verdicts(recorded(common.VERDICT))

@@ -6,7 +6,6 @@ actuator commands and diagnostics that come out.
 
 from __future__ import annotations
 
-import threading
 import time
 import wave
 from pathlib import Path
@@ -23,34 +22,15 @@ NODES = ("perception", "reasoning", "safety_gate", "speech_out")
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-
-    from vlm_robot.demo import wait_ready
-    from vlm_robot.observe import Observer
+    from vlm_robot.observe import observed_graph
 
     out = tmp_path_factory.mktemp("graph")
     g = graph.Graph([s for s in graph.NODES if s.name in NODES],
                     {"speech_out": {"tts.output_dir": str(out / "speech")}}, log_dir=out / "logs")
-    rclpy.init()
-    obs = Observer(name="graph_test")
-    ex = SingleThreadedExecutor()
-    ex.add_node(obs)
-    spin = threading.Thread(target=ex.spin, daemon=True)
-    spin.start()
-    g.start()
-    try:
-        wait_ready(obs, g)
-        time.sleep(1.0)
+    with observed_graph(g, "graph_test", settle_s=1.0) as obs:
         yield obs, g
-    finally:
-        codes = g.stop()
-        ex.shutdown(timeout_sec=1.0)
-        spin.join(timeout=2.0)
-        obs.destroy_node()
-        rclpy.try_shutdown()
-        logs = {p.name: p.read_text()[-2000:] for p in (out / "logs").glob("*.log")}
-        assert all(c == 0 for c in codes.values()), f"nodes did not exit cleanly: {codes}\n{logs}"
+    logs = {p.name: p.read_text()[-2000:] for p in (out / "logs").glob("*.log")}
+    assert all(c == 0 for c in obs.exit_codes.values()), f"nodes did not exit cleanly: {obs.exit_codes}\n{logs}"
 
 
 def publish_frames(obs, rgb: np.ndarray, seconds: float, fps: float = 10.0) -> list[float]:

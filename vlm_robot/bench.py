@@ -58,12 +58,8 @@ def feed(name: str, nodes: list[graph.NodeSpec], seconds: float, fps: float = 30
     """Start ``nodes`` (and ``extra_cmd``), feed frames and transcripts, collect latencies."""
     import subprocess
 
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-
-    from vlm_robot.demo import wait_ready
     from vlm_robot.nodes.convert import rgb_to_image
-    from vlm_robot.observe import Observer
+    from vlm_robot.observe import observed_graph
     from vlm_robot.sim.scene import Scene
 
     scene = Scene.load(graph.config_dir().parent / "sim" / "scenes" / "demo.yaml")
@@ -81,43 +77,31 @@ def feed(name: str, nodes: list[graph.NodeSpec], seconds: float, fps: float = 30
 
     g = graph.Graph(nodes, log_dir=None)
     extra = subprocess.Popen(extra_cmd, env=graph.current_env()) if extra_cmd else None
-    rclpy.init()
-    obs = Observer(on_event=on_event, name="bench_" + "".join(c if c.isalnum() else "_" for c in name))
-    ex = SingleThreadedExecutor()
-    ex.add_node(obs)
-    spin = threading.Thread(target=ex.spin, daemon=True)
-    spin.start()
+    node_name = "bench_" + "".join(c if c.isalnum() else "_" for c in name)
     try:
-        g.start()
-        wait_ready(obs, g)
-        deadline = time.monotonic() + 60
-        while obs.count_subscribers(common.IMAGE) < 1 + (extra is not None) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(2.0)
-        t0 = time.time()
-        next_say, k = t0 + 1.0, 0
-        while time.time() - t0 < seconds:
-            t = time.time()
-            obs.image_pub.publish(rgb_to_image(frames[run.published % len(frames)], t))
-            run.published += 1
-            if t >= next_say:
-                k += 1
-                tid = f"b{k}"
-                with lock:
-                    said[tid] = time.time()
-                obs.say("Hello robot, what can you do for me?", tid=tid)
-                next_say += say_every
-            time.sleep(max(0.0, t0 + run.published / fps - time.time()))
-        time.sleep(1.0)
+        with observed_graph(g, node_name, on_event=on_event) as obs:
+            deadline = time.monotonic() + 60
+            while obs.count_subscribers(common.IMAGE) < 1 + (extra is not None) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(2.0)
+            t0 = time.time()
+            next_say, k = t0 + 1.0, 0
+            while time.time() - t0 < seconds:
+                t = time.time()
+                obs.image_pub.publish(rgb_to_image(frames[run.published % len(frames)], t))
+                run.published += 1
+                if t >= next_say:
+                    k += 1
+                    with lock:
+                        said[f"b{k}"] = time.time()
+                    obs.say("Hello robot, what can you do for me?", tid=f"b{k}")
+                    next_say += say_every
+                time.sleep(max(0.0, t0 + run.published / fps - time.time()))
+            time.sleep(1.0)
     finally:
-        g.stop()
         if extra is not None:
             extra.send_signal(2)
             extra.wait(timeout=10)
-        ex.shutdown(timeout_sec=1.0)
-        spin.join(timeout=2.0)
-        obs.destroy_node()
-        rclpy.try_shutdown()
     return run
 
 

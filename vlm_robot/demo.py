@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import statistics
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,44 +34,11 @@ class SceneRun:
     exit_codes: dict[str, int]
 
 
-# topic -> the nodes that subscribe to it (besides observers and the recorder)
-SUBSCRIBERS = {
-    common.IMAGE: ("perception",), common.TRANSCRIPT: ("reasoning",), common.PEOPLE: ("reasoning",),
-    common.INTENT: ("safety_gate",), common.UTTERANCE: ("speech_out",),
-}
-
-
-def wait_ready(node, g: graph.Graph, timeout: float = 120.0) -> None:
-    """Wait until every node of ``g`` has subscribed to its inputs (so its models are loaded).
-
-    ``node`` is the caller's observer: it subscribes to PEOPLE, INTENT and UTTERANCE itself.
-    Raises with the name of a node that died while starting.
-    """
-    names = {s.name for s in g.nodes}
-    need = {}
-    for topic, subs in SUBSCRIBERS.items():
-        is_input = topic in (common.IMAGE, common.TRANSCRIPT)
-        # inputs: the recorder records them too; outputs: the observer itself subscribes
-        need[topic] = sum(s in names for s in subs) + (("recorder" in names) if is_input else 1)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        gone = g.poll()
-        if gone:
-            raise RuntimeError(f"node(s) exited while starting: {'; '.join(gone)}; see logs in {g.log_dir}")
-        if all(node.count_subscribers(t) >= n for t, n in need.items()):
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"nodes not ready after {timeout:.0f} s; see logs in {g.log_dir}")
-
-
 def play_scene(scene: Scene, out_dir: Path, *, record: bool = True, print_timeline: bool = True,
                settle_s: float = 30.0, node_overrides: dict[str, dict[str, str]] | None = None) -> SceneRun:
     """Start the graph, play ``scene`` in real time, wait for every reply, stop, return what was seen."""
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-
     from vlm_robot.nodes.convert import rgb_to_image
-    from vlm_robot.observe import Observer, Timeline
+    from vlm_robot.observe import Timeline, observed_graph
 
     loopback_defaults()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -86,18 +52,9 @@ def play_scene(scene: Scene, out_dir: Path, *, record: bool = True, print_timeli
     for k, v in (node_overrides or {}).items():
         overrides.setdefault(k, {}).update(v)
     g = graph.Graph([s for s in graph.NODES if s.name in names], overrides, log_dir=out_dir / "logs")
-    rclpy.init()
     timeline = Timeline(time.time(), print if print_timeline else (lambda _s: None))
-    obs = Observer(on_event=lambda ev: timeline(ev), name="scene_player")
-    ex = SingleThreadedExecutor()
-    ex.add_node(obs)
-    spin = threading.Thread(target=ex.spin, daemon=True)
-    spin.start()
     frames = 0
-    try:
-        g.start()
-        wait_ready(obs, g)
-        time.sleep(2.0)  # let every publisher match every subscriber (discovery is per endpoint pair)
+    with observed_graph(g, "scene_player", on_event=lambda ev: timeline(ev)) as obs:
         t0 = time.time()
         timeline.t0 = t0
         lines = list(scene.transcripts)
@@ -118,12 +75,7 @@ def play_scene(scene: Scene, out_dir: Path, *, record: bool = True, print_timeli
             print(f"warning: not every transcript was answered within {settle_s:.0f} s")
         obs.wait_for(lambda s: len(s.of(common.SPEECH_DONE)) >= len(s.of(common.UTTERANCE)), settle_s)
         time.sleep(0.5)
-    finally:
-        codes = g.stop()
-        ex.shutdown(timeout_sec=1.0)
-        spin.join(timeout=2.0)
-        obs.destroy_node()
-        rclpy.try_shutdown()
+    codes = obs.exit_codes
     return SceneRun(obs.seen, timeline.lines, frames, timeline.t0, bag, dict(g.restarts), codes)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -18,6 +19,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, String
 
+from vlm_robot import graph
 from vlm_robot.core import payload
 from vlm_robot.nodes import common
 
@@ -51,6 +53,7 @@ class Observer(Node):
     def __init__(self, on_event: Callable[[Event], None] | None = None, name: str = "observer") -> None:
         super().__init__(name)
         self.seen = Observed()
+        self.exit_codes: dict[str, int] = {}
         self.on_event = on_event
         self.lock = threading.Lock()
         for topic, kind in WATCHED.items():
@@ -105,6 +108,66 @@ class Observer(Node):
                     return True
             time.sleep(0.05)
         return False
+
+
+# topic -> the nodes that subscribe to it (besides observers and the recorder)
+SUBSCRIBERS = {
+    common.IMAGE: ("perception",), common.TRANSCRIPT: ("reasoning",), common.PEOPLE: ("reasoning",),
+    common.INTENT: ("safety_gate",), common.UTTERANCE: ("speech_out",),
+}
+
+
+def wait_ready(node, g: graph.Graph, timeout: float = 120.0) -> None:
+    """Wait until every node of ``g`` has subscribed to its inputs (so its models are loaded).
+
+    ``node`` is the caller's observer: it subscribes to PEOPLE, INTENT and UTTERANCE itself.
+    Raises with the name of a node that died while starting.
+    """
+    names = {s.name for s in g.nodes}
+    need = {}
+    for topic, subs in SUBSCRIBERS.items():
+        is_input = topic in (common.IMAGE, common.TRANSCRIPT)
+        # inputs: the recorder records them too; outputs: the observer itself subscribes
+        need[topic] = sum(s in names for s in subs) + (("recorder" in names) if is_input else 1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        gone = g.poll()
+        if gone:
+            raise RuntimeError(f"node(s) exited while starting: {'; '.join(gone)}; see logs in {g.log_dir}")
+        if all(node.count_subscribers(t) >= n for t, n in need.items()):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"nodes not ready after {timeout:.0f} s; see logs in {g.log_dir}")
+
+
+@contextmanager
+def observed_graph(g: graph.Graph, name: str = "observer", on_event: Callable[[Event], None] | None = None,
+                   settle_s: float = 2.0) -> Iterator[Observer]:
+    """Start ``g``'s node processes and an :class:`Observer` in this process; stop both on exit.
+
+    Yields once every node subscribes to its inputs and ``settle_s`` more seconds have passed, so
+    that every publisher has matched every subscriber (discovery is per endpoint pair).
+    """
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    rclpy.init()
+    obs = Observer(on_event=on_event, name=name)
+    ex = SingleThreadedExecutor()
+    ex.add_node(obs)
+    spin = threading.Thread(target=ex.spin, daemon=True)
+    spin.start()
+    try:
+        g.start()
+        wait_ready(obs, g)
+        time.sleep(settle_s)
+        yield obs
+    finally:
+        obs.exit_codes = g.stop()
+        ex.shutdown(timeout_sec=1.0)
+        spin.join(timeout=2.0)
+        obs.destroy_node()
+        rclpy.try_shutdown()
 
 
 def decision_key(d: dict) -> tuple:
