@@ -94,6 +94,19 @@ def latency_stats(run: SceneRun) -> dict[str, float]:
     }
 
 
+def mcap_check(bag: Path) -> str:
+    """Open the bag's MCAP file with the mcap reader too (a second, independent reader)."""
+    try:
+        from mcap.reader import make_reader
+    except ImportError:
+        return "mcap reader not installed (pip install mcap); skipped the second read-back"
+    (path,) = bag.glob("*.mcap")
+    with path.open("rb") as f:
+        s = make_reader(f).get_summary()
+    n = sum(s.statistics.channel_message_counts.values())
+    return f"mcap reader: {path.name} has {len(s.channels)} channels, {n} messages"
+
+
 def main(scene_path: str, out: str, scale: float = 1.0) -> int:
     from vlm_robot import report
     from vlm_robot.bag import bag_summary
@@ -110,6 +123,7 @@ def main(scene_path: str, out: str, scale: float = 1.0) -> int:
     print(f"\nrecording {run.bag} (rosbag2, MCAP, {sum(c for _, c in summary.values())} messages):")
     for topic, (msgtype, count) in sorted(summary.items()):
         print(f"  {topic:<28} {msgtype:<38} {count}")
+    print(mcap_check(run.bag))
     html = report.write(out_dir / "report.html", scene, run, stats, summary)
     bad = {k: v for k, v in run.exit_codes.items() if v not in (0, -2)}
     print(f"\nreport: {html}\nnode exit codes: {run.exit_codes}; restarts: {run.restarts or 'none'}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 
 _FLAG = "VLM_ROBOT_ISOLATED"
@@ -19,6 +20,11 @@ def reexec_isolated(argv: list[str] | None = None) -> None:
     if os.environ.get(_FLAG) == "1" or os.environ.get("VLM_ROBOT_NETNS") == "0":
         return
     if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
+        return
+    probe = subprocess.run(["unshare", "-n", "sh", "-c", _NETNS_SETUP], capture_output=True, text=True)
+    if probe.returncode != 0:
+        print(f"vlm_robot: no private network namespace here ({probe.stderr.strip()}); "
+              "DDS stays on localhost discovery only", file=sys.stderr)
         return
     os.environ[_FLAG] = "1"
     args = argv if argv is not None else [sys.executable, *sys.argv]
