@@ -132,13 +132,14 @@ def naive_node_main() -> int:
     return common.spin_node(NaivePerception)
 
 
-def main(what: str, seconds: float) -> int:
+def main(what: str, seconds: float, fps: float = 30.0) -> int:
     if what != "pipeline":
         raise ValueError(f"unknown benchmark {what!r}")
     ours_nodes = [s for s in graph.NODES if s.name in ("perception", "reasoning")]
-    print(f"bench pipeline: 640x480 frames at 30 fps, 2 faces, a transcript every 3 s, {seconds:.0f} s per design")
-    ours = feed("latest-frame-wins", ours_nodes, seconds)
-    naive = feed("naive (in callback)", [s for s in graph.NODES if s.name == "reasoning"], seconds,
+    print(f"bench pipeline: 640x480 frames at {fps:.0f} fps, 2 faces, a transcript every 3 s, "
+          f"{seconds:.0f} s per design")
+    ours = feed("latest-frame-wins", ours_nodes, seconds, fps)
+    naive = feed("naive (in callback)", [s for s in graph.NODES if s.name == "reasoning"], seconds, fps,
                  extra_cmd=[sys.executable, "-m", "vlm_robot.bench", "naive-node"])
     a, b = ours.row(), naive.row()
     print(f"\n{'':34}{ours.name:>20}{naive.name:>22}")

@@ -68,7 +68,7 @@ def cmd_bench(a: argparse.Namespace) -> int:
     from vlm_robot import bench
 
     loopback_defaults()
-    return bench.main(a.what, a.seconds)
+    return bench.main(a.what, a.seconds, a.fps)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="benchmarks that compare against a baseline measured in the same run")
     b.add_argument("what", choices=["pipeline"])
     b.add_argument("--seconds", type=float, default=60.0, help="length of each run")
+    b.add_argument("--fps", type=float, default=30.0, help="camera frame rate fed in")
     b.set_defaults(fn=cmd_bench, isolate=True)
     return p
 
