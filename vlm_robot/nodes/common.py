@@ -129,6 +129,28 @@ def make_node_kwargs() -> dict[str, Any]:
     return {"automatically_declare_parameters_from_overrides": True}
 
 
+_BUILTIN_PARAMS = {"use_sim_time", "start_type_description_service"}  # declared by rclpy itself
+
+
+def unknown_parameters(node: Node, configs: list[Any], known: tuple[str, ...] = ()) -> list[str]:
+    """Parameters from the YAML or the command line that no config field reads (typos), logged as errors.
+
+    ``configs`` are ``(prefix, dataclass)`` pairs; ``known`` are other names the node reads itself.
+    """
+    fields = {f"{prefix}{f.name}" for prefix, cls in configs for f in dataclasses.fields(cls)}
+    bad = []
+    for name in node._parameters:
+        if name in _BUILTIN_PARAMS or name in known or name in fields:
+            continue
+        if any(name.startswith(f + ".") for f in fields):  # inside a dict field (bounds, greetings)
+            continue
+        bad.append(name)
+    if bad:
+        node.get_logger().error(
+            f"unknown parameter(s) {sorted(bad)} ignored; check the spelling against the node's YAML in config/")
+    return bad
+
+
 def spin_node(node_factory, args: list[str] | None = None) -> int:
     """Create the node, spin it until SIGINT/SIGTERM, then close it (``node.close()``) and shut down."""
     rclpy.init(args=args, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)

@@ -26,6 +26,7 @@ class PerceptionNode(Node):
         super().__init__("perception", **common.make_node_kwargs())
         self.max_pixels = int(common.param(self, "max_pixels", DEFAULT_MAX_PIXELS))
         self.perceiver = Perceiver(common.config_from_params(self, PerceptionConfig, "perception."))
+        common.unknown_parameters(self, [("perception.", PerceptionConfig)], ("max_pixels",))
         self.diag = common.Diagnostics(self)
         self.pub = self.create_publisher(String, common.PEOPLE, common.EVENT_QOS)
         self.slot: LatestSlot[Frame] = LatestSlot(self._process, "perception-worker")

@@ -42,6 +42,8 @@ class ReasoningNode(Node):
             DialogueManager(model, max_turns=llm_cfg.history_turns, max_tokens=llm_cfg.max_tokens),
             TextAffect(),
         )
+        common.unknown_parameters(self, [("llm.", LLMConfig), ("tracker.", TrackerConfig),
+                                         ("proactive.", ProactiveConfig)], ("max_transcript_chars",))
         self.diag = common.Diagnostics(self)
         pubs = {t: self.create_publisher(String, t, common.EVENT_QOS) for t in (
             common.DECISION, common.UTTERANCE, common.REPLY_CHUNK, common.INTENT, common.PERSON_STATES)}

@@ -52,6 +52,7 @@ class RecorderNode(Node):
         unknown = [t for t in topics if t not in TOPIC_TYPES]
         if unknown:
             raise ValueError(f"recorder cannot record {unknown}: unknown type; known topics: {sorted(TOPIC_TYPES)}")
+        common.unknown_parameters(self, [], ("output", "topics"))
         self.bag = BagWriter(Path(out))
         for topic in topics:
             self.bag.add_topic(topic, TOPIC_TYPES[topic])

@@ -25,6 +25,7 @@ class SafetyGateNode(Node):
     def __init__(self) -> None:
         super().__init__("safety_gate", **common.make_node_kwargs())
         self.gate = SafetyGate(common.config_from_params(self, SafetyConfig, "safety."))
+        common.unknown_parameters(self, [("safety.", SafetyConfig)])
         self.diag = common.Diagnostics(self)
         self.verdicts = self.create_publisher(String, common.VERDICT, common.EVENT_QOS)
         self.approved = self.create_publisher(String, common.APPROVED, common.EVENT_QOS)

@@ -24,6 +24,7 @@ class SpeechOutNode(Node):
     def __init__(self) -> None:
         super().__init__("speech_out", **common.make_node_kwargs())
         self.speaker = Speaker(common.config_from_params(self, TTSConfig, "tts."))
+        common.unknown_parameters(self, [("tts.", TTSConfig)])
         self.diag = common.Diagnostics(self)
         self.speaking = self.create_publisher(Bool, common.SPEAKING, common.STATE_QOS)
         self.done = self.create_publisher(String, common.SPEECH_DONE, common.EVENT_QOS)
