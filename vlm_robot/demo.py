@@ -43,8 +43,9 @@ def play_scene(scene: Scene, out_dir: Path, *, record: bool = True, print_timeli
     loopback_defaults()
     out_dir.mkdir(parents=True, exist_ok=True)
     bag = out_dir / "session" if record else None
-    if bag is not None and bag.exists():
-        shutil.rmtree(bag)
+    for old in (bag, out_dir / "logs"):  # a new run, a new recording and fresh logs
+        if old is not None and old.exists():
+            shutil.rmtree(old)
     names = [n for n in DEMO_NODES if record or n != "recorder"]
     overrides = {"speech_out": {"tts.output_dir": str(out_dir / "speech")}}
     if bag is not None:
