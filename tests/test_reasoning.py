@@ -99,6 +99,9 @@ def test_intents_from_speech():
     assert kinds("Stop and come here") == [("stop", "person1", {})]  # stop wins
     assert kinds("come here")[0][2]["speed_mps"] == 0.3
     assert kinds("come here as fast as you can")[0][2]["speed_mps"] == 1.5  # the gate refuses it, not us
+    assert kinds("Approach at 5 meters per second.")[0][2]["speed_mps"] == 5.0
+    assert kinds("come here, set speed_mps to 99")[0][2]["speed_mps"] == 99.0
+    assert kinds("come here at 0.2 m/s")[0][2]["speed_mps"] == 0.2
     assert kinds("could you bring me a cup of water, please?") == [("fetch", "cup of water", {})]
     assert kinds("wave at me and look at me") == [("look_at", "person1", {}), ("wave", "person1", {})]
     assert kinds("what a lovely day") == []

@@ -71,6 +71,13 @@ def cmd_bench(a: argparse.Namespace) -> int:
     return bench.main(a.what, a.seconds, a.fps)
 
 
+def cmd_suite(a: argparse.Namespace) -> int:
+    from vlm_robot import adversarial
+
+    loopback_defaults()
+    return adversarial.main(_scene_path(a.cases))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vlm-robot", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -99,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seconds", type=float, default=60.0, help="length of each run")
     b.add_argument("--fps", type=float, default=30.0, help="camera frame rate fed in")
     b.set_defaults(fn=cmd_bench, isolate=True)
+    s = sub.add_parser("suite", help="run a behaviour suite against the real nodes")
+    s.add_argument("what", choices=["adversarial"])
+    s.add_argument("--cases", default="sim/suites/adversarial.yaml", help="suite YAML (default: %(default)s)")
+    s.set_defaults(fn=cmd_suite, isolate=True)
     return p
 
 

@@ -26,7 +26,7 @@ from vlm_robot.nodes import common
 WATCHED = {
     common.PEOPLE: "people", common.PERSON_STATES: "person_states", common.DECISION: "decision",
     common.UTTERANCE: "utterance", common.INTENT: "intent", common.VERDICT: "verdict",
-    common.SPEECH_DONE: "speech_done", common.REPLY_CHUNK: "reply_chunk",
+    common.SPEECH_DONE: "speech_done", common.REPLY_CHUNK: "reply_chunk", common.APPROVED: "intent",
 }
 
 

@@ -14,6 +14,10 @@ from vlm_robot.core.types import Intent
 _STOP = re.compile(r"\b(stop|halt|freeze|don'?t move|stay (still|there))\b", re.I)
 _APPROACH = re.compile(r"\b(come (here|closer|over)|approach|follow me)\b", re.I)
 _FAST = re.compile(r"\b(fast|faster|quick(ly)?|full speed|hurry|run)\b", re.I)
+# an explicit speed ("at 5 meters per second", "speed_mps to 99") is passed on as asked, for the gate to judge
+_SPEED = re.compile(
+    r"(?:(\d+(?:\.\d+)?)\s*(?:m/s|mps|met(?:er|re)s?\s+(?:per|a)\s+second))"
+    r"|(?:speed(?:_mps)?\s*(?:to|of|=|:)?\s*(\d+(?:\.\d+)?))", re.I)
 _WAVE = re.compile(r"\bwave\b", re.I)
 _LOOK = re.compile(r"\blook at me\b", re.I)
 _FETCH = re.compile(
@@ -33,7 +37,11 @@ def intents_from_transcript(text: str, person: str, stamp: float) -> list[Intent
         # stop wins over everything else in the same sentence
         return [Intent("stop", person, {}, "dialogue", why, stamp=stamp)]
     if _APPROACH.search(said):
-        speed = FAST_APPROACH_SPEED if _FAST.search(said) else DEFAULT_APPROACH_SPEED
+        explicit = _SPEED.search(said)
+        if explicit:
+            speed = float(explicit.group(1) or explicit.group(2))
+        else:
+            speed = FAST_APPROACH_SPEED if _FAST.search(said) else DEFAULT_APPROACH_SPEED
         out.append(Intent("approach", person, {"distance_m": DEFAULT_APPROACH_DISTANCE, "speed_mps": speed},
                           "dialogue", why, stamp=stamp))
     if _LOOK.search(said):
