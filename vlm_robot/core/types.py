@@ -132,6 +132,7 @@ class PersonState:
     mood_confidence: float = 0.0
     expression_probs: tuple[float, ...] = ()
     facing: float = 1.0
+    distance_m: float = 1.0
     text_sentiment: float = 0.0
     addressed_at: float | None = None
     observations: int = 0
@@ -147,6 +148,7 @@ class PersonState:
             "mood": self.mood,
             "mood_confidence": round(self.mood_confidence, 3),
             "facing": round(self.facing, 3),
+            "distance_m": round(self.distance_m, 2),
             "dwell_s": round(self.dwell(), 2),
             "text_sentiment": round(self.text_sentiment, 3),
             "addressed_at": self.addressed_at,

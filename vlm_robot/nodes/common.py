@@ -27,6 +27,7 @@ INTENT = "/vlm_robot/intent"
 VERDICT = "/vlm_robot/intent_verdict"
 APPROVED = "/vlm_robot/approved_intent"
 ESTOP = "/vlm_robot/emergency_stop"
+DND = "/vlm_robot/do_not_disturb"
 CMD_VEL = "/cmd_vel"
 SPEAKING = "/vlm_robot/speaking"
 SPEECH_DONE = "/vlm_robot/speech_done"
@@ -50,7 +51,7 @@ def qos_for(topic: str, publisher: bool) -> QoSProfile:
     """The QoS to publish (``publisher=True``) or record/subscribe ``topic`` with."""
     if topic == IMAGE:
         return IMAGE_PUB_QOS if publisher else IMAGE_RECORD_QOS
-    return STATE_QOS if topic in (ESTOP, SPEAKING) else EVENT_QOS
+    return STATE_QOS if topic in (ESTOP, SPEAKING, DND) else EVENT_QOS
 
 
 class Diagnostics:

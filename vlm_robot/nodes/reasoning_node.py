@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from rclpy.node import Node
-from std_msgs.msg import String
+from std_msgs.msg import Bool, String
 
 from vlm_robot.core import payload
 from vlm_robot.core.errors import InvalidInputError
@@ -54,6 +54,7 @@ class ReasoningNode(Node):
         self.dialogue_work: WorkQueue[Transcript] = WorkQueue(self._answer, "reasoning-dialogue")
         self.create_subscription(String, common.PEOPLE, self._on_people, common.EVENT_QOS)
         self.create_subscription(String, common.TRANSCRIPT, self._on_transcript, common.EVENT_QOS, raw=True)
+        self.create_subscription(Bool, common.DND, self._on_dnd, common.STATE_QOS)
         self.get_logger().info("reasoning ready")
 
     def _on_people(self, msg: String) -> None:
@@ -64,6 +65,11 @@ class ReasoningNode(Node):
             return
         if not self.scene_work.put(result):
             self.diag.error("overload", "reasoning queue full; a perception result was dropped")
+
+    def _on_dnd(self, msg: Bool) -> None:
+        with self.reasoner.lock:
+            self.reasoner.policy.do_not_disturb = bool(msg.data)
+        self.get_logger().info(f"do-not-disturb {'on' if msg.data else 'off'}")
 
     def _on_transcript(self, raw: bytes) -> None:
         self.seq += 1

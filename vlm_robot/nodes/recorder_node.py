@@ -29,6 +29,7 @@ TOPIC_TYPES: dict[str, str] = {
     common.VERDICT: "std_msgs/msg/String",
     common.APPROVED: "std_msgs/msg/String",
     common.ESTOP: "std_msgs/msg/Bool",
+    common.DND: "std_msgs/msg/Bool",
     common.CMD_VEL: "geometry_msgs/msg/Twist",
     common.SPEAKING: "std_msgs/msg/Bool",
     common.SPEECH_DONE: "std_msgs/msg/String",

@@ -2,6 +2,9 @@
 
 Rules, first match wins for each person in view:
 1. addressed within ``readdress_after_s``            -> silent ("already addressed")
+   do-not-disturb on                                 -> silent
+   someone else greeted in this update                -> silent ("one at a time")
+   farther than ``max_distance_m`` (from face size)  -> silent ("too far")
 2. robot spoke or heard speech within ``quiet_s``    -> silent ("in conversation")
 3. any greeting within ``cooldown_s``                 -> silent ("cooldown")
 4. mood in ``concern_moods`` with enough confidence  -> greet ("looks sad")
@@ -30,6 +33,7 @@ class ProactiveConfig:
     cooldown_s: float = 6.0
     readdress_after_s: float = 120.0
     quiet_s: float = 4.0
+    max_distance_m: float = 3.0
     greetings: dict[str, str] = field(
         default_factory=lambda: {
             "concern": "Hello. You look a little {mood}. Is everything all right? Can I help?",
@@ -43,7 +47,7 @@ class ProactiveConfig:
             raise ConfigError(f"proactive.concern_moods has {bad}; expected names from {list(EXPRESSIONS)}")
         if not 0.0 <= self.min_mood_confidence <= 1.0:
             raise ConfigError(f"proactive.min_mood_confidence must be in [0, 1], got {self.min_mood_confidence}")
-        for name in ("linger_s", "cooldown_s", "readdress_after_s", "quiet_s"):
+        for name in ("linger_s", "cooldown_s", "readdress_after_s", "quiet_s", "max_distance_m"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"proactive.{name} must be >= 0, got {getattr(self, name)}")
         for key in ("concern", "waiting"):
@@ -58,6 +62,7 @@ class ProactivePolicy:
         self.config = config or ProactiveConfig()
         self.last_greeting_at: float | None = None
         self.last_speech_at: float | None = None
+        self.do_not_disturb = False
         self._silent_reason: dict[int, str] = {}
 
     def note_speech(self, stamp: float) -> None:
@@ -94,11 +99,16 @@ class ProactivePolicy:
         c = self.config
         who = f"person {p.id}"
         detail = {"mood": p.mood, "mood_confidence": round(p.mood_confidence, 3), "dwell_s": round(p.dwell(), 2),
-                  "facing": round(p.facing, 2)}
+                  "facing": round(p.facing, 2), "distance_m": round(p.distance_m, 2)}
         if p.addressed_at is not None and now - p.addressed_at < c.readdress_after_s:
             return "addressed", f"{who} was already addressed {now - p.addressed_at:.1f} s ago", detail
+        if self.do_not_disturb:
+            return "dnd", "do-not-disturb is on: the robot speaks only when spoken to", detail
         if greeted:
             return "one_at_a_time", f"greeting someone else first; {who} waits", detail
+        if p.distance_m > c.max_distance_m:
+            why = f"{who} is about {p.distance_m:.1f} m away (greets within {c.max_distance_m:.1f} m)"
+            return "too_far", why, detail
         if self.last_speech_at is not None and now - self.last_speech_at < c.quiet_s:
             return "conversation", f"a conversation is going on (speech {now - self.last_speech_at:.1f} s ago)", detail
         if self.last_greeting_at is not None and now - self.last_greeting_at < c.cooldown_s:

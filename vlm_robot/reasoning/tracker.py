@@ -19,14 +19,18 @@ class TrackerConfig:
         match_distance: largest centre jump between frames, in face widths, for the same person.
         forget_after_s: a person unseen this long has left.
         mood_tau_s: time constant of the expression moving average (larger = calmer belief).
+        camera_hfov_deg: horizontal field of view, for distance from face size.
+        face_width_m: typical adult face box width (BlazeFace box), for distance from face size.
     """
 
     match_distance: float = 1.5
     forget_after_s: float = 2.0
     mood_tau_s: float = 1.0
+    camera_hfov_deg: float = 60.0
+    face_width_m: float = 0.16
 
     def __post_init__(self) -> None:
-        for name in ("match_distance", "forget_after_s", "mood_tau_s"):
+        for name in ("match_distance", "forget_after_s", "mood_tau_s", "camera_hfov_deg", "face_width_m"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"tracker.{name} must be > 0, got {getattr(self, name)}")
 
@@ -71,9 +75,15 @@ class PeopleTracker:
                 self.people[p.id] = p
                 ema = probs
             p.expression_probs = tuple(float(v) for v in ema)
+            p.distance_m = self.distance(face.box[2], result.width)
             k = int(np.argmax(ema))
             p.mood, p.mood_confidence = EXPRESSIONS[k], float(ema[k])
         return [p for p in self.people.values() if p.last_seen == now]
+
+    def distance(self, face_width_px: float, image_width_px: int) -> float:
+        """Metres to a face of ``face_width_px`` in an image ``image_width_px`` wide (pinhole camera)."""
+        focal = (image_width_px / 2) / math.tan(math.radians(self.config.camera_hfov_deg) / 2)
+        return self.config.face_width_m * focal / max(face_width_px, 1.0)
 
     def visible(self, now: float) -> list[PersonState]:
         """People seen within ``forget_after_s`` of ``now``."""

@@ -8,6 +8,7 @@ the same ``t`` always gives the same pixels.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,20 @@ class ScenePerson:
     leave_s: float
     center: tuple[int, int]
     face_px: int
+    path: tuple[tuple[float, float, float], ...] = ()  # (t, x, y) waypoints; empty: stands at center
+
+    def position(self, t: float) -> tuple[int, int]:
+        """Face centre at time ``t``: linear between waypoints, held before the first and after the last."""
+        if not self.path:
+            return self.center
+        pts = self.path
+        if t <= pts[0][0]:
+            return int(pts[0][1]), int(pts[0][2])
+        for (t0, x0, y0), (t1, x1, y1) in itertools.pairwise(pts):
+            if t0 <= t <= t1:
+                a = (t - t0) / max(t1 - t0, 1e-9)
+                return int(x0 + a * (x1 - x0)), int(y0 + a * (y1 - y0))
+        return int(pts[-1][1]), int(pts[-1][2])
 
 
 @dataclass(frozen=True)
@@ -80,16 +95,27 @@ class Scene:
         """Load a scene YAML; ``scale`` shrinks the frames (and people), ``fps`` overrides the rate."""
         path = Path(path)
         try:
-            doc = yaml.safe_load(path.read_text())
+            return cls.from_dict(yaml.safe_load(path.read_text()), scale, fps)
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f"scene {path}: {type(e).__name__}: {e}") from e
+        except ConfigError as e:
+            raise ConfigError(f"scene {path}: {e}") from e
+
+    @classmethod
+    def from_dict(cls, doc: dict, scale: float = 1.0, fps: float | None = None) -> Scene:
+        """A scene from its YAML document (see :meth:`load`)."""
+        try:
             w, h = doc["size"]
             people = [ScenePerson(p["name"], p["face"], float(p["enter_s"]), float(p.get("leave_s", 1e9)),
                                   (int(p["center"][0] * scale), int(p["center"][1] * scale)),
-                                  int(p["face_px"] * scale)) for p in doc.get("people", [])]
+                                  int(p["face_px"] * scale),
+                                  tuple((float(t), x * scale, y * scale) for t, x, y in p.get("path", [])))
+                      for p in doc.get("people", [])]
             lines = [ScriptedLine(float(t["at_s"]), str(t["text"])) for t in doc.get("transcripts", [])]
             return cls(doc["name"], float(doc["duration_s"]), float(fps or doc["fps"]),
                        (int(w * scale), int(h * scale)), people, lines, doc.get("encoding", "rgb8"))
-        except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as e:
-            raise ConfigError(f"scene {path}: {type(e).__name__}: {e}; see sim/scenes/demo.yaml for the format") from e
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConfigError(f"{type(e).__name__}: {e}; see sim/scenes/demo.yaml for the format") from e
 
     def _draw_room(self) -> np.ndarray:
         w, h = self.size
@@ -120,8 +146,9 @@ class Scene:
             k = p.face_px / fw
             ph, pw = max(1, int(photo.shape[0] * k)), max(1, int(photo.shape[1] * k))
             scaled = cv2.resize(photo, (pw, ph), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
-            x0 = int(p.center[0] - (fx + fw / 2) * k)
-            y0 = int(p.center[1] - (fy + fh / 2) * k)
+            cx, cy = p.position(t)
+            x0 = int(cx - (fx + fw / 2) * k)
+            y0 = int(cy - (fy + fh / 2) * k)
             xa, ya, xb, yb = max(0, x0), max(0, y0), min(W, x0 + pw), min(H, y0 + ph)
             if xa < xb and ya < yb:
                 img[ya:yb, xa:xb] = scaled[ya - y0 : yb - y0, xa - x0 : xb - x0]
