@@ -72,10 +72,14 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
 
 def cmd_suite(a: argparse.Namespace) -> int:
+    if a.what == "proactive":
+        from vlm_robot import proactive_suite
+
+        return proactive_suite.main(_scene_path(a.cases or "sim/suites/proactive.yaml"))
     from vlm_robot import adversarial
 
     loopback_defaults()
-    return adversarial.main(_scene_path(a.cases))
+    return adversarial.main(_scene_path(a.cases or "sim/suites/adversarial.yaml"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,8 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--fps", type=float, default=30.0, help="camera frame rate fed in")
     b.set_defaults(fn=cmd_bench, isolate=True)
     s = sub.add_parser("suite", help="run a behaviour suite against the real nodes")
-    s.add_argument("what", choices=["adversarial"])
-    s.add_argument("--cases", default="sim/suites/adversarial.yaml", help="suite YAML (default: %(default)s)")
+    s.add_argument("what", choices=["adversarial", "proactive"])
+    s.add_argument("--cases", default="", help="suite YAML (default: sim/suites/<what>.yaml)")
     s.set_defaults(fn=cmd_suite, isolate=True)
     return p
 

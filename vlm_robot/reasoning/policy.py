@@ -33,7 +33,7 @@ class ProactiveConfig:
     cooldown_s: float = 6.0
     readdress_after_s: float = 120.0
     quiet_s: float = 4.0
-    max_distance_m: float = 3.0
+    max_distance_m: float = 2.0
     greetings: dict[str, str] = field(
         default_factory=lambda: {
             "concern": "Hello. You look a little {mood}. Is everything all right? Can I help?",
