@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--local", action="store_true", help="keep DDS on this machine")
     rp.set_defaults(fn=cmd_replay, isolate=False)
     b = sub.add_parser("bench", help="benchmarks that compare against a baseline measured in the same run")
-    b.add_argument("what", choices=["pipeline"])
+    b.add_argument("what", choices=["pipeline", "proactive"])
     b.add_argument("--seconds", type=float, default=60.0, help="length of each run")
     b.add_argument("--fps", type=float, default=30.0, help="camera frame rate fed in")
     b.set_defaults(fn=cmd_bench, isolate=True)

@@ -25,7 +25,7 @@ class TrackerConfig:
 
     match_distance: float = 1.5
     forget_after_s: float = 2.0
-    mood_tau_s: float = 1.0
+    mood_tau_s: float = 0.5
     camera_hfov_deg: float = 60.0
     face_width_m: float = 0.16
 
