@@ -15,6 +15,7 @@ from rclpy.node import Node
 from std_msgs.msg import Bool, String
 
 from vlm_robot.core import payload
+from vlm_robot.core.delivery import SeenIds
 from vlm_robot.core.errors import InvalidInputError
 from vlm_robot.core.transcript import MAX_CHARS, parse_transcript, string_from_cdr
 from vlm_robot.core.types import PerceptionResult, Transcript
@@ -26,6 +27,8 @@ from vlm_robot.reasoning.llm import LLMConfig, load_chat_model
 from vlm_robot.reasoning.policy import ProactiveConfig, ProactivePolicy
 from vlm_robot.reasoning.reasoner import Outcome, Reasoner
 from vlm_robot.reasoning.tracker import PeopleTracker, TrackerConfig
+
+DISCOVERY_GRACE_S = 2.0
 
 
 class ReasoningNode(Node):
@@ -49,6 +52,9 @@ class ReasoningNode(Node):
             common.DECISION, common.UTTERANCE, common.REPLY_CHUNK, common.INTENT, common.PERSON_STATES)}
         self.pubs = pubs
         self.seq = 0
+        self.seen = SeenIds()
+        self._started = time.monotonic()
+        self._discovered = False
         # two workers: the scene keeps being followed while the language model talks
         self.scene_work: WorkQueue[PerceptionResult] = WorkQueue(self._follow_scene, "reasoning-scene")
         self.dialogue_work: WorkQueue[Transcript] = WorkQueue(self._answer, "reasoning-dialogue")
@@ -77,6 +83,9 @@ class ReasoningNode(Node):
             t = parse_transcript(string_from_cdr(raw), time.time(), self.seq, self.max_chars)
         except InvalidInputError as e:
             self.diag.error("bad transcript on " + common.TRANSCRIPT, str(e), received_bytes=len(raw))
+            return
+        if not self.seen.first_time(t.id):
+            self.get_logger().info(f"transcript {t.id} sent again; already being answered")
             return
         # intents (stop!) go out now; only the language model's reply waits for the worker
         self._emit(self.reasoner.hear(t))
@@ -110,7 +119,21 @@ class ReasoningNode(Node):
             out = self.reasoner.on_transcript_error(t, type(e).__name__)
         self._emit(out)
 
+    def _await_discovery(self) -> None:
+        """Right after a (re)start, hold the first outputs until discovery has matched the subscribers.
+
+        A reply published before speech_out (or the recorder) has matched this new process would be
+        lost; on loopback matching takes well under the 2 s waited here, once per process.
+        """
+        if self._discovered:
+            return
+        deadline = self._started + DISCOVERY_GRACE_S
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._discovered = True
+
     def _emit(self, out: Outcome) -> None:
+        self._await_discovery()
         for d in out.decisions:
             self.pubs[common.DECISION].publish(String(data=payload.encode("decision", d.to_dict())))
         for u in out.utterances:

@@ -1,0 +1,74 @@
+"""At-least-once delivery of transcripts: what was said is sent again until the robot answers it.
+
+A transcript published while the reasoning node is down (crashed, restarting) would otherwise be
+lost: topics keep no history for late subscribers. The publisher keeps each transcript until an
+utterance names it in ``in_reply_to`` and sends it again when it is overdue; the reasoning node
+ignores ids it has already taken, so a slow answer is never given twice.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+
+@dataclass
+class _Pending:
+    body: str
+    sent_at: float
+    tries: int = 1
+
+
+class PendingTranscripts:
+    """Transcripts sent and not yet answered.
+
+    Args:
+        resend_after_s: send again when no answer came for this long.
+        max_tries: give up after this many sends (the caller logs it: nothing is dropped silently).
+    """
+
+    def __init__(self, resend_after_s: float = 8.0, max_tries: int = 5) -> None:
+        self.resend_after_s = resend_after_s
+        self.max_tries = max_tries
+        self._pending: OrderedDict[str, _Pending] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def sent(self, tid: str, body: str, now: float) -> None:
+        self._pending[tid] = _Pending(body, now)
+
+    def answered(self, tid: str) -> bool:
+        return self._pending.pop(tid, None) is not None
+
+    def due(self, now: float) -> tuple[list[tuple[str, str]], list[str]]:
+        """``(to_resend, given_up)``: (id, body) pairs to send again now, and ids dropped after max_tries."""
+        resend, gave_up = [], []
+        for tid, p in list(self._pending.items()):
+            if now - p.sent_at < self.resend_after_s:
+                continue
+            if p.tries >= self.max_tries:
+                del self._pending[tid]
+                gave_up.append(tid)
+            else:
+                p.tries += 1
+                p.sent_at = now
+                resend.append((tid, p.body))
+        return resend, gave_up
+
+
+class SeenIds:
+    """The last ``size`` transcript ids a consumer has taken, to ignore ones sent again."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self.size = size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def first_time(self, tid: str) -> bool:
+        """True the first time ``tid`` is seen (and remember it), False for a repeat."""
+        if tid in self._ids:
+            return False
+        self._ids[tid] = None
+        if len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+        return True
