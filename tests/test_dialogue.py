@@ -55,3 +55,15 @@ def test_config_errors_name_the_fix(tmp_path):
         LLMConfig(backend="gpt")
     with pytest.raises(ModelNotFoundError, match="does not exist"):
         load_chat_model(LLMConfig(model_path=str(tmp_path / "missing.gguf")))
+
+
+def test_prompt_carries_what_the_robot_sees_and_how_people_sound():
+    from vlm_robot.core.types import PersonState
+    from vlm_robot.perception.text_affect import TextAffect
+
+    upset = PersonState(2, (0, 0, 80, 80), 0.0, 3.0, mood="sad", mood_confidence=0.6)
+    upset.text_sentiment = TextAffect().sentiment("I feel terrible, nothing works today.")
+    calm = PersonState(1, (0, 0, 80, 80), 0.0, 3.0, mood="happy", mood_confidence=0.9)
+    calm.text_sentiment = TextAffect().sentiment("This is great, thank you so much!")
+    system = DialogueManager(None).messages("hi", [upset, calm])[0]["content"]
+    assert "You see 2 people: person 1 looks happy and sounds pleased; person 2 looks sad and sounds upset." in system

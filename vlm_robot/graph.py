@@ -12,18 +12,17 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """One node of the bringup: its console script, its parameter file, and launch-time overrides."""
+    """One node of the bringup: its name, its console script and its parameter file."""
 
     name: str
     executable: str
     params_file: str  # relative to the config directory
-    overrides: dict[str, str] = field(default_factory=dict)
 
 
 NODES: tuple[NodeSpec, ...] = (
@@ -62,7 +61,7 @@ def current_env() -> dict[str, str]:
 
 def node_command(spec: NodeSpec, cfg: Path, overrides: dict[str, str] | None = None) -> list[str]:
     cmd = [sys.executable, "-m", MODULES[spec.executable], "--ros-args", "--params-file", str(cfg / spec.params_file)]
-    for k, v in {**spec.overrides, **(overrides or {})}.items():
+    for k, v in (overrides or {}).items():
         cmd += ["-p", f"{k}:={v}"]
     return cmd
 

@@ -20,8 +20,18 @@ def describe_people(people: list[PersonState]) -> str:
     """One sentence a small language model can use: who is in view and how they look."""
     if not people:
         return "You see nobody."
-    looks = "; ".join(f"person {p.id} looks {p.mood}" for p in sorted(people, key=lambda q: q.id))
+    looks = "; ".join(f"person {p.id} looks {p.mood}{_sounds(p.text_sentiment)}"
+                      for p in sorted(people, key=lambda q: q.id))
     return f"You see {len(people)} {'person' if len(people) == 1 else 'people'}: {looks}."
+
+
+def _sounds(sentiment: float) -> str:
+    """What their words sound like (VADER compound), when clearly positive or negative."""
+    if sentiment <= -0.3:
+        return " and sounds upset"
+    if sentiment >= 0.5:
+        return " and sounds pleased"
+    return ""
 
 
 class DialogueManager:
