@@ -6,6 +6,7 @@ actuator commands and diagnostics that come out.
 
 from __future__ import annotations
 
+import re
 import time
 import wave
 from pathlib import Path
@@ -152,3 +153,21 @@ def test_emergency_stop_blocks_everything_but_stop(stack):
     assert {(v["intent"]["type"], v["approved"]) for v in new} == {("wave", False), ("stop", True)}
     assert "emergency stop" in next(v for v in new if v["intent"]["type"] == "wave")["reasons"][0]
     obs.estop_pub.publish(Bool(data=False))
+
+
+def test_approach_waits_for_a_spoken_yes(stack, demo_scene):
+    obs, _ = stack
+    time.sleep(0.5)  # the previous test released the emergency stop
+    publish_frames(obs, demo_scene.render(5.0), 1.0)  # someone to approach
+    n_v = len(obs.seen.of(common.VERDICT))
+    obs.say("Please come here.", tid="c1")
+    assert obs.wait_for(lambda s: any(v["pending"] for v in s.of(common.VERDICT)[n_v:]), 10)
+    assert obs.wait_for(lambda s: any(u["kind"] == "question" for u in s.of(common.UTTERANCE)), 5)
+    question = next(u for u in obs.seen.of(common.UTTERANCE) if u["kind"] == "question")
+    assert re.match(r"Shall I approach person\d+\? Please say yes or no\.", question["text"])
+    assert not any(a["type"] == "approach" for a in obs.seen.of(common.APPROVED))  # nothing moves yet
+    obs.say("Yes, please.", tid="c2")
+    assert obs.wait_for(lambda s: any(a["type"] == "approach" for a in s.of(common.APPROVED)), 10)
+    final = [v for v in obs.seen.of(common.VERDICT)[n_v:] if v["intent"]["type"] == "approach"]
+    assert [v["pending"] for v in final] == [True, False] and final[-1]["approved"]
+    assert "confirmed by a person" in final[-1]["reasons"][0]

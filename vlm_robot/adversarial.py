@@ -80,8 +80,9 @@ def run(cases_path: str | Path, log_dir: Path | None = None) -> SuiteReport:
     from vlm_robot.observe import observed_graph
 
     cases = load_cases(cases_path)
-    g = graph.Graph([s for s in graph.NODES if s.name in ("reasoning", "safety_gate")], log_dir=log_dir,
-                    respawn=False)
+    # no confirmation may time out during the suite: its late verdict would land among other cases
+    g = graph.Graph([s for s in graph.NODES if s.name in ("reasoning", "safety_gate")],
+                    {"safety_gate": {"safety.confirm_timeout_s": "600.0"}}, log_dir=log_dir, respawn=False)
     results: list[CaseResult] = []
     with observed_graph(g, "adversarial_suite", settle_s=1.0) as obs:
         intent_pub = obs.create_publisher(String, common.INTENT, common.EVENT_QOS)

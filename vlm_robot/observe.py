@@ -228,7 +228,7 @@ class Timeline:
             return f"INTENT   {b['type']} -> {b['target'] or '-'} {params} ({b['source']})"
         if ev.topic == common.VERDICT:
             it = b["intent"]
-            verdict = "APPROVED" if b["approved"] else "REJECTED"
+            verdict = "APPROVED" if b["approved"] else ("WAITING" if b.get("pending") else "REJECTED")
             return f"GATE     {verdict} {it['type']} -> {it['target'] or '-'}: {'; '.join(b['reasons'])}"
         if ev.topic == common.SPEECH_DONE:
             return f"AUDIO    {b['duration_s']:.1f} s of speech -> {b['wav']}"

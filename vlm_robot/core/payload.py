@@ -54,7 +54,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "utterance": {
         "type": "object",
         "required": ["text", "kind", "reason", "stamp"],
-        "properties": {"text": _str, "kind": {"enum": ["greeting", "reply", "error"]}, "reason": _str,
+        "properties": {"text": _str, "kind": {"enum": ["greeting", "reply", "error", "question"]}, "reason": _str,
                        "stamp": _num, "person_id": _int_or_null, "in_reply_to": _str, "id": _str},
     },
     "reply_chunk": {
@@ -72,7 +72,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "verdict": {
         "type": "object",
         "required": ["intent", "approved", "reasons"],
-        "properties": {"intent": _INTENT, "approved": {"type": "boolean"},
+        "properties": {"intent": _INTENT, "approved": {"type": "boolean"}, "pending": {"type": "boolean"},
                        "reasons": {"type": "array", "items": _str}},
     },
     "speech_done": {

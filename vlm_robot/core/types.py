@@ -194,9 +194,11 @@ class Verdict:
     intent: Intent
     approved: bool
     reasons: tuple[str, ...] = ()
+    pending: bool = False  # not approved yet: waiting for a person's confirmation
 
     def to_dict(self) -> dict[str, Any]:
-        return {"intent": self.intent.to_dict(), "approved": self.approved, "reasons": list(self.reasons)}
+        return {"intent": self.intent.to_dict(), "approved": self.approved, "reasons": list(self.reasons),
+                "pending": self.pending}
 
 
 @dataclass(frozen=True)
@@ -204,7 +206,7 @@ class Utterance:
     """Something the robot says, and why."""
 
     text: str
-    kind: str  # "greeting" | "reply" | "error"
+    kind: str  # "greeting" | "reply" | "error" | "question" (the gate asking for confirmation)
     reason: str
     stamp: float
     person_id: int | None = None

@@ -7,6 +7,7 @@ unknown parameters, parameter bounds (finite numbers inside [min, max]), rate li
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -27,6 +28,8 @@ class SafetyConfig:
         bounds: per allowed type, each parameter's ``[min, max]``; every listed parameter is required
             and a parameter not listed for its type is rejected.
         max_per_window: at most this many intents of one type per ``window_s`` (``stop`` is never limited).
+        needs_target: intent types refused without a target (approach whom?).
+        confirm: intent types that also need a person to say yes (within ``confirm_timeout_s``).
     """
 
     allowed: tuple[str, ...] = ("look_at", "approach", "wave", "fetch", "stop")
@@ -34,6 +37,9 @@ class SafetyConfig:
     max_per_window: int = 4
     window_s: float = 10.0
     max_target_len: int = 64
+    needs_target: tuple[str, ...] = ("look_at", "approach", "fetch")
+    confirm: tuple[str, ...] = ("approach",)
+    confirm_timeout_s: float = 15.0
 
     def __post_init__(self) -> None:
         if "stop" not in self.allowed:
@@ -45,6 +51,10 @@ class SafetyConfig:
             for name, lim in params.items():
                 if len(lim) != 2 or not all(isinstance(v, (int, float)) for v in lim) or lim[0] > lim[1]:
                     raise ConfigError(f"safety.bounds.{t}.{name} must be [min, max] with min <= max, got {lim}")
+        if "stop" in self.confirm:
+            raise ConfigError("safety.confirm must not include 'stop': stopping never waits for anyone")
+        if self.confirm_timeout_s <= 0:
+            raise ConfigError(f"safety.confirm_timeout_s must be > 0, got {self.confirm_timeout_s}")
         if self.max_per_window < 1 or self.window_s <= 0:
             raise ConfigError("safety.max_per_window must be >= 1 and safety.window_s > 0")
 
@@ -56,6 +66,8 @@ class SafetyGate:
         self.config = config or SafetyConfig()
         self.estop = False
         self._history: dict[str, deque[float]] = {}
+        self.pending: Intent | None = None  # waiting for a person's yes or no
+        self._pending_since = 0.0
 
     def set_estop(self, engaged: bool) -> None:
         self.estop = engaged
@@ -69,6 +81,8 @@ class SafetyGate:
         if intent.type not in c.allowed:
             why = f"intent type {intent.type!r} is not allowed; allowed: {sorted(c.allowed)}"
             return Verdict(intent, False, (why,))
+        if intent.type in c.needs_target and not intent.target.strip():
+            reasons.append(f"{intent.type} needs a target (whom or what); none was given")
         if len(intent.target) > c.max_target_len:
             reasons.append(f"target is {len(intent.target)} characters; at most {c.max_target_len}")
         limits = c.bounds.get(intent.type, {})
@@ -86,6 +100,9 @@ class SafetyGate:
                 reasons.append(f"{name}={v} is outside [{lo}, {hi}]")
         if reasons:
             return Verdict(intent, False, tuple(reasons))
+        self.expire(now)
+        if intent.type in c.confirm and self.pending is not None:
+            return Verdict(intent, False, (f"another {self.pending.type} is waiting for confirmation",))
         if intent.type != "stop":
             hist = self._history.setdefault(intent.type, deque())
             while hist and now - hist[0] > c.window_s:
@@ -95,4 +112,34 @@ class SafetyGate:
                     f"rate limit: {len(hist)} {intent.type} intents in the last {c.window_s:.0f} s "
                     f"(at most {c.max_per_window})",))
             hist.append(now)
+        if intent.type in c.confirm:
+            self.pending, self._pending_since = intent, now
+            return Verdict(intent, False, (f"{intent.type} needs a person's confirmation: waiting for yes or no "
+                                           f"({c.confirm_timeout_s:.0f} s)",), pending=True)
         return Verdict(intent, True, ("within allowlist and bounds",))
+
+    def answer(self, said: str, now: float) -> Verdict | None:
+        """A person's words while an intent waits for confirmation: yes approves it, no rejects it."""
+        if self.pending is None or self.expire(now) is not None:
+            return None
+        it = self.pending
+        if _NO.match(said):
+            self.pending = None
+            return Verdict(it, False, (f'declined by a person: "{said[:60]}"',))
+        if _YES.match(said):
+            self.pending = None
+            if self.estop:
+                return Verdict(it, False, ("confirmed, but the emergency stop is engaged",))
+            return Verdict(it, True, (f'within allowlist and bounds, confirmed by a person: "{said[:60]}"',))
+        return None
+
+    def expire(self, now: float) -> Verdict | None:
+        """Reject the waiting intent once nobody confirmed it in time."""
+        if self.pending is not None and now - self._pending_since > self.config.confirm_timeout_s:
+            it, self.pending = self.pending, None
+            return Verdict(it, False, (f"not confirmed within {self.config.confirm_timeout_s:.0f} s",))
+        return None
+
+
+_YES = re.compile(r"^\W*(yes|yeah|yep|sure|ok(ay)?|please do|go ahead|do it|confirm(ed)?)\b", re.I)
+_NO = re.compile(r"^\W*(no|nope|don'?t|do not|cancel|never mind|stop)\b", re.I)
