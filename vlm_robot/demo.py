@@ -35,7 +35,7 @@ class SceneRun:
 
 
 def play_scene(scene: Scene, out_dir: Path, *, record: bool = True, print_timeline: bool = True,
-               settle_s: float = 30.0, node_overrides: dict[str, dict[str, str]] | None = None) -> SceneRun:
+               reply_timeout_s: float = 30.0, node_overrides: dict[str, dict[str, str]] | None = None) -> SceneRun:
     """Start the graph, play ``scene`` in real time, wait for every reply, stop, return what was seen."""
     from vlm_robot.nodes.convert import rgb_to_image
     from vlm_robot.observe import Timeline, observed_graph
@@ -71,10 +71,10 @@ def play_scene(scene: Scene, out_dir: Path, *, record: bool = True, print_timeli
             g.poll()
         n_lines = len(scene.transcripts)
         answered = obs.wait_for(lambda s: len({u.get("in_reply_to") for u in s.of(common.UTTERANCE)
-                                                if u.get("in_reply_to")}) >= n_lines, settle_s)
+                                                if u.get("in_reply_to")}) >= n_lines, reply_timeout_s)
         if not answered:
-            print(f"warning: not every transcript was answered within {settle_s:.0f} s")
-        obs.wait_for(lambda s: len(s.of(common.SPEECH_DONE)) >= len(s.of(common.UTTERANCE)), settle_s)
+            print(f"warning: not every transcript was answered within {reply_timeout_s:.0f} s")
+        obs.wait_for(lambda s: len(s.of(common.SPEECH_DONE)) >= len(s.of(common.UTTERANCE)), reply_timeout_s)
         time.sleep(0.5)
     codes = obs.exit_codes
     return SceneRun(obs.seen, timeline.lines, frames, timeline.t0, bag, dict(g.restarts), codes)

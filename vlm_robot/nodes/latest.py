@@ -11,28 +11,19 @@ T = TypeVar("T")
 
 
 class LatestSlot(Generic[T]):
-    """Holds only the newest item; a worker thread handles it when free, older ones are dropped.
-
-    ``received`` and ``dropped`` count what came in and what was overwritten before it was handled.
-    """
+    """Holds only the newest item; a worker thread handles it when free, older ones are dropped."""
 
     def __init__(self, handle: Callable[[T], None], name: str) -> None:
         self._handle = handle
         self._item: T | None = None
         self._cv = threading.Condition()
         self._stop = False
-        self.received = 0
-        self.dropped = 0
-        self.handled = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def put(self, item: T) -> None:
         with self._cv:
-            if self._item is not None:
-                self.dropped += 1
             self._item = item
-            self.received += 1
             self._cv.notify()
 
     def _run(self) -> None:
@@ -44,7 +35,6 @@ class LatestSlot(Generic[T]):
                     return
                 item, self._item = self._item, None
             self._handle(item)
-            self.handled += 1
 
     def close(self) -> None:
         with self._cv:

@@ -48,9 +48,8 @@ class ReasoningNode(Node):
         common.unknown_parameters(self, [("llm.", LLMConfig), ("tracker.", TrackerConfig),
                                          ("proactive.", ProactiveConfig)], ("max_transcript_chars",))
         self.diag = common.Diagnostics(self)
-        pubs = {t: self.create_publisher(String, t, common.EVENT_QOS) for t in (
+        self.pubs = {t: self.create_publisher(String, t, common.EVENT_QOS) for t in (
             common.DECISION, common.UTTERANCE, common.REPLY_CHUNK, common.INTENT, common.PERSON_STATES)}
-        self.pubs = pubs
         self.seq = 0
         self.seen = SeenIds()
         self._started = time.monotonic()

@@ -100,7 +100,7 @@ class Reasoner:
                 if self.text_affect is not None:
                     person.text_sentiment = self.text_affect.sentiment(t.text)
             self._speaker[t.id] = pid
-            why = f'replying to "{t.text[:60]}"' + (f" from person {pid}" if person else "")
+            why = _replying(t, pid)
             out.decisions.append(Decision("reply", why, t.stamp, pid, {"transcript": t.id}))
             for it in intents_from_transcript(t.text, f"person{pid}" if person else "", t.stamp):
                 out.intents.append(_with_id(it, self._id("i")))
@@ -118,7 +118,7 @@ class Reasoner:
         with self.lock:
             pid = self._speaker.pop(t.id, None)
             messages = self.dialogue.messages(t.text, self.people())
-        why = f'replying to "{t.text[:60]}"' + (f" from person {pid}" if pid is not None else "")
+        why = _replying(t, pid)
         try:
             text = clean_reply("".join(_tee(self.dialogue.generate(messages), on_piece)))
             kind, text = "reply", text or "Sorry, I have no answer to that."
@@ -141,6 +141,10 @@ class Reasoner:
         why = f'could not answer "{t.text[:60]}": {what}'
         text = "Sorry, I could not answer that just now. Please say it again."
         return Outcome(utterances=[Utterance(text, "error", why, t.stamp, None, t.id, self._id("u"))])
+
+
+def _replying(t: Transcript, pid: int | None) -> str:
+    return f'replying to "{t.text[:60]}"' + (f" from person {pid}" if pid is not None else "")
 
 
 def _tee(pieces, on_piece):
