@@ -6,7 +6,7 @@ from setuptools import find_packages, setup
 
 PACKAGE = "vlm_robot"
 NODES = [
-    "camera_node", "perception_node", "reasoning_node", "safety_gate_node",
+    "camera_node", "perception_node", "vlm_node", "reasoning_node", "safety_gate_node",
     "speech_out_node", "speech_in_node", "recorder_node",
 ]
 
@@ -35,6 +35,10 @@ setup(
     ],
     extras_require={
         "llm": ["llama-cpp-python==0.3.36"],
+        # transformers / compiled VLM backends (requirements/vlm.txt pins them); the grounded default needs none
+        "vlm": ["torch", "transformers>=5", "pillow", "tqdm"],
+        "onnx": ["onnx", "onnxscript", "onnxruntime"],
+        "gpu": ["onnxruntime-gpu", "tensorrt-cu12"],
         "test": ["pytest", "ruff", "mcap", "mcap-ros2-support"],
     },
     zip_safe=True,

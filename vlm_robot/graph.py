@@ -28,6 +28,7 @@ class NodeSpec:
 NODES: tuple[NodeSpec, ...] = (
     NodeSpec("camera", "camera_node", "camera.yaml"),
     NodeSpec("perception", "perception_node", "perception.yaml"),
+    NodeSpec("vlm", "vlm_node", "vlm.yaml"),
     NodeSpec("reasoning", "reasoning_node", "reasoning.yaml"),
     NodeSpec("safety_gate", "safety_gate_node", "safety_gate.yaml"),
     NodeSpec("speech_out", "speech_out_node", "speech_out.yaml"),

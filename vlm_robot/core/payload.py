@@ -75,6 +75,30 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {"intent": _INTENT, "approved": {"type": "boolean"}, "pending": {"type": "boolean"},
                        "reasons": {"type": "array", "items": _str}},
     },
+    "vqa_request": {
+        "type": "object",
+        "required": ["id", "question"],
+        "properties": {"id": {"type": "string", "minLength": 1, "maxLength": 128}, "question": _str,
+                       "stamp": _num, "clip_frames": {"type": "integer", "minimum": 1, "maximum": 32}},
+    },
+    "vqa_partial": {
+        "type": "object",
+        "required": ["id", "text", "index"],
+        "properties": {"id": _str, "text": _str, "index": {"type": "integer"}},
+    },
+    "vqa_answer": {
+        "type": "object",
+        "required": ["id", "question", "text", "ok"],
+        "properties": {"id": _str, "question": _str, "text": _str, "ok": {"type": "boolean"}, "error": _str,
+                       "entities": {"type": "object"}, "backend": _str, "model": _str, "latency_ms": _num,
+                       "frame_stamps": {"type": "array", "items": _num}},
+    },
+    "scene_description": {
+        "type": "object",
+        "required": ["stamp", "text"],
+        "properties": {"stamp": _num, "text": _str, "entities": {"type": "object"}, "backend": _str,
+                       "model": _str, "latency_ms": _num, "frame_stamps": {"type": "array", "items": _num}},
+    },
     "speech_done": {
         "type": "object",
         "required": ["utterance_id", "text"],

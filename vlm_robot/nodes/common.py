@@ -32,6 +32,10 @@ CMD_VEL = "/cmd_vel"
 SPEAKING = "/vlm_robot/speaking"
 SPEECH_DONE = "/vlm_robot/speech_done"
 DIAGNOSTICS = "/diagnostics"
+VQA_REQUEST = "/vlm_robot/vqa/request"
+VQA_PARTIAL = "/vlm_robot/vqa/partial"
+VQA_ANSWER = "/vlm_robot/vqa/answer"
+SCENE_DESCRIPTION = "/vlm_robot/scene_description"
 
 # Latest frame wins: a slow consumer gets the newest image, never a backlog. Subscribers are
 # best effort so that any camera driver (sensor-data QoS) matches; our publishers are reliable

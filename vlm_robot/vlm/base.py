@@ -108,7 +108,11 @@ class VLM(Protocol):
         ...
 
     def stream(self, question: str, frames: Sequence[Frame]) -> Iterator[str]:
-        """Yield the answer's text pieces about ``frames`` (oldest first; one frame or a short clip)."""
+        """Yield the answer's text pieces about ``frames`` (oldest first; one frame or a short clip).
+
+        Backends that know entities set ``self.last_entities`` (entity token -> details) by the time
+        the stream ends, so a streamed answer carries them too.
+        """
         ...
 
     def answer(self, question: str, frames: Sequence[Frame]) -> VLMAnswer:

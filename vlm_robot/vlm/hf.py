@@ -1,0 +1,145 @@
+"""The ``transformers`` backend: any supported VLM folder (or hub id, when allowed), run by PyTorch.
+
+    vlm_node --ros-args --params-file config/vlm.yaml -p vlm.backend:=transformers -p vlm.model:=/models/llava-1.5-7b-hf
+
+The architecture is read from the model's ``config.json`` and handled by its family module
+(:mod:`vlm_robot.vlm.families`): LLaVA-1.5, BLIP-2 / InstructBLIP, Idefics3 / SmolVLM, Qwen2-VL,
+Kosmos-2. Nothing is downloaded unless ``vlm.allow_download`` is true.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from vlm_robot.core.errors import BackendUnavailableError, ConfigError, ModelNotFoundError
+from vlm_robot.core.types import Frame
+from vlm_robot.vlm.base import VLMAnswer, VLMConfig
+
+DTYPES = ("float32", "float16", "bfloat16")
+
+
+def import_torch() -> Any:
+    """``torch``, or a BackendUnavailableError saying what to install."""
+    try:
+        import torch
+        import transformers  # noqa: F401
+    except ImportError as e:
+        raise BackendUnavailableError(
+            f"the transformers VLM backend needs torch and transformers ({e.name} is missing): "
+            "`pip install -r requirements/vlm.txt` or `pip install vlm_robot[vlm]`") from e
+    return torch
+
+
+def model_type_of(source: str, allow_download: bool) -> str:
+    """``config.model_type`` of a model folder or hub id, without loading weights.
+
+    Raises:
+        ModelNotFoundError: the folder has no config.json, or the hub id is not in the local cache
+            and downloading is not allowed; the message says how to obtain it.
+    """
+    from transformers import AutoConfig
+
+    path = Path(source).expanduser()
+    if path.exists() and not (path / "config.json").is_file():
+        raise ModelNotFoundError(f"vlm.model {str(path)!r} has no config.json; point it at a folder written by "
+                                 "save_pretrained (or `huggingface-cli download ID --local-dir DIR`)")
+    try:
+        return AutoConfig.from_pretrained(str(path) if path.exists() else source,
+                                          local_files_only=not allow_download).model_type
+    except OSError as e:
+        raise ModelNotFoundError(
+            f"vlm.model {source!r} is neither a local folder nor a model in the local Hugging Face cache "
+            f"({'download failed' if allow_download else 'downloads are off'}). Obtain it on a machine with network: "
+            f"`huggingface-cli download {source} --local-dir /models/NAME`, then set vlm.model to /models/NAME; "
+            "or set vlm.allow_download: true where the hub can be reached") from e
+
+
+def torch_dtype(torch: Any, config: VLMConfig) -> Any:
+    if config.dtype != "float32" and not config.device.startswith("cuda"):
+        raise ConfigError(f"vlm.dtype {config.dtype} needs a CUDA device; on the CPU use float32")
+    if config.device.startswith("cuda") and not torch.cuda.is_available():
+        raise BackendUnavailableError(f"vlm.device {config.device} asked for, but torch sees no CUDA device "
+                                      f"(torch {torch.__version__}); install a CUDA build of torch or use cpu")
+    return getattr(torch, config.dtype)
+
+
+class TransformersVLM:
+    """A transformers VLM behind the :class:`~vlm_robot.vlm.base.VLM` interface (streams tokens)."""
+
+    name = "transformers"
+
+    def __init__(self, config: VLMConfig) -> None:
+        if not config.model:
+            raise ConfigError("vlm.backend transformers needs vlm.model: a folder saved with save_pretrained or "
+                              "a hub id (with vlm.allow_download: true)")
+        self.config = config
+        self.model_name = config.model
+        self.family: ModuleType | None = None
+        self.model: Any = None
+        self.processor: Any = None
+        self.last_entities: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        from vlm_robot.vlm.families import family_for_model_type
+
+        torch = import_torch()
+        dtype = torch_dtype(torch, self.config)
+        self.family = family_for_model_type(model_type_of(self.config.model, self.config.allow_download))
+        self.model, self.processor = self.family.load(
+            self.config.model, device=self.config.device, dtype=dtype,
+            local_files_only=not self.config.allow_download)
+
+    def inputs(self, question: str, frames: Sequence[Frame]) -> dict[str, Any]:
+        """The processor's tensors for ``question`` about ``frames``, on the model's device."""
+        if self.family is None:
+            raise RuntimeError("TransformersVLM.load() must be called before asking questions")
+        inputs = self.family.build_inputs(self.processor, question, [f.image for f in frames])
+        return {k: v.to(self.model.device) if hasattr(v, "to") else v for k, v in inputs.items()}
+
+    def stream(self, question: str, frames: Sequence[Frame], features: Any = None) -> Iterator[str]:
+        from transformers import TextIteratorStreamer
+
+        inputs = self.inputs(question, frames)
+        tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
+        result: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                result["text"] = self.family.generate(self.model, self.processor, inputs,
+                                                      self.config.max_new_tokens, features=features, streamer=streamer)
+            except Exception as e:  # noqa: BLE001 - re-raised in the caller's thread below
+                result["error"] = e
+                streamer.end()
+
+        with self._lock:  # one generation at a time per model
+            worker = threading.Thread(target=run, name="vlm-generate", daemon=True)
+            worker.start()
+            yield from streamer
+            worker.join()
+        if "error" in result:
+            raise result["error"]
+        self.last_entities = self._entities(result.get("text", ""))
+
+    def _entities(self, text: str) -> dict[str, dict[str, Any]]:
+        """Kosmos-2's grounded phrases as ``<obj1>``... entities (normalised boxes); none for other families."""
+        grounded = getattr(self.family, "grounded_entities", None)
+        if grounded is None:
+            return {}
+        return {f"<obj{i + 1}>": {"kind": "object", **e} for i, e in enumerate(grounded(self.processor, text))}
+
+    def answer(self, question: str, frames: Sequence[Frame]) -> VLMAnswer:
+        t0 = time.perf_counter()
+        text = "".join(self.stream(question, frames))
+        return VLMAnswer(text.strip(), dict(self.last_entities), self.name, self.model_name,
+                         (time.perf_counter() - t0) * 1000)
+
+    def close(self) -> None:
+        self.model = None
+        self.processor = None
