@@ -3,6 +3,7 @@
     vlm-robot demo                          # scripted scene through the real graph, timeline + MCAP + report
     vlm-robot run --camera /dev/video0      # the bringup without `ros2 launch`
     vlm-robot replay out/demo/session       # publish a recording with its original timing (--rate 2)
+    vlm-robot ask "Who is here?"            # a question to the running VLM node, answer streamed
     vlm-robot bench pipeline                # latest-frame-wins vs inference in the callback
 """
 
@@ -82,6 +83,13 @@ def cmd_suite(a: argparse.Namespace) -> int:
     return adversarial.main(_scene_path(a.cases or "sim/suites/adversarial.yaml"))
 
 
+def cmd_ask(a: argparse.Namespace) -> int:
+    from vlm_robot import ask
+
+    loopback_defaults() if a.local else None
+    return ask.main(a.question, a.image, a.timeout, a.clip_frames, a.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vlm-robot", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -105,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--topics", nargs="*", help="only these topics (default: all)")
     rp.add_argument("--local", action="store_true", help="keep DDS on this machine")
     rp.set_defaults(fn=cmd_replay, isolate=False)
+    q = sub.add_parser("ask", help="ask the running VLM node a question about what the camera sees")
+    q.add_argument("question", help='e.g. "Who is here?"')
+    q.add_argument("--image", default="", help="publish this image file as the camera while asking")
+    q.add_argument("--clip-frames", type=int, default=0, help="frames of recent video in the prompt (0: node default)")
+    q.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the answer")
+    q.add_argument("--json", action="store_true", help="print the whole answer (entities, latency) as JSON")
+    q.add_argument("--local", action="store_true", help="keep DDS on this machine")
+    q.set_defaults(fn=cmd_ask, isolate=False)
     b = sub.add_parser("bench", help="benchmarks that compare against a baseline measured in the same run")
     b.add_argument("what", choices=["pipeline", "proactive"])
     b.add_argument("--seconds", type=float, default=60.0, help="length of each run")

@@ -27,6 +27,7 @@ WATCHED = {
     common.PEOPLE: "people", common.PERSON_STATES: "person_states", common.DECISION: "decision",
     common.UTTERANCE: "utterance", common.INTENT: "intent", common.VERDICT: "verdict",
     common.SPEECH_DONE: "speech_done", common.REPLY_CHUNK: "reply_chunk", common.APPROVED: "intent",
+    common.VQA_PARTIAL: "vqa_partial", common.VQA_ANSWER: "vqa_answer", common.SCENE_DESCRIPTION: "scene_description",
 }
 
 
@@ -63,6 +64,7 @@ class Observer(Node):
         self.image_pub = self.create_publisher(Image, common.IMAGE, common.IMAGE_PUB_QOS)
         self.transcript_pub = self.create_publisher(String, common.TRANSCRIPT, common.EVENT_QOS)
         self.estop_pub = self.create_publisher(Bool, common.ESTOP, common.STATE_QOS)
+        self.vqa_pub = self.create_publisher(String, common.VQA_REQUEST, common.EVENT_QOS)
 
     def _cb(self, topic: str, kind: str):
         def cb(msg: String) -> None:
@@ -100,6 +102,13 @@ class Observer(Node):
                 "final": True, "id": tid}
         self.transcript_pub.publish(String(data=payload.encode("transcript", body)))
 
+    def ask(self, question: str, qid: str, clip_frames: int = 0) -> None:
+        """Put a question to the VLM node (answers arrive on /vlm_robot/vqa/answer with ``qid``)."""
+        body: dict = {"id": qid, "question": question, "stamp": time.time()}
+        if clip_frames:
+            body["clip_frames"] = clip_frames
+        self.vqa_pub.publish(String(data=payload.encode("vqa_request", body)))
+
     def wait_for(self, pred: Callable[[Observed], bool], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -112,8 +121,8 @@ class Observer(Node):
 
 # topic -> the nodes that subscribe to it (besides observers and the recorder)
 SUBSCRIBERS = {
-    common.IMAGE: ("perception",), common.TRANSCRIPT: ("reasoning",), common.PEOPLE: ("reasoning",),
-    common.INTENT: ("safety_gate",), common.UTTERANCE: ("speech_out",),
+    common.IMAGE: ("perception", "vlm"), common.TRANSCRIPT: ("reasoning",), common.PEOPLE: ("reasoning",),
+    common.INTENT: ("safety_gate",), common.UTTERANCE: ("speech_out",), common.VQA_REQUEST: ("vlm",),
 }
 
 
@@ -126,7 +135,7 @@ def wait_ready(node, g: graph.Graph, timeout: float = 120.0) -> None:
     names = {s.name for s in g.nodes}
     need = {}
     for topic, subs in SUBSCRIBERS.items():
-        is_input = topic in (common.IMAGE, common.TRANSCRIPT)
+        is_input = topic in (common.IMAGE, common.TRANSCRIPT, common.VQA_REQUEST)
         # inputs: the recorder records them too; outputs: the observer itself subscribes
         need[topic] = sum(s in names for s in subs) + (("recorder" in names) if is_input else 1)
     deadline = time.monotonic() + timeout
@@ -189,6 +198,7 @@ class Timeline:
         self.printer = printer
         self.lines: list[str] = []
         self._last_seen = ""
+        self._last_scene = ""
         self._last_belief: dict[int, str] = {}
 
     def __call__(self, ev: Event) -> None:
@@ -234,6 +244,14 @@ class Timeline:
             return f"AUDIO    {b['duration_s']:.1f} s of speech -> {b['wav']}"
         if ev.topic == common.DIAGNOSTICS:
             return f"DIAG     {b['name']}: {b['message']}" if b["level"] >= 2 else None
+        if ev.topic == common.SCENE_DESCRIPTION:
+            if b["text"] == self._last_scene:
+                return None
+            self._last_scene = b["text"]
+            return f"SCENE    {b['text']} ({b['backend']}, {b['latency_ms']:.0f} ms)"
+        if ev.topic == common.VQA_ANSWER:
+            return (f'ANSWER   {b["question"]!r} -> "{b["text"]}"' if b["ok"]
+                    else f"ANSWER   {b['question']!r} -> error: {b['error']}")
         if ev.topic == common.CMD_VEL:
             return f"CMD_VEL  linear.x={b['linear_x']:.2f} angular.z={b['angular_z']:.2f}"
         return None

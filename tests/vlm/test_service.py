@@ -45,7 +45,7 @@ def test_frame_buffer_is_bounded_and_keeps_the_newest_frame():
 
 
 def test_config_errors_name_the_parameter():
-    with pytest.raises(ConfigError, match="vlm.backend 'nope' unknown"):
+    with pytest.raises(ConfigError, match=r"vlm\.backend 'nope' unknown"):
         VLMConfig(backend="nope")
     with pytest.raises(ConfigError, match="clip_frames"):
         VLMConfig(clip_frames=0)

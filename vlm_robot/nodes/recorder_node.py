@@ -34,6 +34,10 @@ TOPIC_TYPES: dict[str, str] = {
     common.SPEAKING: "std_msgs/msg/Bool",
     common.SPEECH_DONE: "std_msgs/msg/String",
     common.DIAGNOSTICS: "diagnostic_msgs/msg/DiagnosticArray",
+    common.VQA_REQUEST: "std_msgs/msg/String",
+    common.VQA_PARTIAL: "std_msgs/msg/String",
+    common.VQA_ANSWER: "std_msgs/msg/String",
+    common.SCENE_DESCRIPTION: "std_msgs/msg/String",
 }
 
 

@@ -66,9 +66,9 @@ class FrameBuffer:
     def add(self, frame: Frame) -> None:
         with self._lock:
             self._newest = frame
-            if not self._kept or frame.stamp - self._kept[-1].stamp >= self.min_gap or frame.stamp < self._kept[-1].stamp:
-                if self._kept and frame.stamp < self._kept[-1].stamp:  # time went backwards (a replay restarted)
-                    self._kept.clear()
+            if self._kept and frame.stamp < self._kept[-1].stamp:  # time went backwards (a replay restarted)
+                self._kept.clear()
+            if not self._kept or frame.stamp - self._kept[-1].stamp >= self.min_gap:
                 self._kept.append(frame)
             while self._kept and self._kept[0].stamp < frame.stamp - self.seconds:
                 self._kept.popleft()

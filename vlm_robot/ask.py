@@ -1,0 +1,103 @@
+"""`vlm-robot ask`: put a question to a running VLM node and print its streamed answer.
+
+    vlm-robot ask "Who is here?"                        # about what the robot's camera sees now
+    vlm-robot ask "How does she look?" --image face.jpg # publish this image as the camera meanwhile
+    vlm-robot ask "What changed?" --clip-frames 4 --json
+
+Waits until a VLM node subscribes to /vlm_robot/vqa/request, then prints the answer's pieces as they
+arrive. Exit code 0 when answered, 1 when the node answered with an error, 2 on timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+
+
+def ask(question: str, image: str = "", timeout: float = 60.0, clip_frames: int = 0, fps: float = 5.0,
+        out=sys.stdout, show_partials: bool = True) -> dict | None:
+    """Ask ``question``; with ``image``, publish it as the camera at ``fps`` until answered.
+
+    Returns the ``vlm_robot/vqa_answer`` body, or None on timeout.
+    """
+    import cv2
+    import rclpy
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import String
+
+    from vlm_robot.core import payload
+    from vlm_robot.nodes import common
+    from vlm_robot.nodes.convert import rgb_to_image
+
+    rgb = None
+    if image:
+        bgr = cv2.imread(image)
+        if bgr is None:
+            raise FileNotFoundError(f"--image {image!r}: not a readable image file (png, jpg, ...)")
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    rclpy.init()
+    node = rclpy.create_node(f"vlm_ask_{uuid.uuid4().hex[:6]}")
+    qid = f"ask-{uuid.uuid4().hex[:8]}"
+    got: dict = {}
+    printed = [0]
+
+    def on_partial(msg: String) -> None:
+        body = payload.decode("vqa_partial", msg.data)
+        if body["id"] == qid and show_partials:
+            out.write(body["text"][printed[0]:])
+            out.flush()
+            printed[0] = len(body["text"])
+
+    def on_answer(msg: String) -> None:
+        body = payload.decode("vqa_answer", msg.data)
+        if body["id"] == qid:
+            got.update(body)
+
+    node.create_subscription(String, common.VQA_PARTIAL, on_partial, common.EVENT_QOS)
+    node.create_subscription(String, common.VQA_ANSWER, on_answer, common.EVENT_QOS)
+    req = node.create_publisher(String, common.VQA_REQUEST, common.EVENT_QOS)
+    cam = node.create_publisher(Image, common.IMAGE, common.IMAGE_PUB_QOS) if rgb is not None else None
+    deadline = time.monotonic() + timeout
+    asked_at = None
+    started = next_frame = time.monotonic()
+    try:
+        while time.monotonic() < deadline and not got:
+            now = time.monotonic()
+            if cam is not None and now >= next_frame:
+                cam.publish(rgb_to_image(rgb, time.time()))
+                next_frame = now + 1.0 / fps
+            # with an image: publish it for a second first, so the node has frames when the question comes
+            ready = node.count_subscribers(common.VQA_REQUEST) > 0 and (cam is None or now - started >= 1.0)
+            if asked_at is None and ready:
+                body = {"id": qid, "question": question, "stamp": time.time()}
+                if clip_frames:
+                    body["clip_frames"] = clip_frames
+                time.sleep(0.3)  # let the answer subscriptions match too (discovery is per endpoint pair)
+                req.publish(String(data=payload.encode("vqa_request", body)))
+                asked_at = now
+            rclpy.spin_once(node, timeout_sec=0.05)
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    if show_partials and printed[0]:
+        out.write("\n")
+    return got or None
+
+
+def main(question: str, image: str, timeout: float, clip_frames: int, as_json: bool) -> int:
+    if image and not Path(image).is_file():
+        print(f"--image {image!r} does not exist", file=sys.stderr)
+        return 2
+    answer = ask(question, image, timeout, clip_frames, show_partials=not as_json)
+    if answer is None:
+        print(f"no answer within {timeout:.0f} s: is a vlm_node running on this ROS_DOMAIN_ID "
+              "(`vlm-robot run` starts one)?", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps(answer, ensure_ascii=False))
+    elif not answer["ok"]:
+        print(f"error: {answer['error']}", file=sys.stderr)
+    return 0 if answer["ok"] else 1
