@@ -18,7 +18,7 @@ from vlm_robot.isolate import loopback_defaults
 from vlm_robot.nodes import common
 from vlm_robot.sim.scene import Scene
 
-DEMO_NODES = ("perception", "reasoning", "safety_gate", "speech_out", "recorder")
+DEMO_NODES = ("perception", "vlm", "reasoning", "safety_gate", "speech_out", "recorder")
 
 
 @dataclass
@@ -59,6 +59,7 @@ def play_scene(scene: Scene, out_dir: Path, *, record: bool = True, print_timeli
         t0 = time.time()
         timeline.t0 = t0
         lines = list(scene.transcripts)
+        questions = list(scene.questions)
         for ft in scene.frame_times():
             while time.time() < t0 + ft:
                 time.sleep(max(0.0, min(0.01, t0 + ft - time.time())))
@@ -66,6 +67,10 @@ def play_scene(scene: Scene, out_dir: Path, *, record: bool = True, print_timeli
                 ln = lines.pop(0)
                 print_timeline and print(f"[{time.time() - t0:6.2f}s] HEARD    \"{ln.text}\"")
                 obs.say(ln.text, t0 + ln.at_s, f"s{len(scene.transcripts) - len(lines)}")
+            while questions and questions[0].at_s <= ft:
+                q = questions.pop(0)
+                print_timeline and print(f"[{time.time() - t0:6.2f}s] ASK      \"{q.text}\"")
+                obs.ask(q.text, f"q{len(scene.questions) - len(questions)}")
             obs.image_pub.publish(rgb_to_image(scene.render(ft), t0 + ft, "camera", scene.encoding))
             frames += 1
             g.poll()
@@ -75,6 +80,8 @@ def play_scene(scene: Scene, out_dir: Path, *, record: bool = True, print_timeli
         if not answered:
             print(f"warning: not every transcript was answered within {reply_timeout_s:.0f} s")
         obs.wait_for(lambda s: len(s.of(common.SPEECH_DONE)) >= len(s.of(common.UTTERANCE)), reply_timeout_s)
+        if not obs.wait_for(lambda s: len(s.of(common.VQA_ANSWER)) >= len(scene.questions), reply_timeout_s):
+            print(f"warning: not every question to the VLM node was answered within {reply_timeout_s:.0f} s")
         time.sleep(0.5)
     codes = obs.exit_codes
     return SceneRun(obs.seen, timeline.lines, frames, timeline.t0, bag, dict(g.restarts), codes)

@@ -78,7 +78,8 @@ class Scene:
     """A scripted scene loaded from YAML."""
 
     def __init__(self, name: str, duration_s: float, fps: float, size: tuple[int, int],
-                 people: list[ScenePerson], transcripts: list[ScriptedLine], encoding: str = "rgb8") -> None:
+                 people: list[ScenePerson], transcripts: list[ScriptedLine], encoding: str = "rgb8",
+                 questions: list[ScriptedLine] | None = None) -> None:
         if duration_s <= 0 or not 0.5 <= fps <= 60:
             raise ConfigError(f"scene {name}: duration_s must be > 0 and fps in [0.5, 60]")
         if encoding not in ("rgb8", "mono8"):
@@ -87,6 +88,7 @@ class Scene:
         self.encoding = encoding
         self.people = people
         self.transcripts = sorted(transcripts, key=lambda t: t.at_s)
+        self.questions = sorted(questions or [], key=lambda t: t.at_s)  # put to the VLM node (vlm-robot ask)
         self._photos = {p.face: _face_photo(p.face) for p in people}
         self._room = self._draw_room()
 
@@ -112,8 +114,9 @@ class Scene:
                                   tuple((float(t), x * scale, y * scale) for t, x, y in p.get("path", [])))
                       for p in doc.get("people", [])]
             lines = [ScriptedLine(float(t["at_s"]), str(t["text"])) for t in doc.get("transcripts", [])]
+            questions = [ScriptedLine(float(t["at_s"]), str(t["text"])) for t in doc.get("questions", [])]
             return cls(doc["name"], float(doc["duration_s"]), float(fps or doc["fps"]),
-                       (int(w * scale), int(h * scale)), people, lines, doc.get("encoding", "rgb8"))
+                       (int(w * scale), int(h * scale)), people, lines, doc.get("encoding", "rgb8"), questions)
         except (KeyError, TypeError, ValueError) as e:
             raise ConfigError(f"{type(e).__name__}: {e}; see sim/scenes/demo.yaml for the format") from e
 
