@@ -21,12 +21,14 @@ from vlm_robot.core.transcript import MAX_CHARS, parse_transcript, string_from_c
 from vlm_robot.core.types import PerceptionResult, Transcript
 from vlm_robot.nodes import common
 from vlm_robot.nodes.latest import WorkQueue
+from vlm_robot.nodes.vqa_client import VQAClient
 from vlm_robot.perception.text_affect import TextAffect
 from vlm_robot.reasoning.dialogue import DialogueManager
 from vlm_robot.reasoning.llm import LLMConfig, load_chat_model
 from vlm_robot.reasoning.policy import ProactiveConfig, ProactivePolicy
 from vlm_robot.reasoning.reasoner import Outcome, Reasoner
 from vlm_robot.reasoning.tracker import PeopleTracker, TrackerConfig
+from vlm_robot.reasoning.visual import is_visual_question
 
 DISCOVERY_GRACE_S = 2.0
 
@@ -35,6 +37,9 @@ class ReasoningNode(Node):
     def __init__(self) -> None:
         super().__init__("reasoning", **common.make_node_kwargs())
         self.max_chars = int(common.param(self, "max_transcript_chars", MAX_CHARS))
+        # questions about the scene go to the VLM node when one runs; the chat model answers otherwise
+        self.vlm_questions = bool(common.param(self, "vlm_questions", True))
+        self.vlm_timeout_s = float(common.param(self, "vlm_timeout_s", 15.0))
         llm_cfg = common.config_from_params(self, LLMConfig, "llm.")
         t0 = time.perf_counter()
         model = load_chat_model(llm_cfg)
@@ -46,10 +51,12 @@ class ReasoningNode(Node):
             TextAffect(),
         )
         common.unknown_parameters(self, [("llm.", LLMConfig), ("tracker.", TrackerConfig),
-                                         ("proactive.", ProactiveConfig)], ("max_transcript_chars",))
+                                         ("proactive.", ProactiveConfig)],
+                                  ("max_transcript_chars", "vlm_questions", "vlm_timeout_s"))
         self.diag = common.Diagnostics(self)
         self.pubs = {t: self.create_publisher(String, t, common.EVENT_QOS) for t in (
             common.DECISION, common.UTTERANCE, common.REPLY_CHUNK, common.INTENT, common.PERSON_STATES)}
+        self.vqa = VQAClient(self)
         self.seq = 0
         self.seen = SeenIds()
         self._started = time.monotonic()
@@ -112,6 +119,13 @@ class ReasoningNode(Node):
             index[0] += 1
 
         try:
+            if self.vlm_questions and is_visual_question(t.text) and self.vqa.available():
+                a = self.vqa.ask(t.text, f"speech-{t.id}", chunk, self.vlm_timeout_s)
+                if a is not None and a["ok"] and a["text"]:
+                    self._emit(self.reasoner.answer_from_vision(t, a["text"], f"vlm {a.get('backend', '')}"))
+                    return
+                self.get_logger().warning(f"VLM gave no answer to {t.id} ({a and a.get('error')}); the chat model "
+                                          "answers instead")
             out = self.reasoner.answer(t, chunk)
         except Exception as e:  # noqa: BLE001 - every transcript gets a reply or an explicit error
             self.diag.error("reasoning failed", f"{type(e).__name__}: {e}")

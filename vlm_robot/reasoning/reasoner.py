@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -130,6 +131,16 @@ class Reasoner:
                 self.dialogue.commit(t.text, text)
             return Outcome(utterances=[Utterance(text, kind, why, t.stamp, pid, t.id, self._id("u"))])
 
+    def answer_from_vision(self, t: Transcript, text: str, source: str) -> Outcome:
+        """Speak the VLM node's answer to a question about the scene (see reasoning/visual.py) as the reply."""
+        spoken = clean_reply(_ENTITY.sub(lambda m: f"{'object' if m[1] == 'obj' else 'person'} {m[2]}", text))
+        with self.lock:
+            pid = self._speaker.pop(t.id, None)
+            if self.dialogue is not None:
+                self.dialogue.commit(t.text, spoken)
+        why = f"{_replying(t, pid)}; answered from what the camera sees ({source})"
+        return Outcome(utterances=[Utterance(spoken, "reply", why, t.stamp, pid, t.id, self._id("u"))])
+
     def on_transcript(self, t: Transcript, on_piece: Callable[[str], None] | None = None) -> Outcome:
         """:meth:`hear` then :meth:`answer`, as one outcome."""
         out = self.hear(t)
@@ -141,6 +152,9 @@ class Reasoner:
         why = f'could not answer "{t.text[:60]}": {what}'
         text = "Sorry, I could not answer that just now. Please say it again."
         return Outcome(utterances=[Utterance(text, "error", why, t.stamp, None, t.id, self._id("u"))])
+
+
+_ENTITY = re.compile(r"<(person|obj)(\d+)>")  # entity tokens of the VLM's answers, spoken as "person 1"
 
 
 def _replying(t: Transcript, pid: int | None) -> str:
