@@ -1,6 +1,6 @@
 """Which spoken questions are about what the robot sees, so they go to the VLM node, not the chat model.
 
-Fixed patterns, tested in tests/test_reasoning.py: a question about the scene ("what do you see?",
+Fixed patterns, tested in tests/test_visual_questions.py: a question about the scene ("what do you see?",
 "who is here?", "does anyone look sad?", "what am I holding?") is answered from the camera by the
 VLM node; anything else goes to the chat model. A miss only means the chat model answers.
 """
