@@ -62,15 +62,19 @@ def ask(question: str, image: str = "", timeout: float = 60.0, clip_frames: int 
     cam = node.create_publisher(Image, common.IMAGE, common.IMAGE_PUB_QOS) if rgb is not None else None
     deadline = time.monotonic() + timeout
     asked_at = None
-    started = next_frame = time.monotonic()
+    next_frame = time.monotonic()
+    seen_camera_sub: float | None = None
     try:
         while time.monotonic() < deadline and not got:
             now = time.monotonic()
             if cam is not None and now >= next_frame:
                 cam.publish(rgb_to_image(rgb, time.time()))
                 next_frame = now + 1.0 / fps
-            # with an image: publish it for a second first, so the node has frames when the question comes
-            ready = node.count_subscribers(common.VQA_REQUEST) > 0 and (cam is None or now - started >= 1.0)
+            # with an image: publish it for a second after the node subscribed, so it has frames when asked
+            if cam is not None and seen_camera_sub is None and node.count_subscribers(common.IMAGE) > 0:
+                seen_camera_sub = now
+            ready = node.count_subscribers(common.VQA_REQUEST) > 0 and (
+                cam is None or (seen_camera_sub is not None and now - seen_camera_sub >= 1.0))
             if asked_at is None and ready:
                 body = {"id": qid, "question": question, "stamp": time.time()}
                 if clip_frames:
