@@ -103,36 +103,44 @@ class TransformersVLM:
         return {k: v.to(self.model.device) if hasattr(v, "to") else v for k, v in inputs.items()}
 
     def stream(self, question: str, frames: Sequence[Frame], features: Any = None) -> Iterator[str]:
+        """Yield the answer as it is generated; ``features`` (from a compiled encoder) replace the vision tower.
+
+        Kosmos-2 answers carry grounding markup, so its answer comes in one piece, cleaned, with its
+        grounded phrases in :attr:`last_entities`.
+        """
         from transformers import TextIteratorStreamer
 
         inputs = self.inputs(question, frames)
+        grounded = getattr(self.family, "grounded_entities", None)
         tokenizer = getattr(self.processor, "tokenizer", self.processor)
-        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
+        streamer = None if grounded else TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True,
+                                                                timeout=600)
+        kwargs = {"raw": True} if grounded else {}
         result: dict[str, Any] = {}
 
         def run() -> None:
             try:
-                result["text"] = self.family.generate(self.model, self.processor, inputs,
-                                                      self.config.max_new_tokens, features=features, streamer=streamer)
+                result["text"] = self.family.generate(self.model, self.processor, inputs, self.config.max_new_tokens,
+                                                      features=features, streamer=streamer, **kwargs)
             except Exception as e:  # noqa: BLE001 - re-raised in the caller's thread below
                 result["error"] = e
-                streamer.end()
+                if streamer is not None:
+                    streamer.end()
 
         with self._lock:  # one generation at a time per model
             worker = threading.Thread(target=run, name="vlm-generate", daemon=True)
             worker.start()
-            yield from streamer
+            if streamer is not None:
+                yield from streamer
             worker.join()
-        if "error" in result:
-            raise result["error"]
-        self.last_entities = self._entities(result.get("text", ""))
-
-    def _entities(self, text: str) -> dict[str, dict[str, Any]]:
-        """Kosmos-2's grounded phrases as ``<obj1>``... entities (normalised boxes); none for other families."""
-        grounded = getattr(self.family, "grounded_entities", None)
-        if grounded is None:
-            return {}
-        return {f"<obj{i + 1}>": {"kind": "object", **e} for i, e in enumerate(grounded(self.processor, text))}
+            if "error" in result:
+                raise result["error"]
+            self.last_entities = {}
+            if grounded is not None:
+                raw = result.get("text", "")
+                self.last_entities = {f"<obj{i + 1}>": {"kind": "object", **e}
+                                      for i, e in enumerate(grounded(self.processor, raw))}
+                yield self.family.clean_text(self.processor, raw)
 
     def answer(self, question: str, frames: Sequence[Frame]) -> VLMAnswer:
         t0 = time.perf_counter()
