@@ -162,3 +162,21 @@ def test_vlm_node_on_a_second_host_answers_the_robot(tmp_path, demo_scene):
                 node.kill()
         for ns in (robot, gpu):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def test_vlm_node_runs_a_transformers_model_from_a_folder(tmp_path, demo_scene):
+    """A tiny random LLaVA saved with save_pretrained, loaded by the node from its parameters, answers."""
+    from vlm_robot.observe import observed_graph
+    from vlm_robot.vlm.families import family
+
+    path = family("llava").tiny(tmp_path / "llava")
+    g = graph.Graph([s for s in graph.NODES if s.name == "vlm"],
+                    {"vlm": {"vlm.backend": "transformers", "vlm.model": str(path), "vlm.max_new_tokens": "4",
+                             "describe_rate_hz": "0.0"}}, log_dir=tmp_path / "logs")
+    with observed_graph(g, "vlm_hf_test", settle_s=1.0) as obs:
+        publish(obs, demo_scene.render(12.0), 1.0)
+        obs.ask("What do you see?", "hf1")
+        a = answer_to(obs, "hf1", 60)
+        assert a["ok"] and a["backend"] == "transformers" and a["model"] == str(path), a
+    assert all(c == 0 for c in obs.exit_codes.values()), obs.exit_codes
+    assert "loaded in" in (tmp_path / "logs" / "vlm.log").read_text()
