@@ -5,6 +5,10 @@
     vlm-robot replay out/demo/session       # publish a recording with its original timing (--rate 2)
     vlm-robot ask "Who is here?"            # a question to the running VLM node, answer streamed
     vlm-robot bench pipeline                # latest-frame-wins vs inference in the callback
+    vlm-robot bench encoder                 # ONNX Runtime vs PyTorch eager for SigLIP / CLIP encoders
+    vlm-robot models export --tiny llava    # vision encoder -> ONNX (+ JSON sidecar) in the cache
+    vlm-robot models build ENC.onnx --precision fp16   # TensorRT engine (needs tensorrt + CUDA)
+    vlm-robot models list | verify ENC.onnx
 """
 
 from __future__ import annotations
@@ -66,10 +70,20 @@ def cmd_replay(a: argparse.Namespace) -> int:
 
 
 def cmd_bench(a: argparse.Namespace) -> int:
+    if a.what == "encoder":
+        from vlm_robot import bench_encoder
+
+        return bench_encoder.main(a.encoders or None, a.threads, a.runs, a.warmup, int8=not a.no_int8)
     from vlm_robot import bench
 
     loopback_defaults()
     return bench.main(a.what, a.seconds, a.fps)
+
+
+def cmd_models(a: argparse.Namespace) -> int:
+    from vlm_robot import models_cli
+
+    return models_cli.main(a)
 
 
 def cmd_suite(a: argparse.Namespace) -> int:
@@ -122,10 +136,43 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--local", action="store_true", help="keep DDS on this machine")
     q.set_defaults(fn=cmd_ask, isolate=False)
     b = sub.add_parser("bench", help="benchmarks that compare against a baseline measured in the same run")
-    b.add_argument("what", choices=["pipeline", "proactive"])
+    b.add_argument("what", choices=["pipeline", "proactive", "encoder"])
     b.add_argument("--seconds", type=float, default=60.0, help="length of each run")
     b.add_argument("--fps", type=float, default=30.0, help="camera frame rate fed in")
+    b.add_argument("--encoders", nargs="*", help="encoder: which (siglip-b16-384 clip-vit-b16-224; default both)")
+    b.add_argument("--threads", type=int, default=2, help="encoder: torch and ORT threads (default %(default)s)")
+    b.add_argument("--runs", type=int, default=10, help="encoder: timed rounds, median reported")
+    b.add_argument("--warmup", type=int, default=2, help="encoder: rounds dropped before timing")
+    b.add_argument("--no-int8", action="store_true", help="encoder: skip the INT8 dynamic quantisation row")
     b.set_defaults(fn=cmd_bench, isolate=True)
+    m = sub.add_parser("models", help="export / build / list / verify compiled vision encoders (no ROS)")
+    msub = m.add_subparsers(dest="action", required=True)
+    me = msub.add_parser("export", help="vision encoder + projector -> ONNX with a JSON sidecar")
+    me.add_argument("model", nargs="?", default="", help="model folder (save_pretrained) or hub id")
+    me.add_argument("--tiny", default="", metavar="FAMILY", help="build a tiny random model of FAMILY first")
+    me.add_argument("--out", default="", help="the .onnx to write (default: the cache)")
+    me.add_argument("--allow-download", action="store_true", help="let a hub id be downloaded")
+    me.add_argument("--exporter", choices=["auto", "dynamo", "torchscript"], default="auto")
+    me.add_argument("--fixed", action="store_true", help="fixed shapes instead of a dynamic image batch")
+    me.add_argument("--fp16", action="store_true", help="export float16 weights (GPU providers)")
+    me.add_argument("--int8", action="store_true", help="also write an ONNX Runtime INT8 (dynamic) model")
+    me.add_argument("--force", action="store_true", help="export even when the cache has it")
+    mb = msub.add_parser("build", help="TensorRT engine from an export (tensorrt Python API, CUDA)")
+    mb.add_argument("onnx", help="an .onnx written by `models export`")
+    mb.add_argument("--precision", choices=["fp16", "int8", "fp32"], default="fp16")
+    mb.add_argument("--calib", default="sim", help="INT8 frames: rosbag2 folder, scene YAML or 'sim'")
+    mb.add_argument("--calib-frames", type=int, default=32, help="how many calibration frames")
+    mb.add_argument("--batch", type=int, nargs=3, default=[1, 1, 4], metavar=("MIN", "OPT", "MAX"))
+    mb.add_argument("--out", default="", help="the .engine to write (default: the cache)")
+    mb.add_argument("--force", action="store_true", help="rebuild even when the cache has it")
+    ml = msub.add_parser("list", help="families, cached exports / engines, ONNX Runtime providers here")
+    ml.add_argument("--cache", default="", help="cache folder (default $VLM_ROBOT_CACHE or ~/.cache/vlm_robot)")
+    mv = msub.add_parser("verify", help="parity of a compiled encoder with PyTorch's reference features")
+    mv.add_argument("encoder", help="an .onnx (or .engine) with its sidecar")
+    mv.add_argument("--provider", choices=["cpu", "cuda", "tensorrt", "engine"], default="cpu")
+    mv.add_argument("--tol", type=float, default=1e-4, help="max abs diff allowed (fp16: ~1e-2)")
+    mv.add_argument("--allow-download", action="store_true")
+    m.set_defaults(fn=cmd_models, isolate=False)
     s = sub.add_parser("suite", help="run a behaviour suite against the real nodes")
     s.add_argument("what", choices=["adversarial", "proactive"])
     s.add_argument("--cases", default="", help="suite YAML (default: sim/suites/<what>.yaml)")
@@ -135,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    if a.isolate:
+    if a.isolate and getattr(a, "what", "") != "encoder":  # bench encoder starts no ROS
         reexec_isolated()
     return a.fn(a)
 
