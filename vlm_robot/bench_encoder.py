@@ -172,4 +172,10 @@ def main(encoders: list[str] | None = None, threads: int = 2, runs: int = 10, wa
         if r.variant != "torch eager" and "int8" not in r.variant:
             best[r.encoder] = max(best.get(r.encoder, 0.0), r.speedup)
     print("best fp32 speed-up over torch eager: " + ", ".join(f"{k} {v:.2f}x" for k, v in best.items()))
+    best8 = {}
+    for r in rows:
+        if "int8" in r.variant and r.speedup > best8.get(r.encoder, (0.0, 0.0))[0]:
+            best8[r.encoder] = (r.speedup, r.cosine)
+    print("best int8 speed-up over torch eager (cosine min vs fp32): "
+          + ", ".join(f"{k} {v:.2f}x ({c:.5f})" for k, (v, c) in best8.items()))
     return 0
