@@ -21,6 +21,7 @@ setup(
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
         (f"share/{PACKAGE}/sim/scenes", glob("sim/scenes/*.yaml")),
         (f"share/{PACKAGE}/sim/suites", glob("sim/suites/*.yaml")),
+        (f"share/{PACKAGE}/models", glob("models/*.yaml") + glob("models/*.md")),
     ],
     # The robot runtime (rclpy and the message packages) comes from ROS 2 (apt) or from the
     # ros-jazzy-* wheels that `make setup` installs; see requirements/*.txt for pinned versions.

@@ -172,3 +172,16 @@ def test_backends_are_imported_only_when_built():
         sys.modules.pop(mod, None)
     make_backend(VLMConfig(backend="grounded"))
     assert "vlm_robot.vlm.hf" not in sys.modules and "vlm_robot.vlm.compiled" not in sys.modules
+
+
+def test_every_model_card_config_is_a_valid_vlm_config():
+    from pathlib import Path
+
+    import yaml
+
+    cards = sorted((Path(__file__).resolve().parents[2] / "models").glob("*.yaml"))
+    assert len(cards) >= 5
+    for card in cards:
+        params = yaml.safe_load(card.read_text())["vlm"]["ros__parameters"]
+        cfg = VLMConfig(**params["vlm"])  # unknown keys or bad values raise here
+        assert cfg.backend in ("transformers", "compiled"), card.name

@@ -519,6 +519,8 @@ _EXPORT_ERRORS = (RuntimeError, TypeError, ValueError, AttributeError, KeyError,
 def _quiet_dynamo_logs() -> None:
     for name in ("torch.onnx", "onnx_ir", "onnxscript"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # "torchvision is not installed. Skipping torchvision::nms" x4 per export: expected here, not actionable
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
 
 
 # --------------------------------------------------------------------------------------------------- ONNX Runtime
