@@ -32,7 +32,8 @@ def test_the_vlm_answer_is_spoken_with_entities_as_words():
     r = Reasoner(PeopleTracker(TrackerConfig()), ProactivePolicy(ProactiveConfig()), None, None)
     t = Transcript("Who is here?", 10.0, id="t1")
     r.hear(t)
-    out = r.answer_from_vision(t, "Two people: <person1> on the left looks happy, <person2> looks sad", "vlm grounded")
+    out = r.answer_from_vision(t, "I see two people. <person1> on the left looks happy (1.00), <person2> looks sad "
+                                  "(0.61)", "vlm grounded")
     (u,) = out.utterances
-    assert u.text == "Two people: person 1 on the left looks happy, person 2 looks sad."
+    assert u.text == "I see two people. Person 1 on the left looks happy, person 2 looks sad."
     assert u.kind == "reply" and u.in_reply_to == "t1" and "camera sees (vlm grounded)" in u.reason

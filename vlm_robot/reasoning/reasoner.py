@@ -133,7 +133,9 @@ class Reasoner:
 
     def answer_from_vision(self, t: Transcript, text: str, source: str) -> Outcome:
         """Speak the VLM node's answer to a question about the scene (see reasoning/visual.py) as the reply."""
-        spoken = clean_reply(_ENTITY.sub(lambda m: f"{'object' if m[1] == 'obj' else 'person'} {m[2]}", text))
+        spoken = _ENTITY.sub(lambda m: f"{'object' if m[1] == 'obj' else 'person'} {m[2]}", text)
+        spoken = _CONFIDENCE.sub("", spoken)  # "(0.61)" is for the log, not for the ear
+        spoken = clean_reply(re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m[1] + m[2].upper(), spoken))
         with self.lock:
             pid = self._speaker.pop(t.id, None)
             if self.dialogue is not None:
@@ -155,6 +157,7 @@ class Reasoner:
 
 
 _ENTITY = re.compile(r"<(person|obj)(\d+)>")  # entity tokens of the VLM's answers, spoken as "person 1"
+_CONFIDENCE = re.compile(r"\s*\(\d+(\.\d+)?\)")
 
 
 def _replying(t: Transcript, pid: int | None) -> str:
