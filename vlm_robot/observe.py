@@ -109,6 +109,26 @@ class Observer(Node):
             body["clip_frames"] = clip_frames
         self.vqa_pub.publish(String(data=payload.encode("vqa_request", body)))
 
+    def publish_frames(self, rgb, seconds: float, fps: float = 10.0) -> list[float]:
+        """Publish ``rgb`` as the camera for ``seconds`` at ``fps``, stamped now; return the stamps."""
+        from vlm_robot.nodes.convert import rgb_to_image
+
+        stamps = []
+        end = time.time() + seconds
+        while time.time() < end:
+            t = time.time()
+            self.image_pub.publish(rgb_to_image(rgb, t))
+            stamps.append(t)
+            time.sleep(1 / fps)
+        return stamps
+
+    def answer(self, qid: str, timeout: float = 30.0) -> dict:
+        """The VLM node's answer to question ``qid``; AssertionError when none came within ``timeout``."""
+        if not self.wait_for(lambda s: any(a["id"] == qid for a in s.of(common.VQA_ANSWER)), timeout):
+            raise AssertionError(f"no answer to question {qid!r} within {timeout:.0f} s")
+        with self.lock:
+            return next(a for a in self.seen.of(common.VQA_ANSWER) if a["id"] == qid)
+
     def wait_for(self, pred: Callable[[Observed], bool], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
