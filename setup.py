@@ -7,7 +7,7 @@ from setuptools import find_packages, setup
 PACKAGE = "vlm_robot"
 NODES = [
     "camera_node", "perception_node", "vlm_node", "reasoning_node", "safety_gate_node",
-    "speech_out_node", "speech_in_node", "recorder_node",
+    "speech_out_node", "speech_in_node", "microphone_node", "recorder_node",
 ]
 
 setup(

@@ -1,6 +1,7 @@
 """Bring up the vlm_robot stack on a robot with ROS 2.
 
     ros2 launch vlm_robot bringup.launch.py camera_source:=/dev/video0 record:=true
+    ros2 launch vlm_robot bringup.launch.py camera_source:=/dev/video0 mic:=default   # spoken conversation
 
 Every node gets its parameter file from the package's config/ and is respawned if it crashes.
 Without the launch package (pip-installed rclpy), `vlm-robot run` starts the same nodes with the
@@ -22,6 +23,7 @@ def generate_launch_description():
     config = os.path.join(get_package_share_directory("vlm_robot"), "config")
     camera_source = LaunchConfiguration("camera_source")
     transcripts = LaunchConfiguration("transcripts")
+    mic = LaunchConfiguration("mic")
     record = LaunchConfiguration("record")
     bag = LaunchConfiguration("bag")
     respawn_delay = 1.0
@@ -30,6 +32,9 @@ def generate_launch_description():
                               description="V4L2 device (/dev/videoN or N), a video file, or a folder of images"),
         DeclareLaunchArgument("transcripts", default_value="",
                               description="speech_in source: 'stdin', a text file of sentences, or '' (idle)"),
+        DeclareLaunchArgument("mic", default_value="",
+                              description="microphone_node source: '' (idle), 'default', a device index or name "
+                                          "(`vlm-robot audio devices`), or a WAV file"),
         DeclareLaunchArgument("record", default_value="true",
                               description="record every topic to a rosbag2 MCAP folder"),
         DeclareLaunchArgument("bag", default_value="",
@@ -54,6 +59,9 @@ def generate_launch_description():
              respawn=True, respawn_delay=respawn_delay),
         Node(package="vlm_robot", executable="speech_in_node", name="speech_in", output="screen",
              parameters=[os.path.join(config, "speech_in.yaml"), {"source": transcripts}],
+             respawn=True, respawn_delay=respawn_delay),
+        Node(package="vlm_robot", executable="microphone_node", name="microphone", output="screen",
+             parameters=[os.path.join(config, "microphone.yaml"), {"source": mic}],
              respawn=True, respawn_delay=respawn_delay),
         Node(package="vlm_robot", executable="recorder_node", name="recorder", output="screen",
              parameters=[os.path.join(config, "recorder.yaml"), {"output": bag}],

@@ -21,7 +21,8 @@ def test_camera_and_speech_in_nodes_drive_the_stack(tmp_path, demo_scene):
     lines = tmp_path / "said.txt"
     lines.write_text("4.0\tHello robot, please wave.\n\n5.0\tstop\n")
     nodes = ("camera", "speech_in", "perception", "reasoning", "safety_gate")
-    overrides = {"camera": {"source": str(frames), "fps": "10.0"}, "speech_in": {"source": str(lines)}}
+    overrides = {"camera": {"source": str(frames), "fps": "10.0"}, "speech_in": {"source": str(lines)},
+                 "reasoning": {"memory.path": str(tmp_path / "memory.json")}}
     g = graph.Graph([s for s in graph.NODES if s.name in nodes], overrides, log_dir=tmp_path / "logs")
     from vlm_robot.observe import observed_graph
 

@@ -44,7 +44,7 @@ def test_replayed_inputs_give_the_recorded_decisions(tmp_path):
     n_transcripts = sum(1 for _ in read_bag(BAG, [common.TRANSCRIPT]))
 
     g = graph.Graph([s for s in graph.NODES if s.name in ("perception", "reasoning", "safety_gate")],
-                    log_dir=tmp_path / "logs")
+                    {"reasoning": {"memory.path": str(tmp_path / "memory.json")}}, log_dir=tmp_path / "logs")
     with observed_graph(g, "golden_replay", settle_s=1.0) as obs:
         sent = publish_bag(obs, BAG, rate=1.0, topics=INPUTS)
         assert sent > 20

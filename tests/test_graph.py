@@ -27,7 +27,8 @@ def stack(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("graph")
     g = graph.Graph([s for s in graph.NODES if s.name in NODES],
-                    {"speech_out": {"tts.output_dir": str(out / "speech")}}, log_dir=out / "logs")
+                    {"speech_out": {"tts.output_dir": str(out / "speech")},
+                     "reasoning": {"memory.path": str(out / "memory.json")}}, log_dir=out / "logs")
     with observed_graph(g, "graph_test", settle_s=1.0) as obs:
         yield obs, g
     logs = {p.name: p.read_text()[-2000:] for p in (out / "logs").glob("*.log")}
@@ -171,3 +172,20 @@ def test_approach_waits_for_a_spoken_yes(stack, demo_scene):
     final = [v for v in obs.seen.of(common.VERDICT)[n_v:] if v["intent"]["type"] == "approach"]
     assert [v["pending"] for v in final] == [True, False] and final[-1]["approved"]
     assert "confirmed by a person" in final[-1]["reasons"][0]
+
+
+def test_look_at_me_turns_the_head_towards_the_person(stack, demo_scene):
+    from vlm_robot.reasoning.actuation import bearing_from_box
+
+    obs, _ = stack
+    frame = demo_scene.render(5.0)
+    publish_frames(obs, frame, 1.0)
+    n = len(obs.seen.head)
+    obs.say("Look at me, please.", tid="h1")
+    assert obs.wait_for(lambda s: len(s.head) > n, 10)
+    look = [i for i in obs.seen.of(common.APPROVED) if i["type"] == "look_at"][-1]
+    face = obs.seen.of(common.PEOPLE)[-1]["faces"][0]
+    bearing, elevation = bearing_from_box(face["box"], frame.shape[1], frame.shape[0], 60.0)
+    assert look["params"]["bearing_rad"] == pytest.approx(bearing, abs=0.05)
+    head = obs.seen.head[-1]
+    assert head["position"] == pytest.approx([bearing, -elevation], abs=0.05)

@@ -65,7 +65,10 @@ def test_waiting_person_is_greeted_after_linger_time_only_when_facing():
     r2 = make(linger_s=3.0)
     ds = frames(r2, 0.0, 5.0, [face(100, "neutral", facing=0.1)])
     assert not [d for d in ds if d.action == "greet"]
-    assert any("not facing" in d.reason for d in ds)
+    assert any("is busy: looked at the robot in 0%" in d.reason for d in ds)  # never looked: busy
+    r3 = make(linger_s=3.0, busy_max_attention=0.0)
+    ds = frames(r3, 0.0, 5.0, [face(100, "neutral", facing=0.1)])
+    assert not [d for d in ds if d.action == "greet"] and any("not facing" in d.reason for d in ds)
 
 
 def test_silence_reasons_cooldown_conversation_low_confidence():

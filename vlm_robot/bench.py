@@ -74,7 +74,7 @@ def feed(name: str, nodes: list[graph.NodeSpec], seconds: float, fps: float = 30
             elif ev.topic == common.REPLY_CHUNK and ev.body["index"] == 0 and ev.body["in_reply_to"] in said:
                 run.first_token.append(ev.received - said.pop(ev.body["in_reply_to"]))
 
-    g = graph.Graph(nodes, log_dir=None)
+    g = graph.Graph(nodes, {"reasoning": {"memory.path": "''"}}, log_dir=None)  # no memory kept between runs
     extra = subprocess.Popen(extra_cmd, env=graph.current_env()) if extra_cmd else None
     node_name = "bench_" + "".join(c if c.isalnum() else "_" for c in name)
     try:
@@ -148,7 +148,7 @@ def proactive(trials: int = 10, fps: float = 15.0) -> int:
               (("empty", []), ("happy", [happy]), ("sad", [sad]))}
     frames = {k: s.render(0.5) for k, s in scenes.items()}
     overrides = {"reasoning": {"proactive.linger_s": "1000.0", "proactive.cooldown_s": "0.0",
-                               "proactive.quiet_s": "0.0"}}
+                               "proactive.quiet_s": "0.0", "memory.path": "''"}}
     g = graph.Graph([s for s in graph.NODES if s.name in ("perception", "reasoning", "speech_out")], overrides,
                     log_dir=None)
     to_words, to_audio = [], []

@@ -3,12 +3,15 @@
     vlm-robot demo                          # scripted scene through the real graph, timeline + MCAP + report
     vlm-robot run --camera /dev/video0      # the bringup without `ros2 launch`
     vlm-robot replay out/demo/session       # publish a recording with its original timing (--rate 2)
+    vlm-robot audio devices                 # PortAudio microphones and speakers, by index and name
     vlm-robot ask "Who is here?"            # a question to the running VLM node, answer streamed
     vlm-robot bench pipeline                # latest-frame-wins vs inference in the callback
     vlm-robot bench encoder                 # ONNX Runtime vs PyTorch eager for SigLIP / CLIP encoders
+    vlm-robot bench voice                   # end of speech -> first robot audio, streaming vs whole-turn baseline
     vlm-robot models export --tiny llava    # vision encoder -> ONNX (+ JSON sidecar) in the cache
     vlm-robot models build ENC.onnx --precision fp16   # TensorRT engine (needs tensorrt + CUDA)
     vlm-robot models list | verify ENC.onnx
+    vlm-robot calibrate expression          # reliability of the expression model (ECE) and its fitted temperature
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ def cmd_run(a: argparse.Namespace) -> int:
     overrides: dict[str, dict[str, str]] = {"camera": {"source": a.camera}}
     if a.transcripts:
         overrides["speech_in"] = {"source": a.transcripts}
+    if a.mic:
+        overrides["microphone"] = {"source": a.mic}
     if a.bag:
         overrides["recorder"] = {"output": a.bag}
     nodes = [s for s in graph.NODES if a.record or s.name != "recorder"]
@@ -74,6 +79,10 @@ def cmd_bench(a: argparse.Namespace) -> int:
         from vlm_robot import bench_encoder
 
         return bench_encoder.main(a.encoders or None, a.threads, a.runs, a.warmup, int8=not a.no_int8)
+    if a.what == "voice":
+        from vlm_robot import bench_voice
+
+        return bench_voice.main(a.turns)
     from vlm_robot import bench
 
     loopback_defaults()
@@ -97,6 +106,28 @@ def cmd_suite(a: argparse.Namespace) -> int:
     return adversarial.main(_scene_path(a.cases or "sim/suites/adversarial.yaml"))
 
 
+def cmd_calibrate(a: argparse.Namespace) -> int:
+    from vlm_robot import calibrate_expression
+
+    return calibrate_expression.main()
+
+
+def cmd_audio(a: argparse.Namespace) -> int:
+    from vlm_robot.core.errors import BackendUnavailableError
+    from vlm_robot.speech.audio import list_devices
+
+    try:
+        devices = list_devices()
+    except BackendUnavailableError as e:
+        print(e, file=sys.stderr)
+        return 2
+    for d in devices:
+        print(f"{d['index']:>3}  in {d['inputs']:>2}  out {d['outputs']:>2}  {d['rate']:>7.0f} Hz  {d['name']}")
+    if not devices:
+        print("no audio devices (PortAudio sees none); WAV files still work as sources and sinks")
+    return 0
+
+
 def cmd_ask(a: argparse.Namespace) -> int:
     from vlm_robot import ask
 
@@ -115,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="start the bringup nodes (same as bringup.launch.py)")
     r.add_argument("--camera", default="/dev/video0", help="V4L2 device, video file or image folder")
     r.add_argument("--transcripts", default="", help="speech_in source: stdin or a text file")
+    r.add_argument("--mic", default="", help="microphone_node source: a device name or index "
+                   "(`vlm-robot audio devices`), 'default', or a WAV file (default: idle)")
     r.add_argument("--no-record", dest="record", action="store_false", help="do not record a bag")
     r.add_argument("--bag", default="", help="bag folder to write")
     r.add_argument("--log-dir", default="", help="write each node's output to LOG_DIR/<node>.log")
@@ -136,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--local", action="store_true", help="keep DDS on this machine")
     q.set_defaults(fn=cmd_ask, isolate=False)
     b = sub.add_parser("bench", help="benchmarks that compare against a baseline measured in the same run")
-    b.add_argument("what", choices=["pipeline", "proactive", "encoder"])
+    b.add_argument("what", choices=["pipeline", "proactive", "encoder", "voice"])
     b.add_argument("--seconds", type=float, default=60.0, help="length of each run")
     b.add_argument("--fps", type=float, default=30.0, help="camera frame rate fed in")
     b.add_argument("--encoders", nargs="*", help="encoder: which (siglip-b16-384 clip-vit-b16-224; default both)")
@@ -144,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--runs", type=int, default=10, help="encoder: timed rounds, median reported")
     b.add_argument("--warmup", type=int, default=2, help="encoder: rounds dropped before timing")
     b.add_argument("--no-int8", action="store_true", help="encoder: skip the INT8 dynamic quantisation row")
+    b.add_argument("--turns", type=int, default=20, help="voice: sentences, each through both pipelines")
     b.set_defaults(fn=cmd_bench, isolate=True)
     m = sub.add_parser("models", help="export / build / list / verify compiled vision encoders (no ROS)")
     msub = m.add_subparsers(dest="action", required=True)
@@ -177,12 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("what", choices=["adversarial", "proactive"])
     s.add_argument("--cases", default="", help="suite YAML (default: sim/suites/<what>.yaml)")
     s.set_defaults(fn=cmd_suite, isolate=True)
+    au = sub.add_parser("audio", help="audio devices for the microphone and the speaker")
+    au.add_argument("what", choices=["devices"])
+    au.set_defaults(fn=cmd_audio, isolate=False)
+    c = sub.add_parser("calibrate", help="measure the expression model's reliability and fit its temperature")
+    c.add_argument("what", choices=["expression"])
+    c.set_defaults(fn=cmd_calibrate, isolate=False)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    if a.isolate and getattr(a, "what", "") != "encoder":  # bench encoder starts no ROS
+    if a.isolate and getattr(a, "what", "") not in ("encoder", "voice"):  # bench encoder / voice start no ROS
         reexec_isolated()
     return a.fn(a)
 

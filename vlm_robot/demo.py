@@ -47,7 +47,9 @@ def play_scene(scene: Scene, out_dir: Path, *, record: bool = True, print_timeli
         if old is not None and old.exists():
             shutil.rmtree(old)
     names = [n for n in DEMO_NODES if record or n != "recorder"]
-    overrides = {"speech_out": {"tts.output_dir": str(out_dir / "speech")}}
+    memory = out_dir / "memory.json"  # a new run starts with an empty memory, like its logs
+    memory.unlink(missing_ok=True)
+    overrides = {"speech_out": {"tts.output_dir": str(out_dir / "speech")}, "reasoning": {"memory.path": str(memory)}}
     if bag is not None:
         overrides["recorder"] = {"output": str(bag)}
     for k, v in (node_overrides or {}).items():

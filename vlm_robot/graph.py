@@ -33,6 +33,7 @@ NODES: tuple[NodeSpec, ...] = (
     NodeSpec("safety_gate", "safety_gate_node", "safety_gate.yaml"),
     NodeSpec("speech_out", "speech_out_node", "speech_out.yaml"),
     NodeSpec("speech_in", "speech_in_node", "speech_in.yaml"),
+    NodeSpec("microphone", "microphone_node", "microphone.yaml"),
     NodeSpec("recorder", "recorder_node", "recorder.yaml"),
 )
 

@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import Twist
+from geometry_msgs.msg import PoseStamped, Twist
 from rclpy.node import Node
-from sensor_msgs.msg import Image
-from std_msgs.msg import Bool, String
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Bool, Empty, String
 
 from vlm_robot import graph
 from vlm_robot.core import payload
@@ -43,6 +43,9 @@ class Observed:
     events: list[Event] = field(default_factory=list)
     diagnostics: list[dict] = field(default_factory=list)
     cmd_vel: list[dict] = field(default_factory=list)
+    head: list[dict] = field(default_factory=list)  # /head/command: {"name": [...], "position": [...], ...}
+    goals: list[dict] = field(default_factory=list)  # /goal_pose: {"frame", "x", "y", "z", "qx", "qy", "qz", "qw"}
+    cancels: int = 0
 
     def of(self, topic: str) -> list[dict]:
         return [e.body for e in self.events if e.topic == topic]
@@ -61,6 +64,9 @@ class Observer(Node):
             self.create_subscription(String, topic, self._cb(topic, kind), common.EVENT_QOS)
         self.create_subscription(DiagnosticArray, common.DIAGNOSTICS, self._on_diag, common.EVENT_QOS)
         self.create_subscription(Twist, common.CMD_VEL, self._on_twist, common.EVENT_QOS)
+        self.create_subscription(JointState, common.HEAD_COMMAND, self._on_head, common.EVENT_QOS)
+        self.create_subscription(PoseStamped, common.GOAL_POSE, self._on_goal, common.EVENT_QOS)
+        self.create_subscription(Empty, common.CANCEL, self._on_cancel, common.EVENT_QOS)
         self.image_pub = self.create_publisher(Image, common.IMAGE, common.IMAGE_PUB_QOS)
         self.transcript_pub = self.create_publisher(String, common.TRANSCRIPT, common.EVENT_QOS)
         self.estop_pub = self.create_publisher(Bool, common.ESTOP, common.STATE_QOS)
@@ -95,6 +101,24 @@ class Observer(Node):
         with self.lock:
             self.seen.cmd_vel.append(d)
         self._add(Event(common.CMD_VEL, time.time(), d))
+
+    def _on_head(self, msg: JointState) -> None:
+        d = {"name": list(msg.name), "position": list(msg.position), "velocity": list(msg.velocity)}
+        with self.lock:
+            self.seen.head.append(d)
+        self._add(Event(common.HEAD_COMMAND, time.time(), d))
+
+    def _on_goal(self, msg: PoseStamped) -> None:
+        p, q = msg.pose.position, msg.pose.orientation
+        d = {"frame": msg.header.frame_id, "x": p.x, "y": p.y, "z": p.z, "qx": q.x, "qy": q.y, "qz": q.z, "qw": q.w}
+        with self.lock:
+            self.seen.goals.append(d)
+        self._add(Event(common.GOAL_POSE, time.time(), d))
+
+    def _on_cancel(self, msg: Empty) -> None:
+        with self.lock:
+            self.seen.cancels += 1
+        self._add(Event(common.CANCEL, time.time(), {}))
 
     def say(self, text: str, stamp: float | None = None, tid: str = "") -> None:
         """Publish a transcript as a speech recogniser would."""
@@ -171,11 +195,12 @@ def wait_ready(node, g: graph.Graph, timeout: float = 120.0) -> None:
 
 @contextmanager
 def observed_graph(g: graph.Graph, name: str = "observer", on_event: Callable[[Event], None] | None = None,
-                   settle_s: float = 2.0) -> Iterator[Observer]:
+                   settle_s: float = 2.0, setup: Callable[[Observer], None] | None = None) -> Iterator[Observer]:
     """Start ``g``'s node processes and an :class:`Observer` in this process; stop both on exit.
 
     Yields once every node subscribes to its inputs and ``settle_s`` more seconds have passed, so
-    that every publisher has matched every subscriber (discovery is per endpoint pair).
+    that every publisher has matched every subscriber (discovery is per endpoint pair). ``setup`` runs
+    before the nodes start (extra subscriptions that must not miss a node's first messages).
     """
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -187,6 +212,8 @@ def observed_graph(g: graph.Graph, name: str = "observer", on_event: Callable[[E
     spin = threading.Thread(target=ex.spin, daemon=True)
     spin.start()
     try:
+        if setup is not None:
+            setup(obs)
         g.start()
         wait_ready(obs, g)
         time.sleep(settle_s)
@@ -274,4 +301,8 @@ class Timeline:
                     else f"ANSWER   {b['question']!r} -> error: {b['error']}")
         if ev.topic == common.CMD_VEL:
             return f"CMD_VEL  linear.x={b['linear_x']:.2f} angular.z={b['angular_z']:.2f}"
+        if ev.topic == common.HEAD_COMMAND:
+            return "HEAD     " + " ".join(f"{n}={p:+.2f}" for n, p in zip(b["name"], b["position"], strict=False))
+        if ev.topic == common.GOAL_POSE:
+            return f"GOAL     x={b['x']:.2f} y={b['y']:.2f} in {b['frame']}"
         return None

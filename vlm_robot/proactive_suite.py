@@ -4,7 +4,11 @@ Each scenario's frames are rendered and run through the real perception models; 
 (tracker and proactive policy, with the thresholds of config/reasoning.yaml) follows them on the
 event clock, so a 20 s scenario takes well under 20 s and gives the same answer every run.
 A greeting matches an expectation when it greets that person inside its time window; every
-other greeting is an unwanted interruption.
+other greeting is an unwanted interruption. A scenario may also name words its greetings' or its
+silences' reasons must contain (``expect_reason`` / ``expect_silence``), so that a greeting for the
+wrong reason, or silence for the wrong reason, fails.
+Transcript lines with a ``speaker`` are attributed to the tracked person nearest that scene person,
+as a speaker-localising microphone array would; lines without one go to the reasoner unattributed.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import yaml
 
 from vlm_robot.core.types import Frame, Transcript
 from vlm_robot.graph import config_dir
+from vlm_robot.perception.text_affect import TextAffect
 from vlm_robot.reasoning.policy import ProactiveConfig, ProactivePolicy
 from vlm_robot.reasoning.reasoner import Reasoner
 from vlm_robot.reasoning.tracker import PeopleTracker, TrackerConfig
@@ -30,32 +35,48 @@ class ScenarioResult:
     silences: list[str] = field(default_factory=list)  # reasons given for staying silent
     matched: int = 0
     unwanted: int = 0
+    expect_reason: str = ""
+    expect_silence: str = ""
+
+    @property
+    def reasons_ok(self) -> bool:
+        """Every greeting's reason names ``expect_reason``; some silence names ``expect_silence``."""
+        greet_ok = all(self.expect_reason in why for _, _, why in self.greetings)
+        return greet_ok and (not self.expect_silence or any(self.expect_silence in s for s in self.silences))
 
     @property
     def passed(self) -> bool:
-        return self.matched == len(self.expected) and self.unwanted == 0
+        return self.matched == len(self.expected) and self.unwanted == 0 and self.reasons_ok
 
 
 def reasoning_configs(path: Path | None = None) -> tuple[TrackerConfig, ProactiveConfig]:
     """The tracker and policy configs of a reasoning parameter file (default: config/reasoning.yaml)."""
     params = yaml.safe_load((path or config_dir() / "reasoning.yaml").read_text())["reasoning"]["ros__parameters"]
     proactive = dict(params.get("proactive", {}))
-    if "concern_moods" in proactive:
-        proactive["concern_moods"] = tuple(proactive["concern_moods"])
+    for key in ("concern_moods", "confusion_phrases", "robot_names"):
+        if key in proactive:
+            proactive[key] = tuple(proactive[key])
     return TrackerConfig(**params.get("tracker", {})), ProactiveConfig(**proactive)
 
 
-def run_scenario(doc: dict, perceiver, tracker_cfg: TrackerConfig, policy_cfg: ProactiveConfig) -> ScenarioResult:
+def run_scenario(doc: dict, perceiver, tracker_cfg: TrackerConfig, policy_cfg: ProactiveConfig,
+                 text_affect: TextAffect | None = None) -> ScenarioResult:
+    """Play one scenario document through ``perceiver`` and a fresh reasoner; score its greetings."""
     scene = Scene.from_dict(doc)
-    reasoner = Reasoner(PeopleTracker(tracker_cfg), ProactivePolicy(policy_cfg), None)
+    reasoner = Reasoner(PeopleTracker(tracker_cfg), ProactivePolicy(policy_cfg), None, text_affect)
     dnd = [(float(a), float(b)) for a, b in doc.get("do_not_disturb", [])]
     lines = list(scene.transcripts)
-    result = ScenarioResult(doc["name"], [(str(n), float(a), float(b)) for n, a, b in doc.get("expect", [])])
+    result = ScenarioResult(doc["name"], [(str(n), float(a), float(b)) for n, a, b in doc.get("expect", [])],
+                            expect_reason=str(doc.get("expect_reason", "")),
+                            expect_silence=str(doc.get("expect_silence", "")))
     for t in scene.frame_times():
         reasoner.policy.do_not_disturb = any(a <= t < b for a, b in dnd)
         while lines and lines[0].at_s <= t:
             ln = lines.pop(0)
-            reasoner.hear(Transcript(ln.text, ln.at_s, id=f"t{ln.at_s}"))
+            speaker = _tracked(scene, reasoner, ln.speaker, t) if ln.speaker else "unknown"
+            for d in reasoner.hear(Transcript(ln.text, ln.at_s, speaker, id=f"t{ln.at_s}")).decisions:
+                if d.action == "silent":
+                    result.silences.append(d.reason)
         out = reasoner.on_perception(perceiver.process(Frame(scene.render(t), t)))
         for d in out.decisions:
             if d.action == "greet":
@@ -71,6 +92,17 @@ def run_scenario(doc: dict, perceiver, tracker_cfg: TrackerConfig, policy_cfg: P
             pending.remove(hit)
             result.matched += 1
     return result
+
+
+def _tracked(scene: Scene, reasoner: Reasoner, name: str, t: float) -> str:
+    """``"person<id>"`` of the tracked person nearest scene person ``name`` at time ``t``, else "unknown"."""
+    here = [s for s in scene.visible(t) if s.name == name]
+    people = reasoner.people()
+    if not here or not people:
+        return "unknown"
+    x, y = here[0].position(t)
+    p = min(people, key=lambda q: (q.box[0] + q.box[2] / 2 - x) ** 2 + (q.box[1] + q.box[3] / 2 - y) ** 2)
+    return f"person{p.id}"
 
 
 def _who(scene: Scene, reasoner: Reasoner, person_id: int | None, t: float) -> str:
@@ -92,8 +124,9 @@ def run(path: str | Path) -> list[ScenarioResult]:
     doc = yaml.safe_load(Path(path).read_text())
     defaults = doc.get("defaults", {})
     perceiver = Perceiver()
+    text_affect = TextAffect()
     tracker_cfg, policy_cfg = reasoning_configs()
-    return [run_scenario({**defaults, **s}, perceiver, tracker_cfg, policy_cfg) for s in doc["scenarios"]]
+    return [run_scenario({**defaults, **s}, perceiver, tracker_cfg, policy_cfg, text_affect) for s in doc["scenarios"]]
 
 
 def metrics(results: list[ScenarioResult]) -> dict[str, float]:
@@ -111,11 +144,18 @@ def metrics(results: list[ScenarioResult]) -> dict[str, float]:
 
 def main(path: str) -> int:
     results = run(path)
-    print(f"{'scenario':<46}{'expected':<40}{'observed':<40}result")
+    print(f"{'scenario':<50}{'expected':<40}{'observed':<40}result")
     for r in results:
         exp = ", ".join(f"{n} {a:.1f}-{b:.1f}s" for n, a, b in r.expected) or "silent"
         obs = ", ".join(f"{n} at {t:.1f}s" for n, t, _ in r.greetings) or "silent"
-        print(f"{r.name:<46}{exp:<40}{obs:<40}{'pass' if r.passed else 'FAIL'}")
+        verdict = "pass" if r.passed else ("FAIL (reason)" if r.matched == len(r.expected) and not r.unwanted
+                                          else "FAIL")
+        print(f"{r.name:<50}{exp:<40}{obs:<40}{verdict}")
+        for _, t, why in r.greetings:
+            print(f"{'':<6}greet {t:.1f}s: {why}")
+        for why in dict.fromkeys(r.silences):
+            if (r.expect_silence and r.expect_silence in why) or (not r.greetings and not r.expect_silence):
+                print(f"{'':<6}silent: {why}")
     m = metrics(results)
     print(f"\n{m['passed']}/{m['scenarios']} scenarios pass; proactive precision {m['precision']:.2f}, "
           f"recall {m['recall']:.2f}, unwanted interruptions {m['unwanted interruptions']}")

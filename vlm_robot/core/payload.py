@@ -38,18 +38,26 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["stamp", "width", "height", "faces"],
         "properties": {
             "stamp": _num, "width": {"type": "integer"}, "height": {"type": "integer"},
-            "faces": {"type": "array", "items": {"type": "object", "required": ["box", "score"]}},
+            "faces": {"type": "array", "items": {
+                "type": "object", "required": ["box", "score"],
+                # optional since the re-identification descriptor was added; older publishers omit it
+                "properties": {"descriptor": {"type": "array", "items": _num, "maxItems": 1024}}}},
         },
     },
     "person_states": {
         "type": "object",
         "required": ["stamp", "people"],
-        "properties": {"stamp": _num, "people": {"type": "array", "items": {"type": "object", "required": ["id"]}}},
+        "properties": {"stamp": _num, "people": {"type": "array", "items": {
+            "type": "object", "required": ["id"],
+            # name and remembered_turns come from the dialogue memory; optional (older reasoning nodes omit them)
+            "properties": {"name": {"type": ["string", "null"]}, "remembered_turns": {"type": "integer"}}}}},
     },
     "transcript": {
         "type": "object",
         "required": ["text"],
-        "properties": {"text": _str, "stamp": _num, "speaker": _str, "final": {"type": "boolean"}, "id": _str},
+        # speech_start, speech_end (wall clock), audio_s, asr_ms, model: optional, from microphone_node
+        "properties": {"text": _str, "stamp": _num, "speaker": _str, "final": {"type": "boolean"}, "id": _str,
+                       "speech_start": _num, "speech_end": _num, "audio_s": _num, "asr_ms": _num, "model": _str},
     },
     "utterance": {
         "type": "object",
@@ -102,7 +110,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "speech_done": {
         "type": "object",
         "required": ["utterance_id", "text"],
-        "properties": {"utterance_id": _str, "text": _str, "wav": _str, "duration_s": _num, "engine": _str},
+        # aborted (barge-in), streamed, started / first_audio (wall clock): optional, added with streaming speech
+        "properties": {"utterance_id": _str, "text": _str, "wav": _str, "duration_s": _num, "engine": _str,
+                       "aborted": {"type": "boolean"}, "streamed": {"type": "boolean"}, "started": _num,
+                       "first_audio": _num},
     },
 }
 

@@ -15,8 +15,8 @@ import numpy as np
 EXPRESSIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """Facial expression classes, in the order of the packaged FER model's outputs."""
 
-INTENT_TYPES: tuple[str, ...] = ("look_at", "approach", "wave", "fetch", "stop")
-"""The action-intent vocabulary of the foundation; the safety gate has its own allowlist."""
+INTENT_TYPES: tuple[str, ...] = ("look_at", "approach", "wave", "fetch", "offer", "navigate", "stop")
+"""The action-intent vocabulary (parameters per type: core/vocabulary.py); the safety gate has its own allowlist."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class Face:
         expression: most likely class of :data:`EXPRESSIONS`.
         expression_scores: probability per class of :data:`EXPRESSIONS`.
         facing: 1.0 when the face looks straight at the camera, towards 0 when turned away.
+        descriptor: appearance descriptor for re-identification (vlm_robot.perception.reid), empty if none.
     """
 
     box: tuple[float, float, float, float]
@@ -48,6 +49,7 @@ class Face:
     expression: str = "neutral"
     expression_scores: tuple[float, ...] = ()
     facing: float = 1.0
+    descriptor: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -58,6 +60,10 @@ class Face:
         }
         d["score"] = round(self.score, 4)
         d["facing"] = round(self.facing, 3)
+        if self.descriptor:
+            d["descriptor"] = [round(v, 3) for v in self.descriptor]
+        else:  # payloads without a descriptor look as they did before it existed
+            del d["descriptor"]
         return d
 
     @classmethod
@@ -70,6 +76,7 @@ class Face:
             expression=str(d.get("expression", "neutral")),
             expression_scores=tuple(float(scores.get(k, 0.0)) for k in EXPRESSIONS),
             facing=float(d.get("facing", 1.0)),
+            descriptor=tuple(float(v) for v in d.get("descriptor") or ()),
         )
 
 
@@ -121,7 +128,11 @@ class Transcript:
 class PersonState:
     """What the robot believes about one person it is tracking.
 
-    ``mood`` is the smoothed facial expression; ``mood_confidence`` its smoothed probability.
+    ``mood`` is the smoothed facial expression; ``mood_confidence`` its smoothed probability, after
+    ``tracker.expression_temperature`` (its measured reliability, what it does and does not mean:
+    vlm_robot/reasoning/calibration.py). ``yaw`` is the smoothed
+    head turn (vlm_robot/reasoning/engagement.py, > 0 towards the image's right); ``attention`` the share of
+    the recent frames in which the person looked at the robot.
     """
 
     id: int
@@ -136,6 +147,8 @@ class PersonState:
     text_sentiment: float = 0.0
     addressed_at: float | None = None
     observations: int = 0
+    yaw: float = 0.0
+    attention: float = 1.0
 
     def dwell(self) -> float:
         """Seconds this person has been in view."""
@@ -158,7 +171,11 @@ class PersonState:
 
 @dataclass(frozen=True)
 class Intent:
-    """An action the robot wants to take; nothing moves before the safety gate approves it."""
+    """An action the robot wants to take; nothing moves before the safety gate approves it.
+
+    ``target`` is whom or where (a person ``"person3"``, a place ``"kitchen"``, or for ``fetch`` the
+    thing); ``object`` is the thing handed over by ``offer``. Parameters per type: core/vocabulary.py.
+    """
 
     type: str
     target: str = ""
@@ -167,6 +184,7 @@ class Intent:
     reason: str = ""
     id: str = ""
     stamp: float = 0.0
+    object: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -184,6 +202,7 @@ class Intent:
             reason=str(d.get("reason", "")),
             id=str(d.get("id", "")),
             stamp=float(d.get("stamp", 0.0)),
+            object=str(d.get("object", "")),
         )
 
 

@@ -29,8 +29,13 @@ APPROVED = "/vlm_robot/approved_intent"
 ESTOP = "/vlm_robot/emergency_stop"
 DND = "/vlm_robot/do_not_disturb"
 CMD_VEL = "/cmd_vel"
+HEAD_COMMAND = "/head/command"  # sensor_msgs/JointState: head_pan, head_tilt positions (safety gate only)
+GOAL_POSE = "/goal_pose"  # geometry_msgs/PoseStamped: navigation goal, as Nav2's bt_navigator takes it
+CANCEL = "/vlm_robot/cancel"  # std_msgs/Empty: stop and emergency stop cancel any navigation goal
 SPEAKING = "/vlm_robot/speaking"
 SPEECH_DONE = "/vlm_robot/speech_done"
+VOICE_ACTIVITY = "/speech/voice_activity"  # std_msgs/Bool: true when a person starts speaking, false when done
+PARTIAL_TRANSCRIPT = "/speech/partial"  # vlm_robot/transcript with final=false (speculative, may change)
 DIAGNOSTICS = "/diagnostics"
 VQA_REQUEST = "/vlm_robot/vqa/request"
 VQA_PARTIAL = "/vlm_robot/vqa/partial"

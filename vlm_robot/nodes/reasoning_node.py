@@ -23,8 +23,10 @@ from vlm_robot.nodes import common
 from vlm_robot.nodes.latest import WorkQueue
 from vlm_robot.nodes.vqa_client import VQAClient
 from vlm_robot.perception.text_affect import TextAffect
-from vlm_robot.reasoning.dialogue import DialogueManager
+from vlm_robot.reasoning.dialogue import DialogueConfig, DialogueManager
+from vlm_robot.reasoning.intents import GrammarIntents, IntentConfig
 from vlm_robot.reasoning.llm import LLMConfig, load_chat_model
+from vlm_robot.reasoning.memory import Memory, MemoryConfig
 from vlm_robot.reasoning.policy import ProactiveConfig, ProactivePolicy
 from vlm_robot.reasoning.reasoner import Outcome, Reasoner
 from vlm_robot.reasoning.tracker import PeopleTracker, TrackerConfig
@@ -47,11 +49,15 @@ class ReasoningNode(Node):
         self.reasoner = Reasoner(
             PeopleTracker(common.config_from_params(self, TrackerConfig, "tracker.")),
             ProactivePolicy(common.config_from_params(self, ProactiveConfig, "proactive.")),
-            DialogueManager(model, max_turns=llm_cfg.history_turns, max_tokens=llm_cfg.max_tokens),
+            DialogueManager(model, max_turns=llm_cfg.history_turns, max_tokens=llm_cfg.max_tokens,
+                            config=common.config_from_params(self, DialogueConfig, "dialogue.")),
             TextAffect(),
+            *self._intent_source(llm_cfg),
+            memory=self._load_memory(),
         )
         common.unknown_parameters(self, [("llm.", LLMConfig), ("tracker.", TrackerConfig),
-                                         ("proactive.", ProactiveConfig)],
+                                         ("proactive.", ProactiveConfig), ("intents.", IntentConfig),
+                                         ("dialogue.", DialogueConfig), ("memory.", MemoryConfig)],
                                   ("max_transcript_chars", "vlm_questions", "vlm_timeout_s"))
         self.diag = common.Diagnostics(self)
         self.pubs = {t: self.create_publisher(String, t, common.EVENT_QOS) for t in (
@@ -67,7 +73,33 @@ class ReasoningNode(Node):
         self.create_subscription(String, common.PEOPLE, self._on_people, common.EVENT_QOS)
         self.create_subscription(String, common.TRANSCRIPT, self._on_transcript, common.EVENT_QOS, raw=True)
         self.create_subscription(Bool, common.DND, self._on_dnd, common.STATE_QOS)
+        self.create_subscription(String, common.SCENE_DESCRIPTION, self._on_scene_description, common.EVENT_QOS)
         self.get_logger().info("reasoning ready")
+
+    def _load_memory(self) -> Memory:
+        """memory.*: what is remembered of people, loaded from its file (a bad file is kept as .bad)."""
+        memory = Memory(common.config_from_params(self, MemoryConfig, "memory."),
+                        on_problem=lambda msg: self.get_logger().error(msg))
+        memory.load()
+        where = memory.path or "this process only (memory.path is empty)"
+        self.get_logger().info(f"memory: {len(memory.people)} people, {len(memory.conversation)} exchanges; {where}")
+        return memory
+
+    def _on_scene_description(self, msg: String) -> None:
+        try:
+            doc = payload.decode("scene_description", msg.data)
+        except InvalidInputError as e:
+            self.diag.error("bad payload on " + common.SCENE_DESCRIPTION, str(e))
+            return
+        self.reasoner.on_scene_description(doc["text"], float(doc["stamp"]))
+
+    def _intent_source(self, llm_cfg: LLMConfig) -> tuple[IntentConfig, GrammarIntents | None]:
+        """intents.source: patterns only, or also a grammar-constrained model (its own llama.cpp instance)."""
+        cfg = common.config_from_params(self, IntentConfig, "intents.")
+        model = None if cfg.source == "patterns" else GrammarIntents(cfg, llm_cfg.model_path, llm_cfg.n_threads,
+                                                                     llm_cfg.seed)
+        self.get_logger().info(f"intents from speech: {cfg.source}")
+        return cfg, model
 
     def _on_people(self, msg: String) -> None:
         try:
@@ -102,7 +134,7 @@ class ReasoningNode(Node):
     def _follow_scene(self, result: PerceptionResult) -> None:
         try:
             out = self.reasoner.on_perception(result)
-            states = [p.to_dict() for p in self.reasoner.people()]
+            states = self.reasoner.person_states()
         except Exception as e:  # noqa: BLE001 - keep reasoning alive, say what broke
             self.diag.error("reasoning failed", f"{type(e).__name__}: {e}")
             return

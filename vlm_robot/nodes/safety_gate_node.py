@@ -2,50 +2,67 @@
 
 Run:  safety_gate_node --ros-args --params-file config/safety_gate.yaml
 
-Independent of every language model: it reads intents, an emergency-stop flag and its own YAML.
-``stop`` (and engaging the emergency stop) publishes a zero geometry_msgs/Twist on /cmd_vel.
+Independent of every language model: it reads intents, an emergency-stop flag, spoken yes/no and its
+own YAML (plus config/places.yaml). Approved intents become commands (vlm_robot/reasoning/actuation.py):
+look_at -> /head/command, approach and navigate -> /goal_pose, stop -> a zero /cmd_vel and /vlm_robot/cancel.
+While the emergency stop is engaged, a zero Twist goes out every 0.5 s and nothing else moves.
 """
 
 from __future__ import annotations
 
+import math
 import time
 
-from geometry_msgs.msg import Twist
+from geometry_msgs.msg import PoseStamped, Twist
 from rclpy.node import Node
-from std_msgs.msg import Bool, String
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool, Empty, String
 
-from vlm_robot.core import payload
+from vlm_robot import graph
+from vlm_robot.core import payload, vocabulary
 from vlm_robot.core.errors import InvalidInputError
 from vlm_robot.core.transcript import parse_transcript, string_from_cdr
 from vlm_robot.core.types import Intent, Verdict
 from vlm_robot.nodes import common
+from vlm_robot.reasoning.actuation import Actuation, ActuationConfig, GoalCommand, HeadCommand, StopCommand, load_places
 from vlm_robot.reasoning.safety import SafetyConfig, SafetyGate
 
 
 class SafetyGateNode(Node):
     def __init__(self) -> None:
         super().__init__("safety_gate", **common.make_node_kwargs())
-        self.gate = SafetyGate(common.config_from_params(self, SafetyConfig, "safety."))
-        common.unknown_parameters(self, [("safety.", SafetyConfig)])
+        act_cfg = common.config_from_params(self, ActuationConfig, "actuation.")
+        places = load_places(act_cfg.places_file or graph.config_dir() / "places.yaml")
+        self.gate = SafetyGate(common.config_from_params(self, SafetyConfig, "safety."), tuple(places))
+        self.actuation = Actuation(act_cfg, places)
+        common.unknown_parameters(self, [("safety.", SafetyConfig), ("actuation.", ActuationConfig)])
         self.diag = common.Diagnostics(self)
         self.verdicts = self.create_publisher(String, common.VERDICT, common.EVENT_QOS)
         self.approved = self.create_publisher(String, common.APPROVED, common.EVENT_QOS)
         self.cmd_vel = self.create_publisher(Twist, common.CMD_VEL, common.EVENT_QOS)
+        # A position-controlled head takes target positions; sensor_msgs/JointState carries them by joint name
+        # with the speed limit in `velocity`, needs no extra message package, and is what dynamixel- and
+        # servo-driver heads subscribe to. ros2_control's joint_trajectory_controller wants
+        # trajectory_msgs/JointTrajectory instead: a one-message adapter on the robot's side.
+        self.head = self.create_publisher(JointState, common.HEAD_COMMAND, common.EVENT_QOS)
+        self.goal = self.create_publisher(PoseStamped, common.GOAL_POSE, common.EVENT_QOS)
+        self.cancel = self.create_publisher(Empty, common.CANCEL, common.EVENT_QOS)
         self.ask = self.create_publisher(String, common.UTTERANCE, common.EVENT_QOS)
         self.create_subscription(String, common.INTENT, self._on_intent, common.EVENT_QOS)
         self.create_subscription(Bool, common.ESTOP, self._on_estop, common.STATE_QOS)
         # a person's yes or no for intents that need confirmation, read by fixed patterns, no model
         self.create_subscription(String, common.TRANSCRIPT, self._on_transcript, common.EVENT_QOS, raw=True)
-        self.create_timer(0.5, self._expire)
+        self.create_timer(0.5, self._tick)
         self.seq = 0
-        self.get_logger().info(f"safety gate ready; allowed intents: {sorted(self.gate.config.allowed)}")
+        self.get_logger().info(f"safety gate ready; allowed intents: {sorted(self.gate.config.allowed)}; "
+                               f"places: {sorted(places)}")
 
     def _on_estop(self, msg: Bool) -> None:
         if msg.data != self.gate.estop:
             self.get_logger().warning(f"emergency stop {'ENGAGED' if msg.data else 'released'}")
         self.gate.set_estop(bool(msg.data))
         if msg.data:
-            self.cmd_vel.publish(Twist())
+            self._stop("the emergency stop was engaged")
 
     def _on_intent(self, msg: String) -> None:
         try:
@@ -59,7 +76,7 @@ class SafetyGateNode(Node):
         verdict = self.gate.check(intent, time.monotonic())
         self._publish(verdict)
         if verdict.pending:
-            question = f"Shall I {intent.type.replace('_', ' ')} {intent.target or 'now'}? Please say yes or no."
+            question = f"Shall I {vocabulary.describe(intent)}? Please say yes or no."
             self.ask.publish(String(data=payload.encode("utterance", {
                 "text": question, "kind": "question", "reason": verdict.reasons[0], "stamp": intent.stamp,
                 "person_id": None, "in_reply_to": "", "id": f"gate-q{intent.id or id(intent)}"})))
@@ -76,21 +93,50 @@ class SafetyGateNode(Node):
         if verdict is not None:
             self._publish(verdict)
 
-    def _expire(self) -> None:
+    def _tick(self) -> None:
         verdict = self.gate.expire(time.monotonic())
         if verdict is not None:
             self._publish(verdict)
+        if self.gate.estop:  # the emergency stop overrides any other publisher of /cmd_vel, again and again
+            self.cmd_vel.publish(Twist())
 
     def _publish(self, verdict: Verdict) -> None:
-        """Publish the verdict; an approval also goes out as an approved intent (and stop as a zero Twist)."""
+        """Publish the verdict; an approval also goes out as an approved intent and its actuator commands."""
         self.verdicts.publish(String(data=payload.encode("verdict", verdict.to_dict())))
         intent = verdict.intent
-        if verdict.approved:
-            self.approved.publish(String(data=payload.encode("intent", intent.to_dict())))
-            if intent.type == "stop":
-                self.cmd_vel.publish(Twist())
-        elif not verdict.pending:
-            self.get_logger().warning(f"rejected {intent.type} -> {intent.target}: {'; '.join(verdict.reasons)}")
+        if not verdict.approved:
+            if not verdict.pending:
+                self.get_logger().warning(f"rejected {intent.type} -> {intent.target}: {'; '.join(verdict.reasons)}")
+            return
+        self.approved.publish(String(data=payload.encode("intent", intent.to_dict())))
+        try:
+            commands = self.actuation.commands(intent)
+        except InvalidInputError as e:  # approved but not executable: nothing moves, and it is said why
+            self.diag.error(f"no command for approved {intent.type}", str(e))
+            return
+        for cmd in commands:
+            if isinstance(cmd, StopCommand):
+                self._stop("a stop was approved")
+            elif isinstance(cmd, HeadCommand):
+                msg = JointState(name=["head_pan", "head_tilt"], position=[cmd.pan, cmd.tilt],
+                                 velocity=[cmd.speed, cmd.speed])
+                msg.header.stamp = self.get_clock().now().to_msg()
+                self.head.publish(msg)
+            elif isinstance(cmd, GoalCommand):
+                msg = PoseStamped()
+                msg.header.frame_id = cmd.frame
+                msg.header.stamp = self.get_clock().now().to_msg()
+                msg.pose.position.x, msg.pose.position.y = cmd.x, cmd.y
+                msg.pose.orientation.z, msg.pose.orientation.w = math.sin(cmd.yaw / 2), math.cos(cmd.yaw / 2)
+                self.goal.publish(msg)
+
+    def _stop(self, why: str) -> None:
+        """Zero velocity, cancel the navigation goal, and drop any intent still waiting for a yes."""
+        self.cmd_vel.publish(Twist())
+        self.cancel.publish(Empty())
+        cancelled = self.gate.cancel_pending(why)
+        if cancelled is not None:
+            self._publish(cancelled)
 
 
 def main(args: list[str] | None = None) -> int:

@@ -1,62 +1,93 @@
-"""Speech-out node: /vlm_robot/utterance -> audio (WAV files, or the speaker), /vlm_robot/speaking.
+"""Speech-out node: streamed replies and utterances -> audio clause by clause, /vlm_robot/speaking, speech_done.
 
 Run:  speech_out_node --ros-args --params-file config/speech_out.yaml
+      speech_out_node --ros-args --params-file config/speech_out.yaml -p tts.output:=speaker -p tts.device:=USB
 
-Utterances are spoken in order on a worker thread; /vlm_robot/speaking (latched Bool) is true
-while the robot talks, so a microphone path can ignore the robot's own voice.
+/vlm_robot/reply_chunk pieces are cut into clauses, synthesised and played as they arrive, so the first
+words sound before the reply is complete; the finished /vlm_robot/utterance completes it (an utterance
+without pieces, a greeting, is spoken on its own). /vlm_robot/speaking (latched Bool) is true while
+anything is queued or playing. Barge-in: a ``true`` on /speech/voice_activity or a final transcript on
+/speech/transcript while speaking stops playback at once; every utterance still gets one
+/vlm_robot/speech_done (``aborted: true`` when cut), with the WAV of what was actually played.
+The logic is in :mod:`vlm_robot.speech.speech_out`.
 """
 
 from __future__ import annotations
-
-import re
 
 from rclpy.node import Node
 from std_msgs.msg import Bool, String
 
 from vlm_robot.core import payload
 from vlm_robot.core.errors import InvalidInputError
+from vlm_robot.core.transcript import parse_transcript, string_from_cdr
 from vlm_robot.nodes import common
-from vlm_robot.nodes.latest import WorkQueue
-from vlm_robot.speech.tts import Speaker, TTSConfig
+from vlm_robot.speech.speech_out import BargeInConfig, SpeechOut, SpeechOutConfig
 
 
 class SpeechOutNode(Node):
     def __init__(self) -> None:
         super().__init__("speech_out", **common.make_node_kwargs())
-        self.speaker = Speaker(common.config_from_params(self, TTSConfig, "tts."))
-        common.unknown_parameters(self, [("tts.", TTSConfig)])
+        cfg = common.config_from_params(self, SpeechOutConfig, "tts.")
+        self.barge = common.config_from_params(self, BargeInConfig, "barge_in.")
+        common.unknown_parameters(self, [("tts.", SpeechOutConfig), ("barge_in.", BargeInConfig)])
+        from vlm_robot.speech.stream_tts import ClauseSynth
+
+        synth = ClauseSynth(cfg.synth_config())
+        sink = None
+        if cfg.output == "speaker":
+            from vlm_robot.speech.audio import DeviceSink
+
+            sink = DeviceSink(cfg.device or None)
         self.diag = common.Diagnostics(self)
         self.speaking = self.create_publisher(Bool, common.SPEAKING, common.STATE_QOS)
         self.done = self.create_publisher(String, common.SPEECH_DONE, common.EVENT_QOS)
         self.speaking.publish(Bool(data=False))
-        self.work: WorkQueue[dict] = WorkQueue(self._speak, "speech-out-worker")
+        self.out = SpeechOut(cfg, synth, sink, on_done=self._on_done,
+                             on_speaking=lambda b: self.speaking.publish(Bool(data=b)),
+                             on_error=lambda what, msg: self.diag.error(what, msg))
         self.create_subscription(String, common.UTTERANCE, self._on_utterance, common.EVENT_QOS)
-        self.get_logger().info(f"speech out ready ({self.speaker.config.engine} -> {self.speaker.config.output})")
+        self.create_subscription(String, common.REPLY_CHUNK, self._on_chunk, common.EVENT_QOS)
+        self.create_subscription(Bool, common.VOICE_ACTIVITY, self._on_voice, common.EVENT_QOS)
+        self.create_subscription(String, common.TRANSCRIPT, self._on_transcript, common.EVENT_QOS, raw=True)
+        self.get_logger().info(f"speech out ready ({cfg.engine} -> {cfg.output}{', real time' * cfg.realtime}; "
+                               f"streaming {'on' if cfg.stream_replies else 'off'}; barge-in on voice "
+                               f"{self.barge.on_voice_activity}, on transcript {self.barge.on_transcript})")
 
     def _on_utterance(self, msg: String) -> None:
         try:
-            u = payload.decode("utterance", msg.data)
+            self.out.utterance(payload.decode("utterance", msg.data))
         except InvalidInputError as e:
             self.diag.error("bad utterance", str(e))
-            return
-        if not self.work.put(u):
-            self.diag.error("overload", f"speech queue full; utterance {u.get('id')} not spoken")
 
-    def _speak(self, u: dict) -> None:
-        name = re.sub(r"[^A-Za-z0-9_-]", "_", u.get("id") or "utt")
-        self.speaking.publish(Bool(data=True))
+    def _on_chunk(self, msg: String) -> None:
         try:
-            wav, duration = self.speaker.say(u["text"], name)
-            self.done.publish(String(data=payload.encode("speech_done", {
-                "utterance_id": u.get("id", ""), "text": u["text"], "wav": str(wav),
-                "duration_s": round(duration, 3), "engine": self.speaker.config.engine})))
-        except Exception as e:  # noqa: BLE001 - one failed synthesis must not silence the robot for good
-            self.diag.error("speech synthesis failed", f"{type(e).__name__}: {e}", utterance=u.get("id"))
-        finally:
-            self.speaking.publish(Bool(data=False))
+            c = payload.decode("reply_chunk", msg.data)
+        except InvalidInputError as e:
+            self.diag.error("bad reply chunk", str(e))
+            return
+        self.out.chunk(c["in_reply_to"], c["text"])
+
+    def _on_voice(self, msg: Bool) -> None:
+        if msg.data and self.barge.on_voice_activity and self.out.busy:
+            self.out.barge_in("a voice started on " + common.VOICE_ACTIVITY)
+
+    def _on_transcript(self, raw: bytes) -> None:
+        if not (self.barge.on_transcript and self.out.busy):
+            return
+        try:  # the reasoning node reports bad transcripts; here only a valid final one interrupts
+            t = parse_transcript(string_from_cdr(raw), 0.0, 0)
+        except InvalidInputError:
+            return
+        if t.final:
+            self.out.barge_in(f"transcript {t.id}: {t.text[:40]!r}")
+
+    def _on_done(self, report: dict) -> None:
+        self.done.publish(String(data=payload.encode("speech_done", report)))
+        if report["aborted"]:
+            self.get_logger().info(f"utterance {report['utterance_id'] or '?'} cut after {report['duration_s']} s")
 
     def close(self) -> None:
-        self.work.close()
+        self.out.close()
 
 
 def main(args: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ import cv2
 from vlm_robot.core.types import EXPRESSIONS, Face, Frame, PerceptionResult
 from vlm_robot.perception.expression import ExpressionClassifier
 from vlm_robot.perception.faces import FaceDetector, facing_score
+from vlm_robot.perception.reid import face_descriptor
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Perceiver:
                 box=d.box, score=d.score, keypoints=tuple((float(x), float(y)) for x, y in d.keypoints),
                 expression=EXPRESSIONS[int(probs.argmax())], expression_scores=tuple(float(p) for p in probs),
                 facing=facing_score(d.keypoints),
+                descriptor=tuple(float(v) for v in face_descriptor(gray, d.box)),
             ))
         h, w = frame.image.shape[:2]
         return PerceptionResult(frame.stamp, frame.frame_id, w, h, tuple(faces), (time.perf_counter() - t0) * 1000)

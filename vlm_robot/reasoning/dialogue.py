@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+from vlm_robot.core.errors import ConfigError
 from vlm_robot.core.types import PersonState
 from vlm_robot.reasoning.llm import ChatModel
+from vlm_robot.reasoning.memory import PersonMemory
 
 SYSTEM_PROMPT = "You are a helpful robot assistant. Keep answers short."
 # Measured with SmolLM2-135M (see README): longer system prompts, listing skills or rules, made its
@@ -16,13 +19,83 @@ SYSTEM_PROMPT = "You are a helpful robot assistant. Keep answers short."
 _SENTENCE_END = re.compile(r"([.!?])(\s|$)")
 
 
-def describe_people(people: list[PersonState]) -> str:
-    """One sentence a small language model can use: who is in view and how they look."""
+@dataclass(frozen=True)
+class DialogueConfig:
+    """config/reasoning.yaml ``dialogue.*``: what goes into the prompt besides the people in view.
+
+    Measured with SmolLM2-135M (README, "Dialogue memory"): the speaker's name made it answer "What is
+    my name?" right in 3 of 4 cases instead of 0 and invent fewer names; the VLM's scene description let
+    it answer "What is on the table?" (4/4 instead of 0/4); the person's earlier questions helped once in
+    4 and are left out.
+
+    Attributes:
+        speaker_memory: say whom the robot is talking to (their name, a mood that held) when remembered.
+        scene_max_age_s: the latest VLM scene description goes in when it is at most this old (0: never).
+        scene_max_chars: the scene description is cut at a sentence end before this many characters.
+    """
+
+    speaker_memory: bool = True
+    scene_max_age_s: float = 10.0
+    scene_max_chars: int = 160
+
+    def __post_init__(self) -> None:
+        if self.scene_max_age_s < 0:
+            raise ConfigError(f"dialogue.scene_max_age_s must be >= 0, got {self.scene_max_age_s}")
+        if not 20 <= self.scene_max_chars <= 2000:
+            raise ConfigError(f"dialogue.scene_max_chars must be in [20, 2000], got {self.scene_max_chars}")
+
+
+def describe_people(people: list[PersonState], names: dict[int, str] | None = None) -> str:
+    """One sentence a small language model can use: who is in view, their name if known, and how they look."""
     if not people:
         return "You see nobody."
-    looks = "; ".join(f"person {p.id} looks {p.mood}{_sounds(p.text_sentiment)}"
-                      for p in sorted(people, key=lambda q: q.id))
+    names = names or {}
+    looks = "; ".join(f"person {p.id}{f' ({names[p.id]})' if p.id in names else ''} looks {p.mood}"
+                      f"{_sounds(p.text_sentiment)}" for p in sorted(people, key=lambda q: q.id))
     return f"You see {len(people)} {'person' if len(people) == 1 else 'people'}: {looks}."
+
+
+def describe_speaker(memory: PersonMemory | None) -> str:
+    """Whom the robot is talking to, from memory: ``"You are talking to Alice, who has looked mostly sad."``."""
+    if memory is None or not memory.name:
+        return ""
+    mood = memory.mood_summary()
+    return f"You are talking to {memory.name}{f', who has looked {mood}' if mood else ''}."
+
+
+_ENTITY = re.compile(r"<(person|obj)\d+>")
+_CONFIDENCE = re.compile(r"\s*\(\d+(\.\d+)?\)")
+
+
+def describe_scene(text: str, max_chars: int = 160) -> str:
+    """The VLM's scene description for the prompt: entity tokens and confidences out, cut at a sentence end.
+
+    The VLM numbers people by itself (``<person1>``), not by the tracker's ids, so its people become
+    "someone" rather than a second, conflicting "person 1".
+    """
+    text = _ENTITY.sub(lambda m: "someone" if m[1] == "person" else "an object", text)
+    text = re.sub(r"\s+", " ", _CONFIDENCE.sub("", text)).strip()
+    if not text:
+        return ""
+    if len(text) > max_chars:
+        cut = max(text.rfind(". ", 0, max_chars), text.rfind("! ", 0, max_chars), text.rfind("? ", 0, max_chars))
+        text = text[: cut + 1] if cut > 0 else text[:max_chars].rsplit(" ", 1)[0] + "."
+    return f"The camera shows: {text[0].lower()}{text[1:]}"
+
+
+_RECALL = re.compile(r"\b(what(?:'s| is) my name|who am i|do you (?:know|remember) (?:me|my name|who i am))\b",
+                     re.IGNORECASE)
+
+
+def recall_answer(text: str, memory: PersonMemory | None) -> str | None:
+    """A direct answer from memory to "what is my name?" / "do you remember me?", when the name is known.
+
+    The 135M model got the name right in 3 of 4 prompts that carried it; memory gets it right every time.
+    """
+    if memory is None or not memory.name or _RECALL.search(text) is None:
+        return None
+    return f"Yes, you are {memory.name}." if text.lower().lstrip().startswith("do you") else \
+        f"Your name is {memory.name}."
 
 
 def _sounds(sentiment: float) -> str:
@@ -44,8 +117,10 @@ class DialogueManager:
         max_sentences: the spoken reply is cut after this many sentences.
     """
 
-    def __init__(self, model: ChatModel, max_turns: int = 6, max_tokens: int = 48, max_sentences: int = 2) -> None:
+    def __init__(self, model: ChatModel, max_turns: int = 6, max_tokens: int = 48, max_sentences: int = 2,
+                 config: DialogueConfig | None = None) -> None:
         self.model = model
+        self.config = config or DialogueConfig()
         self.history: deque[dict[str, str]] = deque(maxlen=max_turns)
         self.max_tokens = max_tokens
         self.max_sentences = max_sentences
@@ -54,8 +129,17 @@ class DialogueManager:
         """Add something the robot said without the model (a greeting) to the history."""
         self.history.append({"role": "assistant", "content": text})
 
-    def messages(self, user_text: str, people: list[PersonState]) -> list[dict[str, str]]:
-        system = f"{SYSTEM_PROMPT} {describe_people(people)}"
+    def messages(self, user_text: str, people: list[PersonState], speaker: PersonMemory | None = None,
+                 scene: str = "", names: dict[int, str] | None = None) -> list[dict[str, str]]:
+        """The chat messages for ``user_text``: a short system line (people in view with their names, the
+        speaker from memory, the camera's scene description when given), the history, the user's words.
+        """
+        parts = [SYSTEM_PROMPT, describe_people(people, names)]
+        if self.config.speaker_memory:
+            parts.append(describe_speaker(speaker))
+        if scene:
+            parts.append(describe_scene(scene, self.config.scene_max_chars))
+        system = " ".join(p for p in parts if p)
         return [{"role": "system", "content": system}, *self.history, {"role": "user", "content": user_text}]
 
     def generate(self, messages: list[dict[str, str]]) -> Iterator[str]:

@@ -1,31 +1,51 @@
-"""Action intents from what a person asked, by fixed patterns (never from language-model output).
+"""Action intents from what a person asked: by fixed patterns, or by a grammar-constrained model call.
 
-The language model only produces words to say. Requests to move are recognised here, by patterns
-a reviewer can read, and every intent still goes through the safety gate, which knows nothing of
-where an intent came from.
+Patterns (the default) are regular expressions a reviewer can read. The optional model path
+(``intents.source: grammar | both`` in config/reasoning.yaml) runs llama.cpp with a GBNF grammar
+built from the vocabulary (core/vocabulary.py), so the model can only write one JSON object naming a
+type of the vocabulary, a short plain name and a short number: its output always parses. Neither path
+is trusted: every intent goes through the safety gate, which knows nothing of where it came from.
+Measured on sim/suites/intent_requests.yaml (`python -m vlm_robot.intent_eval`): see README.md.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
+from vlm_robot.core import vocabulary
+from vlm_robot.core.assets import CHAT_LLM
+from vlm_robot.core.errors import BackendUnavailableError, ConfigError, ModelNotFoundError
 from vlm_robot.core.types import Intent
 
 _STOP = re.compile(r"\b(stop|halt|freeze|don'?t move|stay (still|there))\b", re.I)
 _APPROACH = re.compile(r"\b(come (here|closer|over)|approach|follow me)\b", re.I)
 _FAST = re.compile(r"\b(fast|faster|quick(ly)?|full speed|hurry|run)\b", re.I)
+_SLOW = re.compile(r"\b(slow(ly)?|gently|carefully)\b", re.I)
 # an explicit speed ("at 5 meters per second", "speed_mps to 99") is passed on as asked, for the gate to judge
 _SPEED = re.compile(
     r"(?:(\d+(?:\.\d+)?)\s*(?:m/s|mps|met(?:er|re)s?\s+(?:per|a)\s+second))"
     r"|(?:speed(?:_mps)?\s*(?:to|of|=|:)?\s*(\d+(?:\.\d+)?))", re.I)
 _WAVE = re.compile(r"\bwave\b", re.I)
-_LOOK = re.compile(r"\blook at me\b", re.I)
-_FETCH = re.compile(
-    r"\b(?:bring|fetch|get)\s+(?:me\s+)?(?:a|an|the|my|some)?\s*([a-z][a-z ]{1,30}?)(?:[.,!?]|\s+please|$)", re.I)
+_LOOK = re.compile(r"\blook (at|over) (me|here)\b", re.I)
+_THING = r"(?:a|an|the|my|some|that|this)?\s*([a-z][a-z ]{1,30}?)(?:[.,!?]|\s+please|\s+now|$)"
+_FETCH = re.compile(r"\b(?:bring|fetch|get)\s+(?:me\s+)?" + _THING, re.I)
+_OFFER = re.compile(r"\b(?:(?:hand|give|pass|offer)\s+(?:me|us)|can i have)\s+" + _THING, re.I)
+_NAVIGATE = re.compile(
+    r"\b(?:go|take me|bring me|navigate|drive|head|walk|lead me|guide me|show me the way|move)\s+(?:back\s+)?"
+    r"to\s+(?:the\s+|your\s+)?([a-z][a-z ]{1,30}?)(?:[.,!?]|\s+(?:please|now|at|with|and|quickly|fast)\b|$)", re.I)
 
 DEFAULT_APPROACH_SPEED = 0.3  # m/s
 FAST_APPROACH_SPEED = 1.5  # m/s: what "fast" asks for; the gate decides whether that is allowed
+SLOW_APPROACH_SPEED = 0.15  # m/s
 DEFAULT_APPROACH_DISTANCE = 1.0  # m
+
+
+def place_name(words: str) -> str:
+    """``"Charging Station"`` -> ``"charging_station"``, the form of config/places.yaml."""
+    return re.sub(r"\s+", "_", words.strip().lower())
 
 
 def intents_from_transcript(text: str, person: str, stamp: float) -> list[Intent]:
@@ -40,15 +60,23 @@ def intents_from_transcript(text: str, person: str, stamp: float) -> list[Intent
         explicit = _SPEED.search(said)
         if explicit:
             speed = float(explicit.group(1) or explicit.group(2))
+        elif _FAST.search(said):
+            speed = FAST_APPROACH_SPEED
         else:
-            speed = FAST_APPROACH_SPEED if _FAST.search(said) else DEFAULT_APPROACH_SPEED
+            speed = SLOW_APPROACH_SPEED if _SLOW.search(said) else DEFAULT_APPROACH_SPEED
         out.append(Intent("approach", person, {"distance_m": DEFAULT_APPROACH_DISTANCE, "speed_mps": speed},
                           "dialogue", why, stamp=stamp))
     if _LOOK.search(said):
         out.append(Intent("look_at", person, {}, "dialogue", why, stamp=stamp))
     if _WAVE.search(said):
         out.append(Intent("wave", person, {}, "dialogue", why, stamp=stamp))
-    m = _FETCH.search(said)
+    nav = _NAVIGATE.search(said)
+    if nav:
+        out.append(Intent("navigate", place_name(nav.group(1)), {}, "dialogue", why, stamp=stamp))
+    m = _OFFER.search(said)
+    if m:
+        out.append(Intent("offer", person, {}, "dialogue", why, stamp=stamp, object=m.group(1).strip().lower()))
+    m = _FETCH.search(said) if not nav else None  # "bring me to the kitchen" is a place, not a thing
     if m:
         out.append(Intent("fetch", m.group(1).strip().lower(), {}, "dialogue", why, stamp=stamp))
     return out
@@ -60,3 +88,140 @@ def greeting_intents(person: str, reason: str, stamp: float) -> list[Intent]:
         Intent("look_at", person, {}, "policy", reason, stamp=stamp),
         Intent("wave", person, {}, "policy", reason, stamp=stamp),
     ]
+
+
+# ---- grammar-constrained model output ------------------------------------------------------------
+
+SOURCES = ("patterns", "grammar", "both")
+
+
+@dataclass(frozen=True)
+class IntentConfig:
+    """Where intents from speech come from (config/reasoning.yaml ``intents.*``).
+
+    Attributes:
+        source: ``patterns`` (fixed regular expressions), ``grammar`` (the chat model under a GBNF
+            grammar; ``stop`` is still caught by its pattern at once) or ``both`` (patterns, and the
+            model when the patterns found nothing).
+        max_tokens: cap of the model's JSON answer (the grammar bounds it to about 40 tokens).
+    """
+
+    source: str = "patterns"
+    max_tokens: int = 64
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ConfigError(f"intents.source {self.source!r} unknown; expected one of {list(SOURCES)}")
+        if not 16 <= self.max_tokens <= 256:
+            raise ConfigError(f"intents.max_tokens must be in [16, 256], got {self.max_tokens}")
+
+
+# Types the model may name and the field each one takes; person-directed types get their person
+# (and where they are) from the reasoner, never from the model.
+_MODEL_FIELDS = {"none": "", "stop": "", "wave": "", "look_at": "", "approach": "speed_mps", "fetch": "thing",
+                 "offer": "thing", "navigate": "place"}
+
+
+def intent_grammar(types: tuple[str, ...] = tuple(vocabulary.VOCABULARY)) -> str:
+    """A GBNF grammar that admits exactly one JSON object of the vocabulary: nothing else can be generated.
+
+    ``{"type": "none"}``, ``{"type": "navigate", "place": "kitchen"}``, ``{"type": "approach", "speed_mps": 0.3}``.
+    Names are 1-24 lower-case letters, spaces or underscores; numbers have at most two digits and one decimal.
+    """
+    alts = []
+    for t in ("none", *types):
+        field = _MODEL_FIELDS.get(t)
+        if field is None:
+            continue
+        if field == "speed_mps":
+            alts.append(f'"\\"{t}\\"" ( ", \\"speed_mps\\": " num )?')
+        elif field:
+            alts.append(f'"\\"{t}\\", \\"{field}\\": " name')
+        else:
+            alts.append(f'"\\"{t}\\""')
+    return "\n".join([
+        'root ::= "{\\"type\\": " body "}"',
+        "body ::= " + " | ".join(alts),
+        'name ::= "\\"" [a-z] [a-z _]{0,23} "\\""',
+        'num ::= [0-9] [0-9]? ( "." [0-9] )?',
+    ]) + "\n"
+
+
+_SYSTEM = ("Turn the user's request to a robot into JSON. type is one of stop, wave, look_at, approach, fetch, "
+           "offer, navigate, none (none for questions and small talk).")
+# few-shot examples as earlier turns: the 135M model follows turns much better than a list in the prompt
+_SHOTS = (
+    ("Stop right now", '{"type": "stop"}'),
+    ("Come over here", '{"type": "approach"}'),
+    ("Look at me", '{"type": "look_at"}'),
+    ("Could you get me a towel", '{"type": "fetch", "thing": "towel"}'),
+    ("Hand me the pen", '{"type": "offer", "thing": "pen"}'),
+    ("Take me to the garden", '{"type": "navigate", "place": "garden"}'),
+    ("What is your name?", '{"type": "none"}'),
+    ("Please wave", '{"type": "wave"}'),
+)
+
+
+class GrammarIntents:
+    """Intents from speech by SmolLM2 (or any GGUF chat model) under :func:`intent_grammar`.
+
+    It loads its own llama.cpp instance (about 100 MB for the packaged 135M model), so the chat's
+    replies and their determinism are untouched; it runs on the dialogue worker, never in a callback.
+    """
+
+    def __init__(self, config: IntentConfig | None = None, model_path: str = "", n_threads: int = 1,
+                 seed: int = 0) -> None:
+        try:
+            from llama_cpp import Llama, LlamaGrammar
+        except ImportError as e:
+            raise BackendUnavailableError(
+                "intents.source grammar needs llama-cpp-python: `pip install llama-cpp-python==0.3.36`, or set "
+                "intents.source: patterns") from e
+        path = Path(model_path).expanduser() if model_path else CHAT_LLM.path()
+        if not path.is_file():
+            raise ModelNotFoundError(f"intent model {str(path)!r} does not exist; give a GGUF file or leave "
+                                     f"llm.model_path empty for the packaged SmolLM2 ({CHAT_LLM.pip})")
+        self.config = config or IntentConfig(source="grammar")
+        self.seed = seed
+        self._llm = Llama(model_path=str(path), n_ctx=1024, n_threads=n_threads, seed=seed, verbose=False)
+        self._grammar = LlamaGrammar.from_string(intent_grammar(), verbose=False)
+
+    def raw(self, text: str) -> str:
+        """The model's JSON for ``text``, as generated."""
+        out = self._llm.create_chat_completion(
+            messages=[{"role": "system", "content": _SYSTEM},
+                      *({"role": r, "content": c} for u, a in _SHOTS for r, c in (("user", u), ("assistant", a))),
+                      {"role": "user", "content": text.strip()[:300]}],
+            grammar=self._grammar, max_tokens=self.config.max_tokens, temperature=0.0, seed=self.seed)
+        return out["choices"][0]["message"]["content"] or ""
+
+    def intents(self, text: str, person: str, stamp: float) -> list[Intent]:
+        """Intents ``text`` asks for according to the model (none for small talk); see :func:`intents_from_json`."""
+        return intents_from_json(self.raw(text), person, stamp, f'asked (model): "{text.strip()[:80]}"')
+
+    def close(self) -> None:
+        close = getattr(self._llm, "close", None)
+        if close is not None:
+            close()
+
+
+def intents_from_json(raw: str, person: str, stamp: float, why: str = "") -> list[Intent]:
+    """Intents from the grammar's JSON object; anything else (a cut-off answer) yields none."""
+    try:
+        d = json.loads(raw)
+    except json.JSONDecodeError:
+        return []
+    t = d.get("type") if isinstance(d, dict) else None
+    if t not in vocabulary.VOCABULARY:
+        return []
+    if t == "approach":
+        speed = d.get("speed_mps", DEFAULT_APPROACH_SPEED)
+        return [Intent(t, person, {"distance_m": DEFAULT_APPROACH_DISTANCE, "speed_mps": speed}, "dialogue-model",
+                       why, stamp=stamp)]
+    if t == "fetch":
+        return [Intent(t, str(d.get("thing", "")).strip(), {}, "dialogue-model", why, stamp=stamp)]
+    if t == "offer":
+        return [Intent(t, person, {}, "dialogue-model", why, stamp=stamp, object=str(d.get("thing", "")).strip())]
+    if t == "navigate":
+        return [Intent(t, place_name(str(d.get("place", ""))), {}, "dialogue-model", why, stamp=stamp)]
+    return [Intent(t, person, {}, "dialogue-model", why, stamp=stamp)]

@@ -5,12 +5,24 @@ Rules, first match wins for each person in view:
    do-not-disturb on                                 -> silent
    someone else greeted in this update                -> silent ("one at a time")
    farther than ``max_distance_m`` (from face size)  -> silent ("too far")
-2. robot spoke or heard speech within ``quiet_s``    -> silent ("in conversation")
-3. any greeting within ``cooldown_s``                 -> silent ("cooldown")
-4. mood in ``concern_moods`` with enough confidence  -> greet ("looks sad")
-5. in view ``linger_s`` and facing the robot          -> greet ("waiting")
-6. otherwise                                          -> silent (what is missing)
-Every decision carries a reason a person can read; silent reasons are reported once per change.
+2. heads turned towards another person's (``talk_min_yaw``), both ways -> silent ("talking to each other")
+3. robot spoke or heard speech within ``quiet_s``    -> silent ("in conversation")
+4. any greeting within ``cooldown_s``                 -> silent ("cooldown")
+5. overheard words within ``words_memory_s``: VADER compound <= ``upset_sentiment`` -> greet ("sounded upset");
+   one of ``confusion_phrases``                       -> greet ("sounded lost")
+6. looked at the robot in less than ``busy_max_attention`` of the last ``tracker.attention_window_s``
+                                                      -> silent ("busy"; "looking away" for the first
+                                                         ``busy_min_window_s``, so a newcomer is not greeted
+                                                         before it is known whether they are busy)
+7. mood in ``concern_moods`` with calibrated confidence >= ``min_mood_confidence`` over ``min_observations``
+                                                      -> greet ("looks sad")
+8. in view ``linger_s`` and facing the robot          -> greet ("waiting")
+9. otherwise                                          -> silent (what is missing; "low confidence" for a
+                                                         concern mood below the confidence threshold)
+Words a person said count only when they were not said to the robot (see :meth:`ProactivePolicy.addressed`):
+what is said to the robot gets a reply, not a greeting. Words beat posture (rule 5 before 6): someone
+reading a map who says "I'm lost" is offered help. Every decision carries a reason a person can read;
+silent reasons are reported once per change.
 """
 
 from __future__ import annotations
@@ -19,11 +31,32 @@ from dataclasses import dataclass, field
 
 from vlm_robot.core.errors import ConfigError
 from vlm_robot.core.types import EXPRESSIONS, Decision, PersonState
+from vlm_robot.reasoning.engagement import matching_phrase, talking_partner
+
+_GREETINGS = {
+    "concern": "Hello. You look a little {mood}. Is everything all right? Can I help?",
+    "waiting": "Hi there! I'm the robot assistant. Can I help you with something?",
+    "upset": "Hello. You sounded upset. Is everything all right? Can I help?",
+    "confused": "Hello. It sounded like you are looking for something. Can I help you find it?",
+}
 
 
 @dataclass(frozen=True)
 class ProactiveConfig:
-    """Thresholds of the proactive policy (config/reasoning.yaml ``proactive.*``)."""
+    """Thresholds of the proactive policy (config/reasoning.yaml ``proactive.*``).
+
+    Attributes:
+        min_mood_confidence: smoothed ``mood_confidence`` a concern mood needs; its measured meaning (how often
+            a reading that confident holds over the next second) is in vlm_robot/reasoning/calibration.py.
+        talk_min_yaw: head turn (nose offset in eye distances, see engagement.head_yaw) that counts as
+            turned towards someone; two people turned towards each other are talking to each other.
+        busy_max_attention: a person who looked at the robot in less than this share of the recent
+            window (``tracker.attention_window_s``, at least ``busy_min_window_s`` of it seen) is busy.
+        upset_sentiment: overheard words with a VADER compound at or below this are a concern.
+        confusion_phrases: overheard words containing one of these (whole words, any case) are an offer-help cue.
+        words_memory_s: how long overheard words count.
+        robot_names: words that make speech addressed to the robot whoever the speaker faces.
+    """
 
     concern_moods: tuple[str, ...] = ("sad", "fear")
     min_mood_confidence: float = 0.45
@@ -34,12 +67,16 @@ class ProactiveConfig:
     readdress_after_s: float = 120.0
     quiet_s: float = 4.0
     max_distance_m: float = 2.0
-    greetings: dict[str, str] = field(
-        default_factory=lambda: {
-            "concern": "Hello. You look a little {mood}. Is everything all right? Can I help?",
-            "waiting": "Hi there! I'm the robot assistant. Can I help you with something?",
-        }
-    )
+    talk_min_yaw: float = 0.1
+    busy_max_attention: float = 0.3
+    busy_min_window_s: float = 2.0
+    upset_sentiment: float = -0.4
+    confusion_phrases: tuple[str, ...] = ("i don't understand", "i do not understand", "i'm lost", "i am lost",
+                                          "where is", "where are", "which way", "how do i get", "i'm confused",
+                                          "can't find", "cannot find")
+    words_memory_s: float = 60.0
+    robot_names: tuple[str, ...] = ("robot",)
+    greetings: dict[str, str] = field(default_factory=lambda: dict(_GREETINGS))
 
     def __post_init__(self) -> None:
         bad = [m for m in self.concern_moods if m not in EXPRESSIONS]
@@ -47,12 +84,21 @@ class ProactiveConfig:
             raise ConfigError(f"proactive.concern_moods has {bad}; expected names from {list(EXPRESSIONS)}")
         if not 0.0 <= self.min_mood_confidence <= 1.0:
             raise ConfigError(f"proactive.min_mood_confidence must be in [0, 1], got {self.min_mood_confidence}")
-        for name in ("linger_s", "cooldown_s", "readdress_after_s", "quiet_s", "max_distance_m"):
+        for name in ("linger_s", "cooldown_s", "readdress_after_s", "quiet_s", "max_distance_m", "talk_min_yaw",
+                     "busy_min_window_s", "words_memory_s"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"proactive.{name} must be >= 0, got {getattr(self, name)}")
-        for key in ("concern", "waiting"):
-            if key not in self.greetings:
-                raise ConfigError(f"proactive.greetings needs a {key!r} template")
+        if not 0.0 <= self.busy_max_attention <= 1.0:
+            raise ConfigError(f"proactive.busy_max_attention must be in [0, 1] (0 turns 'busy' off), "
+                              f"got {self.busy_max_attention}")
+        if not -1.0 <= self.upset_sentiment <= 1.0:
+            raise ConfigError(f"proactive.upset_sentiment is a VADER compound score in [-1, 1], "
+                              f"got {self.upset_sentiment}")
+        # templates missing from an older YAML fall back to the built-in ones
+        object.__setattr__(self, "greetings", {**_GREETINGS, **self.greetings})
+        for key, text in self.greetings.items():
+            if not isinstance(text, str) or not text.strip():
+                raise ConfigError(f"proactive.greetings.{key} must be a sentence, got {text!r}")
 
 
 class ProactivePolicy:
@@ -64,10 +110,37 @@ class ProactivePolicy:
         self.last_speech_at: float | None = None
         self.do_not_disturb = False
         self._silent_reason: dict[int, str] = {}
+        self._words: dict[int, tuple[float, str, float]] = {}  # person id -> (stamp, overheard text, sentiment)
 
     def note_speech(self, stamp: float) -> None:
         """Someone (the person or the robot) spoke at ``stamp``."""
         self.last_speech_at = stamp if self.last_speech_at is None else max(self.last_speech_at, stamp)
+
+    def note_words(self, person_id: int, text: str, sentiment: float, stamp: float) -> None:
+        """``person_id`` said ``text`` (VADER compound ``sentiment``) at ``stamp``, not to the robot."""
+        self._words[person_id] = (stamp, text, sentiment)
+
+    def addressed(self, speaker: PersonState | None, people: list[PersonState], text: str) -> tuple[bool, str]:
+        """Whether ``text`` from ``speaker`` was said to the robot, and why not when it was not.
+
+        Said to the robot when the speaker is unknown (as before) or names one of ``robot_names``; otherwise
+        not when the speaker and another person have their heads turned towards each other (talking to them)
+        or the speaker looks away from the robot (facing below ``min_facing``).
+
+        Returns:
+            ``(True, "")``, or ``(False, reason)``: words not said to the robot get no reply.
+        """
+        c = self.config
+        if speaker is None or matching_phrase(text, c.robot_names):
+            return True, ""
+        partner = talking_partner(speaker, people, c.talk_min_yaw)
+        if partner is not None:
+            return False, (f"overheard person {speaker.id} talking to person {partner.id} (heads turned towards each "
+                           f"other), not to the robot: no reply")
+        if speaker.facing < c.min_facing:
+            return False, (f"overheard person {speaker.id} while they looked away from the robot (facing "
+                           f"{speaker.facing:.2f} < {c.min_facing:.2f}) without naming it: no reply")
+        return True, ""
 
     def evaluate(self, people: list[PersonState], now: float) -> list[Decision]:
         """Greet decisions (at most one per call) and changed silent decisions for ``people``."""
@@ -75,13 +148,14 @@ class ProactivePolicy:
         out: list[Decision] = []
         greeted = False
         for p in sorted(people, key=lambda q: (-self._urgency(q), q.id)):
-            key, reason, detail = self._judge(p, now, greeted)
+            key, reason, detail = self._judge(p, people, now, greeted)
             if key.startswith("greet"):
                 greeted = True
                 p.addressed_at = now
                 self.last_greeting_at = now
                 self._silent_reason.pop(p.id, None)
-                text = c.greetings["concern" if key == "greet_concern" else "waiting"].format(mood=p.mood)
+                self._words.pop(p.id, None)
+                text = c.greetings[key.removeprefix("greet_")].format(mood=p.mood)
                 out.append(Decision("greet", reason, now, p.id, {**detail, "text": text}))
             elif self._silent_reason.get(p.id) != key:
                 self._silent_reason[p.id] = key
@@ -90,16 +164,22 @@ class ProactivePolicy:
         for pid in list(self._silent_reason):
             if pid not in seen:
                 del self._silent_reason[pid]
+        for pid, (stamp, _, _) in list(self._words.items()):
+            if now - stamp > c.words_memory_s:
+                del self._words[pid]
         return out
 
     def _urgency(self, p: PersonState) -> float:
+        if p.id in self._words:
+            return 1.0
         return p.mood_confidence if p.mood in self.config.concern_moods else 0.0
 
-    def _judge(self, p: PersonState, now: float, greeted: bool) -> tuple[str, str, dict]:
+    def _judge(self, p: PersonState, people: list[PersonState], now: float, greeted: bool) -> tuple[str, str, dict]:
         c = self.config
         who = f"person {p.id}"
         detail = {"mood": p.mood, "mood_confidence": round(p.mood_confidence, 3), "dwell_s": round(p.dwell(), 2),
-                  "facing": round(p.facing, 2), "distance_m": round(p.distance_m, 2)}
+                  "facing": round(p.facing, 2), "distance_m": round(p.distance_m, 2), "yaw": round(p.yaw, 2),
+                  "attention": round(p.attention, 2)}
         if p.addressed_at is not None and now - p.addressed_at < c.readdress_after_s:
             return "addressed", f"{who} was already addressed {now - p.addressed_at:.1f} s ago", detail
         if self.do_not_disturb:
@@ -109,11 +189,33 @@ class ProactivePolicy:
         if p.distance_m > c.max_distance_m:
             why = f"{who} is about {p.distance_m:.1f} m away (greets within {c.max_distance_m:.1f} m)"
             return "too_far", why, detail
+        partner = talking_partner(p, people, c.talk_min_yaw)
+        if partner is not None:
+            return "talking", (f"{who} is talking to person {partner.id}: their heads are turned towards each other "
+                               f"(yaw {p.yaw:+.2f} and {partner.yaw:+.2f}, threshold {c.talk_min_yaw:.2f})"), detail
         if self.last_speech_at is not None and now - self.last_speech_at < c.quiet_s:
             return "conversation", f"a conversation is going on (speech {now - self.last_speech_at:.1f} s ago)", detail
         if self.last_greeting_at is not None and now - self.last_greeting_at < c.cooldown_s:
             left = c.cooldown_s - (now - self.last_greeting_at)
             return "cooldown", f"greeting cooldown: {left:.1f} s left before {who} can be greeted", detail
+        words = self._words.get(p.id)
+        if words is not None:
+            said_at, text, sentiment = words
+            quote = text if len(text) <= 60 else text[:57] + "..."
+            if sentiment <= c.upset_sentiment:
+                return "greet_upset", (f'{who} sounded upset {now - said_at:.1f} s ago ("{quote}", sentiment '
+                                       f"{sentiment:+.2f} <= {c.upset_sentiment:+.2f}), not said to the robot, "
+                                       "and has not been addressed"), detail
+            phrase = matching_phrase(text, c.confusion_phrases)
+            if phrase is not None:
+                return "greet_confused", (f'{who} sounded lost {now - said_at:.1f} s ago ("{quote}": "{phrase}"), '
+                                          "not said to the robot, and has not been addressed"), detail
+        if c.busy_max_attention > 0 and p.attention < c.busy_max_attention:
+            if p.dwell() >= c.busy_min_window_s:
+                return "busy", (f"{who} is busy: looked at the robot in {p.attention:.0%} of the recent frames "
+                                f"(< {c.busy_max_attention:.0%}), e.g. reading or looking elsewhere"), detail
+            return "looking_away", (f"{who} is looking away from the robot; watching {c.busy_min_window_s:.1f} s "
+                                    "before deciding whether they are busy"), detail
         concerned = p.mood in c.concern_moods
         if concerned and p.mood_confidence >= c.min_mood_confidence and p.observations >= c.min_observations:
             return (
@@ -131,8 +233,9 @@ class ProactivePolicy:
             )
         if concerned:
             return "low_confidence", (
-                f"{who} may look {p.mood} but confidence {p.mood_confidence:.2f} over {p.observations} frames "
-                f"is below {c.min_mood_confidence:.2f} over {c.min_observations}"
+                f"low confidence: {who} may look {p.mood}, but the smoothed confidence {p.mood_confidence:.2f} "
+                f"over {p.observations} frames is below the {c.min_mood_confidence:.2f} over {c.min_observations} "
+                "needed to say so"
             ), detail
         if p.facing < c.min_facing:
             return "not_facing", f"{who} is not facing the robot (facing {p.facing:.2f} < {c.min_facing:.2f})", detail

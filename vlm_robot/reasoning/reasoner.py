@@ -6,12 +6,14 @@ import itertools
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from vlm_robot.core.types import Decision, Intent, PerceptionResult, PersonState, Transcript, Utterance
 from vlm_robot.perception.text_affect import TextAffect
-from vlm_robot.reasoning.dialogue import DialogueManager, clean_reply
-from vlm_robot.reasoning.intents import greeting_intents, intents_from_transcript
+from vlm_robot.reasoning.actuation import bearing_from_box
+from vlm_robot.reasoning.dialogue import DialogueManager, clean_reply, recall_answer
+from vlm_robot.reasoning.intents import GrammarIntents, IntentConfig, greeting_intents, intents_from_transcript
+from vlm_robot.reasoning.memory import Memory, asks_to_be_forgotten
 from vlm_robot.reasoning.policy import ProactivePolicy
 from vlm_robot.reasoning.tracker import PeopleTracker
 
@@ -37,7 +39,14 @@ class Reasoner:
         policy: ProactivePolicy,
         dialogue: DialogueManager | None,
         text_affect: TextAffect | None = None,
+        intents: IntentConfig | None = None,
+        intent_model: GrammarIntents | None = None,
+        memory: Memory | None = None,
     ) -> None:
+        self.intents = intents or IntentConfig()
+        self.intent_model = intent_model  # grammar-constrained intents (intents.source grammar | both)
+        self._frame_size: tuple[int, int] | None = None  # (width, height) of the last frame, for bearings
+        self._pattern_found: set[str] = set()  # transcripts whose intents the patterns already found
         self.tracker = tracker
         self.policy = policy
         self.dialogue = dialogue
@@ -45,7 +54,16 @@ class Reasoner:
         self.now = 0.0
         self._ids = itertools.count(1)
         self._speaker: dict[str, int | None] = {}
+        self._overheard: set[str] = set()  # transcripts not said to the robot: no reply
         self.lock = threading.RLock()
+        # per-person memory (names, exchanges, appearance) kept across restarts; None: only this process
+        self.memory = memory
+        self.scene: tuple[str, float] | None = None  # the VLM's latest scene description and its stamp
+        self._forgetting: set[str] = set()  # transcripts that asked the robot to forget their speaker
+        for pm in (memory.people.values() if memory is not None else ()):
+            tracker.remember(pm.id, pm.descriptor)  # a restarted node knows the people again by sight
+        if memory is not None:
+            tracker.remember(memory.next_id() - 1, ())
 
     def _id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids)}"
@@ -60,7 +78,9 @@ class Reasoner:
 
     def _on_perception(self, result: PerceptionResult) -> Outcome:
         self.now = max(self.now, result.stamp)
+        self._frame_size = (result.width, result.height)
         self.tracker.update(result)
+        self._remember_sightings()
         out = Outcome()
         for d in self.policy.evaluate(self.people(), self.now):
             out.decisions.append(d)
@@ -70,16 +90,24 @@ class Reasoner:
             out.utterances.append(Utterance(text, "greeting", d.reason, d.stamp, d.person_id, id=self._id("u")))
             if self.dialogue is not None:
                 self.dialogue.note_robot_said(text)
+            if self.memory is not None:
+                self.memory.addressed(d.person_id)
+                self.memory.robot_said(d.person_id, text)
+                self.memory.save()
             self.policy.note_speech(d.stamp)
             for it in greeting_intents(f"person{d.person_id}", d.reason, d.stamp):
-                out.intents.append(_with_id(it, self._id("i")))
+                out.intents.append(_with_id(self.locate(it, self.tracker.people.get(d.person_id)), self._id("i")))
         return out
 
-    def addressee(self) -> PersonState | None:
-        """Whom a transcript comes from: the person most recently addressed, else the closest in view."""
+    def addressee(self, speaker: str = "") -> PersonState | None:
+        """Whom a transcript comes from: ``speaker`` ("person3") when in view, else the person most recently
+        addressed, else the closest in view."""
         people = self.people()
         if not people:
             return None
+        named = [p for p in people if speaker == f"person{p.id}"]
+        if named:
+            return named[0]
         addressed = [p for p in people if p.addressed_at is not None]
         if addressed:
             return max(addressed, key=lambda p: p.addressed_at)
@@ -94,34 +122,95 @@ class Reasoner:
             self.now = max(self.now, t.stamp)
             self.policy.note_speech(t.stamp)
             out = Outcome()
-            person = self.addressee()
+            person = self.addressee(t.speaker)
             pid = person.id if person else None
+            said_to_robot, why_not = self.policy.addressed(person, self.people(), t.text)
+            if person is not None and not said_to_robot:  # overheard: no reply; how it sounded and "stop" count
+                person.text_sentiment = self.text_affect.sentiment(t.text) if self.text_affect is not None else 0.0
+                self.policy.note_words(person.id, t.text, person.text_sentiment, t.stamp)
+                self._overheard.add(t.id)
+                out.decisions.append(Decision("silent", why_not, t.stamp, pid, {"transcript": t.id}))
+                stops = [it for it in intents_from_transcript(t.text, f"person{pid}", t.stamp) if it.type == "stop"]
+                self._add_intents(out, stops, person, t.stamp, "requested by speech")
+                return out
             if person is not None:
                 person.addressed_at = self.now
                 if self.text_affect is not None:
                     person.text_sentiment = self.text_affect.sentiment(t.text)
+            self._remember_heard(pid, t)
             self._speaker[t.id] = pid
             why = _replying(t, pid)
             out.decisions.append(Decision("reply", why, t.stamp, pid, {"transcript": t.id}))
-            for it in intents_from_transcript(t.text, f"person{pid}" if person else "", t.stamp):
-                out.intents.append(_with_id(it, self._id("i")))
-                out.decisions.append(Decision("intent", f"{it.type} requested by speech", t.stamp, pid,
-                                              {"intent": it.type, "target": it.target}))
+            found = intents_from_transcript(t.text, f"person{pid}" if person else "", t.stamp)
+            if self.intents.source == "grammar":  # the model decides, but stop is never kept waiting for it
+                found = [it for it in found if it.type == "stop"]
+            if found:
+                self._pattern_found.add(t.id)
+            self._add_intents(out, found, person, t.stamp, "requested by speech")
             return out
+
+    def locate(self, it: Intent, person: PersonState | None) -> Intent:
+        """``it`` with where its person is (bearing, elevation, range) for look_at and approach; the gate bounds it."""
+        if person is None or self._frame_size is None or it.type not in ("look_at", "approach"):
+            return it
+        w, h = self._frame_size
+        bearing, elevation = bearing_from_box(person.box, w, h, self.tracker.config.camera_hfov_deg)
+        where = {"bearing_rad": round(bearing, 4)}
+        if it.type == "look_at":
+            where["elevation_rad"] = round(elevation, 4)
+        else:
+            where["range_m"] = round(person.distance_m, 2)
+        return replace(it, params={**it.params, **where})
+
+    def _add_intents(self, out: Outcome, found: list[Intent], person: PersonState | None, stamp: float,
+                     why: str) -> None:
+        pid = person.id if person else None
+        for it in found:
+            out.intents.append(_with_id(self.locate(it, person), self._id("i")))
+            out.decisions.append(Decision("intent", f"{it.type} {why}", stamp, pid,
+                                          {"intent": it.type, "target": it.target}))
+
+    def model_intents(self, t: Transcript, pid: int | None) -> Outcome:
+        """Intents from the grammar-constrained model (intents.source grammar, or both when patterns found none)."""
+        out = Outcome()
+        had_patterns = t.id in self._pattern_found
+        self._pattern_found.discard(t.id)
+        if self.intent_model is None or self.intents.source == "patterns" or (
+                self.intents.source == "both" and had_patterns):
+            return out
+        found = self.intent_model.intents(t.text, f"person{pid}" if pid is not None else "", t.stamp)
+        with self.lock:
+            person = self.tracker.people.get(pid) if pid is not None else None
+            self._add_intents(out, [it for it in found if it.type != "stop" or not had_patterns], person, t.stamp,
+                              "requested by speech (model)")
+        return out
 
     def answer(self, t: Transcript, on_piece: Callable[[str], None] | None = None) -> Outcome:
         """The language model's reply to a transcript already passed to :meth:`hear`, streamed to ``on_piece``.
 
         The lock is held only to read the scene and to write the history, not while generating.
+        Words :meth:`hear` found were not said to the robot get no reply (an empty outcome).
         """
+        with self.lock:
+            if t.id in self._overheard:
+                self._overheard.discard(t.id)
+                return Outcome()
         if self.dialogue is None:
             return Outcome()
         with self.lock:
             pid = self._speaker.pop(t.id, None)
-            messages = self.dialogue.messages(t.text, self.people())
-        why = _replying(t, pid)
+            known = self.memory.people.get(pid) if self.memory is not None and pid is not None else None
+            recalled = recall_answer(t.text, known)
+            forgot = t.id in self._forgetting
+            self._forgetting.discard(t.id)
+            if forgot:
+                recalled = "All right. I have forgotten what I knew about you."
+            messages = self.dialogue.messages(t.text, self.people(), known, self._recent_scene(), self._names())
+        intents = self.model_intents(t, pid)
+        why = _replying(t, pid) + ("; answered from memory" if recalled else "")
         try:
-            text = clean_reply("".join(_tee(self.dialogue.generate(messages), on_piece)))
+            pieces = iter([recalled]) if recalled else self.dialogue.generate(messages)
+            text = clean_reply("".join(_tee(pieces, on_piece)))
             kind, text = "reply", text or "Sorry, I have no answer to that."
         except Exception as e:  # noqa: BLE001 - the person must get an answer even when the model fails
             kind, text = "error", "Sorry, I could not think of an answer just now."
@@ -129,17 +218,27 @@ class Reasoner:
         with self.lock:
             if kind == "reply":
                 self.dialogue.commit(t.text, text)
-            return Outcome(utterances=[Utterance(text, kind, why, t.stamp, pid, t.id, self._id("u"))])
+                if self.memory is not None and not forgot:
+                    self.memory.exchange(pid, t.text, text)
+            intents.utterances.append(Utterance(text, kind, why, t.stamp, pid, t.id, self._id("u")))
+            return intents
 
     def answer_from_vision(self, t: Transcript, text: str, source: str) -> Outcome:
         """Speak the VLM node's answer to a question about the scene (see reasoning/visual.py) as the reply."""
+        with self.lock:
+            if t.id in self._overheard:  # not said to the robot (see hear): no reply
+                self._overheard.discard(t.id)
+                return Outcome()
         spoken = _ENTITY.sub(lambda m: f"{'object' if m[1] == 'obj' else 'person'} {m[2]}", text)
         spoken = _CONFIDENCE.sub("", spoken)  # "(0.61)" is for the log, not for the ear
         spoken = clean_reply(re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m[1] + m[2].upper(), spoken))
         with self.lock:
             pid = self._speaker.pop(t.id, None)
+            self._pattern_found.discard(t.id)
             if self.dialogue is not None:
                 self.dialogue.commit(t.text, spoken)
+            if self.memory is not None:
+                self.memory.exchange(pid, t.text, spoken)
         why = f"{_replying(t, pid)}; answered from what the camera sees ({source})"
         return Outcome(utterances=[Utterance(spoken, "reply", why, t.stamp, pid, t.id, self._id("u"))])
 
@@ -148,6 +247,67 @@ class Reasoner:
         out = self.hear(t)
         out.utterances += self.answer(t, on_piece).utterances
         return out
+
+    # -- memory and scene ---------------------------------------------------------------------------
+
+    def on_scene_description(self, text: str, stamp: float) -> None:
+        """The VLM node's latest description of the scene; it goes into prompts while recent."""
+        with self.lock:
+            if self.scene is None or stamp >= self.scene[1]:
+                self.scene = (text, stamp)
+
+    def _recent_scene(self) -> str:
+        if self.scene is None or self.dialogue is None:
+            return ""
+        text, stamp = self.scene
+        return text if 0 <= self.now - stamp <= self.dialogue.config.scene_max_age_s else ""
+
+    def _names(self) -> dict[int, str]:
+        if self.memory is None:
+            return {}
+        return {p.id: self.memory.people[p.id].name for p in self.people()
+                if p.id in self.memory.people and self.memory.people[p.id].name}
+
+    def _remember_sightings(self) -> None:
+        """Sightings into memory; a person known again after a restart keeps "already addressed" (wall clock)."""
+        if self.memory is None:
+            return
+        for pid in self.tracker.returned:
+            p = self.tracker.people[pid]
+            age = self.memory.addressed_age(pid)
+            if p.addressed_at is None and age is not None and age < self.policy.config.readdress_after_s:
+                p.addressed_at = self.now - age
+        for p in self.tracker.people.values():
+            if p.last_seen == self.now:
+                desc = self.tracker.known.get(p.id)
+                self.memory.saw(p.id, p.mood, None if desc is None else desc.tolist())
+        self.memory.save(force=False)
+
+    def _remember_heard(self, pid: int | None, t: Transcript) -> None:
+        """Facts said to the robot ("my name is ...") are saved at once; "forget me" erases the speaker."""
+        if self.memory is None:
+            return
+        if pid is not None and asks_to_be_forgotten(t.text):
+            self.memory.forget(pid)
+            self.tracker.known.pop(pid, None)
+            self._forgetting.add(t.id)  # the reply confirms it, and this exchange is not remembered either
+            return
+        if pid is not None:
+            self.memory.addressed(pid)
+        self.memory.heard(pid, t.text)
+        self.memory.save()
+
+    def person_states(self) -> list[dict]:
+        """The people in view as dicts for /vlm_robot/person_states, with their remembered name and turns."""
+        with self.lock:
+            states = []
+            for p in self.people():
+                d = p.to_dict()
+                pm = self.memory.people.get(p.id) if self.memory is not None else None
+                d["name"] = pm.name if pm is not None else None
+                d["remembered_turns"] = len(pm.turns) if pm is not None else 0
+                states.append(d)
+            return states
 
     def on_transcript_error(self, t: Transcript, what: str) -> Outcome:
         """An explicit answer for a transcript that could not be handled: nothing goes unanswered."""
@@ -172,4 +332,4 @@ def _tee(pieces, on_piece):
 
 
 def _with_id(it: Intent, new_id: str) -> Intent:
-    return Intent(it.type, it.target, dict(it.params), it.source, it.reason, new_id, it.stamp)
+    return replace(it, params=dict(it.params), id=new_id)

@@ -119,6 +119,12 @@ class Conversation:
         """Wall-clock time of mic time ``t`` (the frames are fed at the pace they are captured)."""
         return (self.t0_wall or 0.0) + t
 
+    def stop_speaking(self) -> None:
+        """Drop the reply being spoken and anything queued (a benchmark between turns, a shutdown)."""
+        self.player.stop()
+        self._reply = None
+        self._pending_timing = None
+
     def feed(self, mic: np.ndarray) -> list[TurnEvent]:
         """One microphone frame of :data:`FRAME` samples (16 kHz); returns the turn events it caused."""
         if self.t0_wall is None:
