@@ -41,6 +41,8 @@ TOPIC_TYPES: dict[str, str] = {
     common.VQA_PARTIAL: "std_msgs/msg/String",
     common.VQA_ANSWER: "std_msgs/msg/String",
     common.SCENE_DESCRIPTION: "std_msgs/msg/String",
+    common.VOICE_ACTIVITY: "std_msgs/msg/Bool",
+    common.PARTIAL_TRANSCRIPT: "std_msgs/msg/String",
 }
 
 
