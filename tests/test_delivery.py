@@ -75,7 +75,7 @@ def test_memory_survives_a_killed_reasoning_node_and_every_transcript_is_answere
     # the name comes once everything is up; the question about it while reasoning is down (killed after its
     # first answer): the restarted node must answer it from the memory the killed one saved
     # (later than above: Alice must be in view, as seen by the reasoning node, before she speaks)
-    said.write_text("8.0\tMy name is Alice.\n10.5\tWhat is my name?\n12.5\tWhere is the kitchen?\n")
+    said.write_text("11.0\tMy name is Alice.\n13.5\tWhat is my name?\n15.5\tWhere is the kitchen?\n")
     memory = tmp_path / "memory.json"
     overrides = {"speech_in": {"source": str(said), "resend_after_s": "4.0"},
                  "reasoning": {"memory.path": str(memory)}}

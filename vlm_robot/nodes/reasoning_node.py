@@ -33,6 +33,7 @@ from vlm_robot.reasoning.tracker import PeopleTracker, TrackerConfig
 from vlm_robot.reasoning.visual import is_visual_question
 
 DISCOVERY_GRACE_S = 2.0
+DISCOVERY_MAX_S = 10.0
 
 
 class ReasoningNode(Node):
@@ -168,12 +169,20 @@ class ReasoningNode(Node):
         """Right after a (re)start, hold the first outputs until discovery has matched the subscribers.
 
         A reply published before speech_out (or the recorder) has matched this new process would be
-        lost; on loopback matching takes well under the 2 s waited here, once per process.
+        lost. At least 2 s, then until every subscriber the graph knows of on /vlm_robot/utterance has
+        matched this publisher (under load matching took longer than 2 s and a reply was lost), at most
+        10 s; once per process.
         """
         if self._discovered:
             return
-        deadline = self._started + DISCOVERY_GRACE_S
-        while time.monotonic() < deadline:
+        pub = self.pubs[common.UTTERANCE]
+        while (now := time.monotonic()) < self._started + DISCOVERY_MAX_S:
+            if now >= self._started + DISCOVERY_GRACE_S:
+                known = self.count_subscribers(common.UTTERANCE)
+                if known and pub.get_subscription_count() >= known:
+                    break
+                if not known and now >= self._started + 2 * DISCOVERY_GRACE_S:
+                    break  # nobody listens (a bare reasoning node): do not hold its outputs any longer
             time.sleep(0.05)
         self._discovered = True
 
