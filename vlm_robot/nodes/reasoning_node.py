@@ -34,6 +34,7 @@ from vlm_robot.reasoning.visual import is_visual_question
 
 DISCOVERY_GRACE_S = 2.0
 DISCOVERY_MAX_S = 10.0
+DISCOVERY_STABLE_S = 1.0  # the set of subscribers must not have changed for this long
 
 
 class ReasoningNode(Node):
@@ -169,16 +170,19 @@ class ReasoningNode(Node):
         """Right after a (re)start, hold the first outputs until discovery has matched the subscribers.
 
         A reply published before speech_out (or the recorder) has matched this new process would be
-        lost. At least 2 s, then until every subscriber the graph knows of on /vlm_robot/utterance has
-        matched this publisher (under load matching took longer than 2 s and a reply was lost), at most
-        10 s; once per process.
+        lost. At least 2 s, then until the subscribers the graph knows of on /vlm_robot/utterance have not
+        changed for 1 s and all have matched this publisher (under load, discovery took longer than 2 s
+        and a reply was lost), at most 10 s; once per process.
         """
         if self._discovered:
             return
         pub = self.pubs[common.UTTERANCE]
+        last_known, stable_since = -1, time.monotonic()
         while (now := time.monotonic()) < self._started + DISCOVERY_MAX_S:
-            if now >= self._started + DISCOVERY_GRACE_S:
-                known = self.count_subscribers(common.UTTERANCE)
+            known = self.count_subscribers(common.UTTERANCE)
+            if known != last_known:
+                last_known, stable_since = known, now
+            if now >= self._started + DISCOVERY_GRACE_S and now - stable_since >= DISCOVERY_STABLE_S:
                 if known and pub.get_subscription_count() >= known:
                     break
                 if not known and now >= self._started + 2 * DISCOVERY_GRACE_S:
