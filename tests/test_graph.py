@@ -11,7 +11,6 @@ import time
 import wave
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from vlm_robot import graph
@@ -35,23 +34,10 @@ def stack(tmp_path_factory):
     assert all(c == 0 for c in obs.exit_codes.values()), f"nodes did not exit cleanly: {obs.exit_codes}\n{logs}"
 
 
-def publish_frames(obs, rgb: np.ndarray, seconds: float, fps: float = 10.0) -> list[float]:
-    from vlm_robot.nodes.convert import rgb_to_image
-
-    stamps = []
-    end = time.time() + seconds
-    while time.time() < end:
-        t = time.time()
-        obs.image_pub.publish(rgb_to_image(rgb, t))
-        stamps.append(t)
-        time.sleep(1 / fps)
-    return stamps
-
-
 def test_person_is_greeted_answered_and_intents_are_gated(stack, demo_scene):
     obs, _ = stack
     frame = demo_scene.render(5.0)  # the astronaut, smiling, facing the robot
-    publish_frames(obs, frame, 4.5)
+    obs.publish_frames(frame, 4.5)
     assert obs.wait_for(lambda s: any(u["kind"] == "greeting" for u in s.of(common.UTTERANCE)), 10)
     greet = next(u for u in obs.seen.of(common.UTTERANCE) if u["kind"] == "greeting")
     assert "waiting" in greet["reason"] and greet["person_id"] == 1
@@ -61,7 +47,7 @@ def test_person_is_greeted_answered_and_intents_are_gated(stack, demo_scene):
 
     obs.say("Come here as fast as you can!", tid="g1")
     obs.say("Please stop.", tid="g2")
-    publish_frames(obs, frame, 1.0)
+    obs.publish_frames(frame, 1.0)
     assert obs.wait_for(lambda s: {"g1", "g2"} <= {u["in_reply_to"] for u in s.of(common.UTTERANCE)}, 30)
     verdicts = obs.seen.of(common.VERDICT)
     approach = next(v for v in verdicts if v["intent"]["type"] == "approach")
@@ -107,7 +93,7 @@ def test_bad_image_gives_one_diagnostic_and_the_next_frame_is_processed(stack, d
     assert obs.wait_for(lambda s: len(s.diagnostics) > n_diag, 15), f"no diagnostic for bad image ({what})"
     d = obs.seen.diagnostics[n_diag]
     assert d["level"] == 2 and words in d["message"] and "perception" in d["name"]
-    stamps = publish_frames(obs, demo_scene.render(5.0), 0.5)
+    stamps = obs.publish_frames(demo_scene.render(5.0), 0.5)
     assert obs.wait_for(lambda s: any(abs(p["stamp"] - stamps[-1]) < 1e-3 for p in s.of(common.PEOPLE)), 10)
     assert not g.restarts
 
@@ -159,7 +145,7 @@ def test_emergency_stop_blocks_everything_but_stop(stack):
 def test_approach_waits_for_a_spoken_yes(stack, demo_scene):
     obs, _ = stack
     time.sleep(0.5)  # the previous test released the emergency stop
-    publish_frames(obs, demo_scene.render(5.0), 1.0)  # someone to approach
+    obs.publish_frames(demo_scene.render(5.0), 1.0)  # someone to approach
     n_v = len(obs.seen.of(common.VERDICT))
     obs.say("Please come here.", tid="c1")
     assert obs.wait_for(lambda s: any(v["pending"] for v in s.of(common.VERDICT)[n_v:]), 10)
@@ -179,7 +165,7 @@ def test_look_at_me_turns_the_head_towards_the_person(stack, demo_scene):
 
     obs, _ = stack
     frame = demo_scene.render(5.0)
-    publish_frames(obs, frame, 1.0)
+    obs.publish_frames(frame, 1.0)
     n = len(obs.seen.head)
     obs.say("Look at me, please.", tid="h1")
     assert obs.wait_for(lambda s: len(s.head) > n, 10)

@@ -69,6 +69,8 @@ def test_spoken_sentence_is_transcribed_answered_and_spoken(stack):
           "after the end of speech)")
     assert wer([SENTENCE], [tr["text"]]) <= 0.2 and tr["final"] and tr["id"].startswith("mic-")
     assert tr["speech_start"] < tr["speech_end"] <= t_heard and 0 < t_heard - tr["speech_end"] < 5
+    # voice activity false is published beside the transcript: wait for it rather than race it
+    assert obs.wait_for(lambda s: len(heard["voice"]) >= 2, 5), heard["voice"]
     assert [v for _, v in heard["voice"][:2]] == [True, False]
     assert all(not p["final"] for _, p in heard["partial"])
     assert obs.wait_for(lambda s: any(u["in_reply_to"] == tr["id"] for u in s.of(common.UTTERANCE)), 60)

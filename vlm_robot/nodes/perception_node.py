@@ -13,10 +13,10 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from vlm_robot.core import payload
-from vlm_robot.core.errors import InvalidInputError
-from vlm_robot.core.image import DEFAULT_MAX_PIXELS, image_to_rgb
+from vlm_robot.core.image import DEFAULT_MAX_PIXELS
 from vlm_robot.core.types import Frame
 from vlm_robot.nodes import common
+from vlm_robot.nodes.convert import frame_from_image
 from vlm_robot.nodes.latest import LatestSlot
 from vlm_robot.perception.pipeline import Perceiver, PerceptionConfig
 
@@ -34,14 +34,9 @@ class PerceptionNode(Node):
         self.get_logger().info(f"perception ready ({self.perceiver.config.face_model}-range face model)")
 
     def _on_image(self, msg: Image) -> None:
-        try:
-            rgb = image_to_rgb(msg.height, msg.width, msg.encoding, msg.step, msg.data, max_pixels=self.max_pixels)
-        except InvalidInputError as e:
-            self.diag.error("bad image on " + common.IMAGE, str(e), encoding=msg.encoding,
-                            size=f"{msg.width}x{msg.height}", step=msg.step, data_bytes=len(msg.data))
-            return
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        self.slot.put(Frame(rgb, stamp, msg.header.frame_id or "camera"))
+        frame = frame_from_image(msg, self.max_pixels, self.diag)
+        if frame is not None:
+            self.slot.put(frame)
 
     def _process(self, frame: Frame) -> None:
         result = self.perceiver.process(frame)

@@ -27,10 +27,10 @@ from std_srvs.srv import Trigger
 
 from vlm_robot.core import payload
 from vlm_robot.core.errors import InvalidInputError
-from vlm_robot.core.image import DEFAULT_MAX_PIXELS, image_to_rgb
+from vlm_robot.core.image import DEFAULT_MAX_PIXELS
 from vlm_robot.core.transcript import string_from_cdr
-from vlm_robot.core.types import Frame
 from vlm_robot.nodes import common
+from vlm_robot.nodes.convert import frame_from_image
 from vlm_robot.vlm.base import VLMConfig, make_backend
 from vlm_robot.vlm.service import VLMNodeConfig, VLMService, parse_question
 
@@ -59,14 +59,9 @@ class VLMNode(Node):
         self.get_logger().info("vlm ready")
 
     def _on_image(self, msg: Image) -> None:
-        try:
-            rgb = image_to_rgb(msg.height, msg.width, msg.encoding, msg.step, msg.data, max_pixels=self.max_pixels)
-        except InvalidInputError as e:
-            self.diag.error("bad image on " + common.IMAGE, str(e), encoding=msg.encoding,
-                            size=f"{msg.width}x{msg.height}", step=msg.step, data_bytes=len(msg.data))
-            return
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        self.service.add_frame(Frame(rgb, stamp, msg.header.frame_id or "camera"))
+        frame = frame_from_image(msg, self.max_pixels, self.diag)
+        if frame is not None:
+            self.service.add_frame(frame)
 
     def _on_request(self, raw: bytes) -> None:
         body = None

@@ -122,45 +122,14 @@ class CompiledVLM:
         Raises:
             InvalidInputError: no frame, or an image the export's fixed shapes do not fit.
         """
-        from transformers import TextIteratorStreamer
+        from vlm_robot.vlm.hf import stream_generation
 
         if self.family is None:
             raise ConfigError("CompiledVLM.load() must be called before asking questions (on configure)")
         if not frames:
             raise InvalidInputError("CompiledVLM.stream: expected at least one frame, got none")
-        fam = self.family
-        inputs = fam.build_inputs(self.processor, question, [f.image for f in frames])
-        feats = self.features(inputs)
-        grounded = getattr(fam, "grounded_entities", None)
-        tokenizer = getattr(self.processor, "tokenizer", self.processor)
-        streamer = None if grounded else TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True,
-                                                                timeout=600)
-        kwargs = {"raw": True} if grounded else {}
-        result: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                result["text"] = fam.generate(self.model, self.processor, inputs, self.config.max_new_tokens,
-                                              features=feats, streamer=streamer, **kwargs)
-            except Exception as err:  # noqa: BLE001 - handed to the caller's thread and re-raised there
-                result["error"] = err
-                if streamer is not None:
-                    streamer.end()
-
-        with self._lock:  # one generation at a time per model
-            worker = threading.Thread(target=run, name="vlm-compiled-generate", daemon=True)
-            worker.start()
-            if streamer is not None:
-                yield from streamer
-            worker.join()
-            if "error" in result:
-                raise result["error"]
-            self.last_entities = {}
-            if grounded is not None:
-                raw = result.get("text", "")
-                self.last_entities = {f"<obj{i + 1}>": {"kind": "object", **e}
-                                      for i, e in enumerate(grounded(self.processor, raw))}
-                yield fam.clean_text(self.processor, raw)
+        inputs = self.family.build_inputs(self.processor, question, [f.image for f in frames])
+        yield from stream_generation(self, inputs, self.features(inputs))
 
     def answer(self, question: str, frames: Sequence[Frame]) -> VLMAnswer:
         t0 = time.perf_counter()

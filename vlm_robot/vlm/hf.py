@@ -68,6 +68,49 @@ def torch_dtype(torch: Any, config: VLMConfig) -> Any:
     return getattr(torch, config.dtype)
 
 
+def stream_generation(vlm: Any, inputs: dict[str, Any], features: Any = None) -> Iterator[str]:
+    """Generate on a worker thread and yield the text as it streams (shared by the transformers and
+    compiled backends). ``vlm`` has ``family``, ``model``, ``processor``, ``config``, ``_lock`` and
+    ``last_entities``; ``features`` replace the vision tower when given.
+
+    Kosmos-2 answers carry grounding markup, so its answer comes in one piece, cleaned, with its
+    grounded phrases in ``vlm.last_entities``.
+    """
+    from transformers import TextIteratorStreamer
+
+    fam = vlm.family
+    grounded = getattr(fam, "grounded_entities", None)
+    tokenizer = getattr(vlm.processor, "tokenizer", vlm.processor)
+    streamer = None if grounded else TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True,
+                                                            timeout=600)
+    kwargs = {"raw": True} if grounded else {}
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["text"] = fam.generate(vlm.model, vlm.processor, inputs, vlm.config.max_new_tokens,
+                                          features=features, streamer=streamer, **kwargs)
+        except Exception as e:  # noqa: BLE001 - re-raised in the caller's thread below
+            result["error"] = e
+            if streamer is not None:
+                streamer.end()
+
+    with vlm._lock:  # one generation at a time per model
+        worker = threading.Thread(target=run, name="vlm-generate", daemon=True)
+        worker.start()
+        if streamer is not None:
+            yield from streamer
+        worker.join()
+        if "error" in result:
+            raise result["error"]
+        vlm.last_entities = {}
+        if grounded is not None:
+            raw = result.get("text", "")
+            vlm.last_entities = {f"<obj{i + 1}>": {"kind": "object", **e}
+                                 for i, e in enumerate(grounded(vlm.processor, raw))}
+            yield fam.clean_text(vlm.processor, raw)
+
+
 class TransformersVLM:
     """A transformers VLM behind the :class:`~vlm_robot.vlm.base.VLM` interface (streams tokens)."""
 
@@ -108,39 +151,7 @@ class TransformersVLM:
         Kosmos-2 answers carry grounding markup, so its answer comes in one piece, cleaned, with its
         grounded phrases in :attr:`last_entities`.
         """
-        from transformers import TextIteratorStreamer
-
-        inputs = self.inputs(question, frames)
-        grounded = getattr(self.family, "grounded_entities", None)
-        tokenizer = getattr(self.processor, "tokenizer", self.processor)
-        streamer = None if grounded else TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True,
-                                                                timeout=600)
-        kwargs = {"raw": True} if grounded else {}
-        result: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                result["text"] = self.family.generate(self.model, self.processor, inputs, self.config.max_new_tokens,
-                                                      features=features, streamer=streamer, **kwargs)
-            except Exception as e:  # noqa: BLE001 - re-raised in the caller's thread below
-                result["error"] = e
-                if streamer is not None:
-                    streamer.end()
-
-        with self._lock:  # one generation at a time per model
-            worker = threading.Thread(target=run, name="vlm-generate", daemon=True)
-            worker.start()
-            if streamer is not None:
-                yield from streamer
-            worker.join()
-            if "error" in result:
-                raise result["error"]
-            self.last_entities = {}
-            if grounded is not None:
-                raw = result.get("text", "")
-                self.last_entities = {f"<obj{i + 1}>": {"kind": "object", **e}
-                                      for i, e in enumerate(grounded(self.processor, raw))}
-                yield self.family.clean_text(self.processor, raw)
+        yield from stream_generation(self, self.inputs(question, frames), features)
 
     def answer(self, question: str, frames: Sequence[Frame]) -> VLMAnswer:
         t0 = time.perf_counter()
