@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from vlm_robot.core.types import Decision, Intent, PerceptionResult, PersonState, Transcript, Utterance
+from vlm_robot.core.wording import without_unspeakable_sentences
 from vlm_robot.perception.text_affect import TextAffect
 from vlm_robot.reasoning.actuation import bearing_from_box
 from vlm_robot.reasoning.dialogue import DialogueManager, clean_reply, recall_answer
@@ -211,7 +212,10 @@ class Reasoner:
         try:
             pieces = iter([recalled]) if recalled else self.dialogue.generate(messages)
             text = clean_reply("".join(_tee(pieces, on_piece)))
-            kind, text = "reply", text or "Sorry, I have no answer to that."
+            kept = without_unspeakable_sentences(text)
+            if kept != text:
+                why = f"{why}; a sentence with a blocked word was left out"
+            kind, text = "reply", kept or "Sorry, I have no answer to that."
         except Exception as e:  # noqa: BLE001 - the person must get an answer even when the model fails
             kind, text = "error", "Sorry, I could not think of an answer just now."
             why = f"{why}; language model failed: {type(e).__name__}: {e}"

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from vlm_robot.core.errors import ConfigError
+from vlm_robot.core.wording import unspeakable
 from vlm_robot.speech.audio import FRAME, SAMPLE_RATE, write_wav
 from vlm_robot.speech.stream_tts import ClauseChunker
 from vlm_robot.speech.wer import normalise
@@ -260,6 +261,8 @@ class SpeechOut:
 
     def _add_clauses(self, job: _Job, clauses: list[str]) -> None:
         for c in clauses:
+            if unspeakable(c):  # a blocked word (vlm_robot/core/wording.py): this clause is not said
+                continue
             job.spoken_text += " " + c
             text = spoken_form(c)
             if normalise(text):
