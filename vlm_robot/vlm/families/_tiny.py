@@ -134,3 +134,40 @@ def check_images(images, *, component: str) -> list:
             )
         out.append(Image.fromarray(np.ascontiguousarray(im)))  # (H, W, 3) uint8 -> RGB
     return out
+
+
+def load_pretrained(family: str, model_types: tuple[str, ...], source: str, *, device: str, dtype,
+                    local_files_only: bool, model_class, processor_class=None):
+    """The loading path every family shares: check the source, the architecture, then processor + model.
+
+    Args:
+        family: the family module's name, for messages.
+        model_types: the ``config.model_type`` values the family handles.
+        model_class: ``config -> class`` with ``from_pretrained`` for the model.
+        processor_class: ``config -> class`` for the processor (default ``AutoProcessor``).
+
+    Returns:
+        ``(model in eval mode on device, processor)``.
+
+    Raises:
+        ModelNotFoundError: ``source`` missing (offline: not in the cache); the message says how to get it.
+        ConfigError: ``source`` holds another architecture.
+    """
+    from transformers import AutoConfig, AutoProcessor
+
+    from vlm_robot.core.errors import ConfigError
+
+    check_model_source(source, local_files_only=local_files_only)
+    try:
+        config = AutoConfig.from_pretrained(source, local_files_only=local_files_only)
+        if config.model_type not in model_types:
+            raise ConfigError(
+                f"{family}.load: {source!r} is a {config.model_type!r} model, expected one of {model_types}; "
+                "pick the family with vlm_robot.vlm.families.family_for_model_type"
+            )
+        proc_cls = processor_class(config) if processor_class is not None else AutoProcessor
+        processor = proc_cls.from_pretrained(source, local_files_only=local_files_only)
+        model = model_class(config).from_pretrained(source, dtype=dtype, local_files_only=local_files_only)
+    except OSError as err:
+        raise model_not_found(source, err) from err
+    return model.to(device).eval(), processor

@@ -24,7 +24,11 @@ import torch
 from torch import nn
 
 from vlm_robot.core.errors import ConfigError, InvalidInputError
-from vlm_robot.vlm.families._tiny import byte_tokenizer, check_images, check_model_source, model_not_found
+from vlm_robot.vlm.families._tiny import (
+    byte_tokenizer,
+    check_images,
+    load_pretrained,
+)
 
 MODEL_TYPES: tuple[str, ...] = ("blip-2", "instructblip")
 vision_input_names: tuple[str, ...] = ("pixel_values",)
@@ -48,27 +52,12 @@ def load(source: str, *, device: str, dtype: torch.dtype, local_files_only: bool
         ModelNotFoundError: ``source`` missing (offline: not in the cache); the message says how to get it.
         ConfigError: ``source`` holds another architecture.
     """
-    from transformers import (
-        AutoConfig,
-        AutoProcessor,
-        Blip2ForConditionalGeneration,
-        InstructBlipForConditionalGeneration,
-    )
+    from transformers import Blip2ForConditionalGeneration, InstructBlipForConditionalGeneration
 
-    check_model_source(source, local_files_only=local_files_only)
-    try:
-        config = AutoConfig.from_pretrained(source, local_files_only=local_files_only)
-        if config.model_type not in MODEL_TYPES:
-            raise ConfigError(
-                f"blip2.load: {source!r} is a {config.model_type!r} model, expected one of {MODEL_TYPES}; "
-                "pick the family with vlm_robot.vlm.families.family_for_model_type"
-            )
-        cls = Blip2ForConditionalGeneration if config.model_type == "blip-2" else InstructBlipForConditionalGeneration
-        processor = AutoProcessor.from_pretrained(source, local_files_only=local_files_only)
-        model = cls.from_pretrained(source, dtype=dtype, local_files_only=local_files_only)
-    except OSError as err:
-        raise model_not_found(source, err) from err
-    return model.to(device).eval(), processor
+    return load_pretrained(
+        "blip2", MODEL_TYPES, source, device=device, dtype=dtype, local_files_only=local_files_only,
+        model_class=lambda c: Blip2ForConditionalGeneration if c.model_type == "blip-2"
+        else InstructBlipForConditionalGeneration)
 
 
 def build_inputs(processor, question: str, images: list[np.ndarray]) -> dict[str, torch.Tensor]:

@@ -31,8 +31,7 @@ from vlm_robot.vlm.families._tiny import (
     SIMPLE_CHAT_TEMPLATE,
     byte_tokenizer,
     check_images,
-    check_model_source,
-    model_not_found,
+    load_pretrained,
 )
 
 MODEL_TYPES: tuple[str, ...] = ("idefics3", "smolvlm")
@@ -95,24 +94,12 @@ def load(source: str, *, device: str, dtype: torch.dtype, local_files_only: bool
         ModelNotFoundError: ``source`` missing (offline: not in the cache); the message says how to get it.
         ConfigError: ``source`` holds another architecture.
     """
-    from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    check_model_source(source, local_files_only=local_files_only)
-    try:
-        config = AutoConfig.from_pretrained(source, local_files_only=local_files_only)
-        if config.model_type not in MODEL_TYPES:
-            raise ConfigError(
-                f"idefics3.load: {source!r} is a {config.model_type!r} model, expected one of {MODEL_TYPES}; "
-                "pick the family with vlm_robot.vlm.families.family_for_model_type"
-            )
-        if config.model_type == "smolvlm":
-            processor = smolvlm_image_processor_class().from_pretrained(source, local_files_only=local_files_only)
-        else:
-            processor = AutoProcessor.from_pretrained(source, local_files_only=local_files_only)
-        model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype, local_files_only=local_files_only)
-    except OSError as err:
-        raise model_not_found(source, err) from err
-    return model.to(device).eval(), processor
+    return load_pretrained(
+        "idefics3", MODEL_TYPES, source, device=device, dtype=dtype, local_files_only=local_files_only,
+        model_class=lambda _c: AutoModelForImageTextToText,
+        processor_class=lambda c: smolvlm_image_processor_class() if c.model_type == "smolvlm" else AutoProcessor)
 
 
 def build_inputs(processor, question: str, images: list[np.ndarray]) -> dict[str, torch.Tensor]:

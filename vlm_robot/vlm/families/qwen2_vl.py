@@ -28,7 +28,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from vlm_robot.core.errors import ConfigError, InvalidInputError
-from vlm_robot.vlm.families._tiny import byte_tokenizer, check_images, check_model_source, model_not_found
+from vlm_robot.vlm.families._tiny import (
+    byte_tokenizer,
+    check_images,
+    load_pretrained,
+)
 
 MODEL_TYPES: tuple[str, ...] = ("qwen2_vl", "qwen2_5_vl")
 vision_input_names: tuple[str, ...] = ("pixel_values", "image_grid_thw")
@@ -84,22 +88,11 @@ def load(source: str, *, device: str, dtype: torch.dtype, local_files_only: bool
         ModelNotFoundError: ``source`` missing (offline: not in the cache); the message says how to get it.
         ConfigError: ``source`` holds another architecture.
     """
-    from transformers import AutoConfig, AutoModelForImageTextToText
+    from transformers import AutoModelForImageTextToText
 
-    check_model_source(source, local_files_only=local_files_only)
-    try:
-        config = AutoConfig.from_pretrained(source, local_files_only=local_files_only)
-        if config.model_type not in MODEL_TYPES:
-            raise ConfigError(
-                f"qwen2_vl.load: {source!r} is a {config.model_type!r} model, expected one of {MODEL_TYPES}; "
-                "pick the family with vlm_robot.vlm.families.family_for_model_type"
-            )
-        processor_cls = image_processor_class(config.model_type)
-        processor = processor_cls.from_pretrained(source, local_files_only=local_files_only)
-        model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype, local_files_only=local_files_only)
-    except OSError as err:
-        raise model_not_found(source, err) from err
-    return model.to(device).eval(), processor
+    return load_pretrained("qwen2_vl", MODEL_TYPES, source, device=device, dtype=dtype,
+                           local_files_only=local_files_only, model_class=lambda _c: AutoModelForImageTextToText,
+                           processor_class=lambda c: image_processor_class(c.model_type))
 
 
 def build_inputs(processor, question: str, images: list[np.ndarray]) -> dict[str, torch.Tensor]:
