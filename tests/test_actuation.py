@@ -49,6 +49,20 @@ def test_look_at_turns_the_head_within_its_joint_limits():
     assert cmd.tilt == 0.0  # elevation defaults to level
 
 
+def test_bearings_measured_in_the_camera_add_to_where_the_head_already_points():
+    # the head is panned 0.5 left and tilted 0.1 down; the person is 0.2 further left, 0.05 up in the image
+    a = act()
+    (cmd,) = a.commands(Intent("look_at", "p", {"bearing_rad": 0.2, "elevation_rad": 0.05}), head=(0.5, 0.1))
+    assert (cmd.pan, cmd.tilt) == (pytest.approx(0.7), pytest.approx(0.05))
+    (cmd,) = a.commands(Intent("look_at", "p", {"bearing_rad": 0.0}), head=(1.3, 0.0))
+    assert cmd.pan == pytest.approx(1.3)  # centred already: the head stays, not back to 0
+    (cmd,) = a.commands(Intent("look_at", "p", {"bearing_rad": 0.5}), head=(1.3, 0.0))
+    assert cmd.pan == 1.4  # still within the joint limits
+    (g,) = a.commands(Intent("approach", "p", {"distance_m": 1.0, "speed_mps": 0.3, "bearing_rad": 0.0,
+                                               "range_m": 2.0}), head=(math.pi / 2, 0.0))
+    assert (g.x, g.y, g.yaw) == (pytest.approx(0.0, abs=1e-9), pytest.approx(1.0), pytest.approx(math.pi / 2))
+
+
 def test_approach_goal_stops_short_of_the_person_and_within_reach():
     a = act(max_goal_distance_m=2.0)
     (g,) = a.commands(Intent("approach", "p", {"distance_m": 1.0, "speed_mps": 0.3, "bearing_rad": 0.0,

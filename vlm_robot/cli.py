@@ -3,6 +3,10 @@
     vlm-robot demo                          # scripted scene through the real graph, timeline + MCAP + report
     vlm-robot run --camera /dev/video0      # the bringup without `ros2 launch`
     vlm-robot replay out/demo/session       # publish a recording with its original timing (--rate 2)
+    vlm-robot replay BAG --lockstep         # a recording's inputs through a fresh graph; same decisions?
+    vlm-robot sim --all                     # simulation scenarios (MuJoCo room) end to end, results table
+    vlm-robot sim greet_sad_visitor --repeat --replay   # one scenario, twice and replayed: same decisions?
+    vlm-robot bench sim                     # render and perception rates of the simulation on this machine
     vlm-robot audio devices                 # PortAudio microphones and speakers, by index and name
     vlm-robot ask "Who is here?"            # a question to the running VLM node, answer streamed
     vlm-robot bench pipeline                # latest-frame-wins vs inference in the callback
@@ -68,10 +72,31 @@ def cmd_run(a: argparse.Namespace) -> int:
 
 
 def cmd_replay(a: argparse.Namespace) -> int:
+    if a.lockstep:
+        from vlm_robot.sim.replay_lockstep import replay_lockstep
+
+        loopback_defaults()
+        rep = replay_lockstep(a.bag, Path(a.out))
+        print(f"replayed {rep.frames} frames in lockstep: {len(rep.replayed)} decisions, {len(rep.recorded)} recorded")
+        print("same decisions as the recording" if rep.same else f"DIFFERENT: {rep.first_difference()}")
+        for p in rep.problems:
+            print(f"  lockstep: {p}")
+        return 0 if rep.same else 1
     from vlm_robot import replay
 
     loopback_defaults() if a.local else None
     return replay.main(a.bag, a.rate, a.topics or None)
+
+
+def cmd_sim(a: argparse.Namespace) -> int:
+    from vlm_robot.sim import cli as sim_cli
+
+    loopback_defaults()
+    if a.faces:
+        from vlm_robot.sim.faces import main as faces_main
+
+        return faces_main()
+    return sim_cli.main(a.scenario, a.all, a.fast, a.out, a.record, a.repeat, a.replay, a.dir)
 
 
 def cmd_bench(a: argparse.Namespace) -> int:
@@ -83,6 +108,10 @@ def cmd_bench(a: argparse.Namespace) -> int:
         from vlm_robot import bench_voice
 
         return bench_voice.main(a.turns)
+    if a.what == "sim":
+        from vlm_robot.sim import bench_sim
+
+        return bench_sim.main(a.seconds)
     from vlm_robot import bench
 
     loopback_defaults()
@@ -159,7 +188,21 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--rate", type=float, default=1.0, help="playback speed factor (2: twice as fast)")
     rp.add_argument("--topics", nargs="*", help="only these topics (default: all)")
     rp.add_argument("--local", action="store_true", help="keep DDS on this machine")
+    rp.add_argument("--lockstep", action="store_true", help="play only the inputs through a fresh perception, "
+                    "reasoning and gate, frame by frame, and compare the decisions with the recorded ones")
+    rp.add_argument("--out", default="out/replay", help="lockstep: logs and memory of the fresh graph")
     rp.set_defaults(fn=cmd_replay, isolate=False)
+    sm = sub.add_parser("sim", help="run simulation scenarios (MuJoCo room) through the real graph, scored")
+    sm.add_argument("scenario", nargs="?", default="", help="scenario name in sim/scenarios or a YAML file")
+    sm.add_argument("--all", action="store_true", help="every scenario in --dir; prints the results table")
+    sm.add_argument("--fast", action="store_true", help="only the quick subset (`fast: true`) make test runs")
+    sm.add_argument("--dir", default="sim/scenarios", help="scenario folder (default: %(default)s)")
+    sm.add_argument("--out", default="out/sim", help="per scenario: result.json, the MCAP bag, node logs")
+    sm.add_argument("--no-record", dest="record", action="store_false", help="do not record a bag")
+    sm.add_argument("--repeat", action="store_true", help="run each scenario twice; the decisions must match")
+    sm.add_argument("--replay", action="store_true", help="replay each recording in lockstep; decisions must match")
+    sm.add_argument("--faces", action="store_true", help="measure how perception reads the rendered faces")
+    sm.set_defaults(fn=cmd_sim, isolate=True)
     q = sub.add_parser("ask", help="ask the running VLM node a question about what the camera sees")
     q.add_argument("question", help='e.g. "Who is here?"')
     q.add_argument("--image", default="", help="publish this image file as the camera while asking")
@@ -169,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--local", action="store_true", help="keep DDS on this machine")
     q.set_defaults(fn=cmd_ask, isolate=False)
     b = sub.add_parser("bench", help="benchmarks that compare against a baseline measured in the same run")
-    b.add_argument("what", choices=["pipeline", "proactive", "encoder", "voice"])
+    b.add_argument("what", choices=["pipeline", "proactive", "encoder", "voice", "sim"])
     b.add_argument("--seconds", type=float, default=60.0, help="length of each run")
     b.add_argument("--fps", type=float, default=30.0, help="camera frame rate fed in")
     b.add_argument("--encoders", nargs="*", help="encoder: which (siglip-b16-384 clip-vit-b16-224; default both)")
@@ -222,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    if a.isolate and getattr(a, "what", "") not in ("encoder", "voice"):  # bench encoder / voice start no ROS
+    # bench encoder / voice start no ROS; a lockstep replay does
+    if (a.isolate or getattr(a, "lockstep", False)) and getattr(a, "what", "") not in ("encoder", "voice"):
         reexec_isolated()
     return a.fn(a)
 

@@ -47,7 +47,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "person_states": {
         "type": "object",
         "required": ["stamp", "people"],
-        "properties": {"stamp": _num, "people": {"type": "array", "items": {
+        # caused: ids of the utterances and intents this frame led to (published just after), optional
+        "properties": {"stamp": _num, "caused": {"type": "object"}, "people": {"type": "array", "items": {
             "type": "object", "required": ["id"],
             # name and remembered_turns come from the dialogue memory; optional (older reasoning nodes omit them)
             "properties": {"name": {"type": ["string", "null"]}, "remembered_turns": {"type": "integer"}}}}},

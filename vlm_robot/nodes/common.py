@@ -41,6 +41,7 @@ VQA_REQUEST = "/vlm_robot/vqa/request"
 VQA_PARTIAL = "/vlm_robot/vqa/partial"
 VQA_ANSWER = "/vlm_robot/vqa/answer"
 SCENE_DESCRIPTION = "/vlm_robot/scene_description"
+JOINT_STATES = "/joint_states"  # sensor_msgs/JointState from the robot (or the simulator): where the head points
 
 # Latest frame wins: a slow consumer gets the newest image, never a backlog. Subscribers are
 # best effort so that any camera driver (sensor-data QoS) matches; our publishers are reliable
@@ -48,6 +49,8 @@ SCENE_DESCRIPTION = "/vlm_robot/scene_description"
 IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 IMAGE_PUB_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE)
 IMAGE_RECORD_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
+# Robot state streams (/joint_states): best effort matches any driver; the newest value is what counts.
+SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
 # Nothing said or decided is lost: reliable, with room for bursts.
 EVENT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100, reliability=ReliabilityPolicy.RELIABLE)
 # Latched state (emergency stop, speaking): a late joiner gets the current value.
@@ -60,6 +63,8 @@ def qos_for(topic: str, publisher: bool) -> QoSProfile:
     """The QoS to publish (``publisher=True``) or record/subscribe ``topic`` with."""
     if topic == IMAGE:
         return IMAGE_PUB_QOS if publisher else IMAGE_RECORD_QOS
+    if topic == JOINT_STATES:
+        return EVENT_QOS if publisher else SENSOR_QOS
     return STATE_QOS if topic in (ESTOP, SPEAKING, DND) else EVENT_QOS
 
 

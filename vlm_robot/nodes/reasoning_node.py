@@ -140,8 +140,10 @@ class ReasoningNode(Node):
         except Exception as e:  # noqa: BLE001 - keep reasoning alive, say what broke
             self.diag.error("reasoning failed", f"{type(e).__name__}: {e}")
             return
+        # the ids of what this frame caused, so a lockstep simulator or replay knows what to wait for
+        caused = {"utterances": [u.id for u in out.utterances], "intents": [it.id for it in out.intents]}
         self.pubs[common.PERSON_STATES].publish(String(data=payload.encode(
-            "person_states", {"stamp": result.stamp, "people": states})))
+            "person_states", {"stamp": result.stamp, "people": states, "caused": caused})))
         self._emit(out)
 
     def _answer(self, t: Transcript) -> None:

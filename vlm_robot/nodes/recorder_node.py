@@ -43,6 +43,7 @@ TOPIC_TYPES: dict[str, str] = {
     common.SCENE_DESCRIPTION: "std_msgs/msg/String",
     common.VOICE_ACTIVITY: "std_msgs/msg/Bool",
     common.PARTIAL_TRANSCRIPT: "std_msgs/msg/String",
+    common.JOINT_STATES: "sensor_msgs/msg/JointState",
 }
 
 

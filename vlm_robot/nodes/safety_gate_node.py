@@ -52,6 +52,9 @@ class SafetyGateNode(Node):
         self.create_subscription(Bool, common.ESTOP, self._on_estop, common.STATE_QOS)
         # a person's yes or no for intents that need confirmation, read by fixed patterns, no model
         self.create_subscription(String, common.TRANSCRIPT, self._on_transcript, common.EVENT_QOS, raw=True)
+        # where the head points now: bearings in intents were measured in the camera image
+        self.head_pose: tuple[float, float] | None = None
+        self.create_subscription(JointState, common.JOINT_STATES, self._on_joint_states, common.SENSOR_QOS)
         self.create_timer(0.5, self._tick)
         self.seq = 0
         self.get_logger().info(f"safety gate ready; allowed intents: {sorted(self.gate.config.allowed)}; "
@@ -63,6 +66,13 @@ class SafetyGateNode(Node):
         self.gate.set_estop(bool(msg.data))
         if msg.data:
             self._stop("the emergency stop was engaged")
+
+    def _on_joint_states(self, msg: JointState) -> None:
+        pos = dict(zip(msg.name, msg.position, strict=False))
+        if "head_pan" in pos:
+            pan, tilt = float(pos["head_pan"]), float(pos.get("head_tilt", 0.0))
+            if math.isfinite(pan) and math.isfinite(tilt):
+                self.head_pose = (pan, tilt)
 
     def _on_intent(self, msg: String) -> None:
         try:
@@ -110,7 +120,7 @@ class SafetyGateNode(Node):
             return
         self.approved.publish(String(data=payload.encode("intent", intent.to_dict())))
         try:
-            commands = self.actuation.commands(intent)
+            commands = self.actuation.commands(intent, self.head_pose or (0.0, 0.0))
         except InvalidInputError as e:  # approved but not executable: nothing moves, and it is said why
             self.diag.error(f"no command for approved {intent.type}", str(e))
             return

@@ -161,8 +161,13 @@ class Actuation:
         self.config = config or ActuationConfig()
         self.places = dict(places or {})
 
-    def commands(self, intent: Intent) -> list[Command]:
+    def commands(self, intent: Intent, head: tuple[float, float] = (0.0, 0.0)) -> list[Command]:
         """The commands for one approved intent; ``wave``, ``fetch`` and ``offer`` are skills, not commands.
+
+        Args:
+            intent: the approved intent. Its ``bearing_rad``/``elevation_rad`` were measured in the camera image.
+            head: the head's ``(pan, tilt)`` when the image was taken (from /joint_states): a person seen at
+                bearing 0.2 while the head is panned 0.5 is at 0.7 from the base. ``(0, 0)`` when unknown.
 
         Raises:
             InvalidInputError: a value is not finite, or ``navigate`` names a place that is not known.
@@ -172,11 +177,12 @@ class Actuation:
         if intent.type == "stop":
             return [StopCommand()]
         if intent.type == "look_at":
-            pan = clamp(p["bearing_rad"], *c.head_pan_limits_rad)
-            tilt = clamp(-p["elevation_rad"], *c.head_tilt_limits_rad)  # looking up is a negative pitch
+            pan = clamp(clamp(head[0], -math.pi, math.pi) + p["bearing_rad"], *c.head_pan_limits_rad)
+            # looking up is a negative pitch
+            tilt = clamp(clamp(head[1], -math.pi, math.pi) - p["elevation_rad"], *c.head_tilt_limits_rad)
             return [HeadCommand(pan, tilt, c.head_speed_rps)]
         if intent.type == "approach":
-            bearing = clamp(p["bearing_rad"], -math.pi, math.pi)
+            bearing = wrap(clamp(p["bearing_rad"], -math.pi, math.pi) + clamp(head[0], -math.pi, math.pi))
             travel = clamp(clamp(p["range_m"], 0.0, 1e3) - clamp(p["distance_m"], 0.0, 1e3), 0.0,
                            c.max_goal_distance_m)  # already close enough: only turn to face the person
             return [GoalCommand(c.base_frame, travel * math.cos(bearing), travel * math.sin(bearing), bearing)]
