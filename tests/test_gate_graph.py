@@ -118,3 +118,23 @@ def test_with_the_emergency_stop_engaged_nothing_but_stop_moves(gate):
     obs.estop_pub.publish(Bool(data=False))
     time.sleep(0.5)
     assert send("look_at", params={"bearing_rad": 0.1})["approved"]
+
+
+def test_look_at_adds_where_the_head_already_points_from_joint_states(gate):
+    from sensor_msgs.msg import JointState
+
+    obs, send = gate
+    js = obs.create_publisher(JointState, common.JOINT_STATES, common.qos_for(common.JOINT_STATES, True))
+    time.sleep(0.5)  # match
+    try:
+        js.publish(JointState(name=["head_pan", "head_tilt"], position=[0.5, 0.1]))
+        time.sleep(0.3)
+        n = len(obs.seen.head)
+        assert send("look_at", params={"bearing_rad": 0.2, "elevation_rad": 0.05})["approved"]
+        assert obs.wait_for(lambda s: len(s.head) > n, 5)
+        # a person 0.2 left of the image centre while the head is panned 0.5: turn to 0.7, not to 0.2
+        assert obs.seen.head[-1]["position"] == pytest.approx([0.7, 0.05])
+    finally:
+        js.publish(JointState(name=["head_pan", "head_tilt"], position=[0.0, 0.0]))
+        time.sleep(0.3)
+        obs.destroy_publisher(js)
