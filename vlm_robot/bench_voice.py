@@ -106,12 +106,13 @@ def main(turns: int = 20) -> int:
     from vlm_robot.reasoning.llm import LLMConfig, load_chat_model
     from vlm_robot.speech.asr import WhisperASR
     from vlm_robot.speech.conversation import Conversation
+    from vlm_robot.speech.speech_out import SpeechOutConfig
     from vlm_robot.speech.stream_tts import ClauseSynth, StreamTTSConfig
     from vlm_robot.speech.vad import TurnConfig, TurnDetector
 
     t_load = time.perf_counter()
     user = ClauseSynth(StreamTTSConfig(voice=USER_VOICE, rate_wpm=160))
-    robot = ClauseSynth(StreamTTSConfig())
+    robot = ClauseSynth(SpeechOutConfig().synth_config())  # the robot's own voice (50 ms between words)
     asr = WhisperASR()
     llm_cfg = LLMConfig()
     dialogue = DialogueManager(load_chat_model(llm_cfg), max_turns=llm_cfg.history_turns, max_tokens=llm_cfg.max_tokens)

@@ -106,3 +106,6 @@ def test_bad_settings_are_refused():
         SpeechOutConfig(output="hdmi")
     with pytest.raises(ConfigError, match="rate_wpm"):
         SpeechOutConfig(rate_wpm=5)
+    with pytest.raises(ConfigError, match="word_gap_ms"):
+        SpeechOutConfig(word_gap_ms=-10)
+    assert SpeechOutConfig().synth_config().word_gap_ms == 50  # the robot keeps its words apart (WER, README)

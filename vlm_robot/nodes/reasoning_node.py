@@ -124,6 +124,9 @@ class ReasoningNode(Node):
         except InvalidInputError as e:
             self.diag.error("bad transcript on " + common.TRANSCRIPT, str(e), received_bytes=len(raw))
             return
+        if not t.final:  # a speculative partial (it belongs on /speech/partial): the final one follows, same id
+            self.get_logger().debug(f"partial transcript {t.id} ignored; waiting for the final one")
+            return
         if not self.seen.first_time(t.id):
             self.get_logger().info(f"transcript {t.id} sent again; already being answered")
             return

@@ -34,6 +34,9 @@ class StreamTTSConfig:
         rate_wpm: espeak-ng speaking rate.
         min_clause_chars: a comma ends a clause only after this many characters (very short clauses sound choppy).
         max_clause_chars: a clause with no punctuation is cut at a space after this many characters.
+        word_gap_ms: espeak-ng's pause between words (``-g``, in 10 ms steps at its default rate); 0 = none,
+            espeak-ng's own run-together speech (what the test "persons" use); the robot's voice
+            (:class:`~vlm_robot.speech.speech_out.SpeechOutConfig`) uses 50 ms, see there.
     """
 
     engine: str = "espeak-ng"
@@ -41,12 +44,15 @@ class StreamTTSConfig:
     rate_wpm: int = 165
     min_clause_chars: int = 24
     max_clause_chars: int = 160
+    word_gap_ms: int = 0
 
     def __post_init__(self) -> None:
         if self.engine not in ("espeak-ng", "piper"):
             raise ConfigError(f"tts.engine {self.engine!r} unknown; expected 'espeak-ng' or 'piper'")
         if not 80 <= self.rate_wpm <= 450:
             raise ConfigError(f"tts.rate_wpm must be in [80, 450], got {self.rate_wpm}")
+        if not 0 <= self.word_gap_ms <= 500:
+            raise ConfigError(f"tts.word_gap_ms must be in [0, 500], got {self.word_gap_ms}")
         if not 1 <= self.min_clause_chars < self.max_clause_chars:
             raise ConfigError("tts: expected 1 <= min_clause_chars < max_clause_chars, got "
                               f"{self.min_clause_chars} and {self.max_clause_chars}")
@@ -118,7 +124,8 @@ class ClauseSynth:
     def __call__(self, text: str):
         c = self.config
         if c.engine == "espeak-ng":
-            cmd = [self.exe, "-v", c.voice, "-s", str(c.rate_wpm), "--stdout", "--", text]
+            cmd = [self.exe, "-v", c.voice, "-s", str(c.rate_wpm), "-g", str(round(c.word_gap_ms / 10)),
+                   "--stdout", "--", text]
             wav = subprocess.run(cmd, check=True, capture_output=True, timeout=30).stdout
             samples, rate = read_wav(io.BytesIO(_fix_stream_header(wav)))
         else:
