@@ -21,6 +21,10 @@ setup(
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
         (f"share/{PACKAGE}/sim/scenes", glob("sim/scenes/*.yaml")),
         (f"share/{PACKAGE}/sim/suites", glob("sim/suites/*.yaml")),
+        (f"share/{PACKAGE}/sim/scenarios", glob("sim/scenarios/*.*")),
+        (f"share/{PACKAGE}/sim/world", glob("sim/world/*.*")),
+        (f"share/{PACKAGE}/sim/world/gazebo", glob("sim/world/gazebo/*.*")),
+        (f"share/{PACKAGE}/sim/world/gazebo/textures", glob("sim/world/gazebo/textures/*.png")),
         (f"share/{PACKAGE}/models", glob("models/*.yaml") + glob("models/*.md")),
     ],
     # The robot runtime (rclpy and the message packages) comes from ROS 2 (apt) or from the
@@ -49,6 +53,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     entry_points={
-        "console_scripts": [f"{n} = {PACKAGE}.nodes.{n}:main" for n in NODES] + ["vlm-robot = vlm_robot.cli:main"],
+        "console_scripts": [f"{n} = {PACKAGE}.nodes.{n}:main" for n in NODES] + [
+            "vlm-robot = vlm_robot.cli:main", "gz_head_adapter = vlm_robot.sim.gz_head_adapter:main"],
     },
 )

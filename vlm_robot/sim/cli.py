@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from vlm_robot.core.errors import ConfigError
@@ -15,8 +16,10 @@ def scenario_dir(d: str = DEFAULT_DIR) -> Path:
     p = Path(d)
     if p.is_dir():
         return p
-    here = Path(__file__).resolve().parents[2] / d
-    return here if here.is_dir() else p
+    for base in (Path(__file__).resolve().parents[2], Path(sys.prefix) / "share" / "vlm_robot"):
+        if (base / d).is_dir():
+            return base / d
+    return p
 
 
 def select(scenario: str, run_all: bool, fast: bool, directory: str = DEFAULT_DIR) -> list[Scenario]:
