@@ -25,8 +25,9 @@ def test_vocabulary_is_one_table_for_every_type():
     assert vocabulary.with_defaults(Intent("look_at", "p", {"bearing_rad": 0.2})) == {
         "bearing_rad": 0.2, "elevation_rad": 0.0}
     assert vocabulary.describe(Intent("navigate", "charging_station")) == "go to the charging station"
-    assert vocabulary.describe(Intent("offer", "person1", object="cup")) == "offer the cup to person1"
-    assert vocabulary.describe(Intent("approach", "person2")) == "approach person2"
+    assert vocabulary.describe(Intent("offer", "person1", object="cup")) == "offer the cup to you"
+    assert vocabulary.describe(Intent("approach", "person2")) == "come over to you"  # asked of that person
+    assert vocabulary.describe(Intent("approach", "person2"), listener="person5") == "come over to person2"
 
 
 def test_patterns_for_the_new_types():

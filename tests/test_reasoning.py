@@ -117,3 +117,22 @@ def test_transcript_goes_to_the_person_last_addressed():
 
     out = r.hear(Transcript("stop", 1.6, id="t1"))
     assert out.intents[0].target == "person1" and out.decisions[0].person_id == 1
+
+
+def test_a_head_turn_moves_the_tracks_with_the_image_so_nobody_becomes_new():
+    from vlm_robot.core.types import Face, PerceptionResult
+    from vlm_robot.reasoning.tracker import PeopleTracker, TrackerConfig
+
+    tr = PeopleTracker(TrackerConfig(match_distance=1.5, camera_hfov_deg=60.0))
+    face = lambda x: Face(box=(x, 200.0, 40.0, 40.0), score=0.9)  # noqa: E731
+    tr.follow_head(0.0, 0.0, 640, 480)
+    (p,) = tr.update(PerceptionResult(0.0, "camera", 640, 480, (face(100.0),)))
+    # the head pans 0.35 rad left towards the person: their face jumps ~190 px right, to near the centre
+    tr.follow_head(0.35, 0.0, 640, 480)
+    (q,) = tr.update(PerceptionResult(0.2, "camera", 640, 480, (face(290.0),)))
+    assert q.id == p.id and tr.next_id == 2
+    # without knowing the head turned, the same jump is a new person
+    blind = PeopleTracker(TrackerConfig(match_distance=1.5, camera_hfov_deg=60.0, reid_max_distance=0.0))
+    (a,) = blind.update(PerceptionResult(0.0, "camera", 640, 480, (face(100.0),)))
+    (b,) = blind.update(PerceptionResult(0.2, "camera", 640, 480, (face(290.0),)))
+    assert b.id != a.id

@@ -68,7 +68,7 @@ VOCABULARY: dict[str, IntentSpec] = {s.type: s for s in (
         ParamSpec("speed_mps", "travel speed, m/s"),
         _BEARING,
         ParamSpec("range_m", "how far away the person is now, m"),
-    ), "approach {target}", moves_base=True),
+    ), "come over to {target}", moves_base=True),
     IntentSpec("wave", "person", False, False, (), "wave at {target}"),
     IntentSpec("fetch", "thing", True, False, (), "fetch the {target}"),
     IntentSpec("offer", "person", True, True, (), "offer the {object} to {target}"),
@@ -132,10 +132,16 @@ def with_defaults(intent: Intent) -> dict[str, float]:
     return out
 
 
-def describe(intent: Intent) -> str:
-    """The intent in a few words, as the robot says it ("approach person1", "go to the kitchen")."""
+def describe(intent: Intent, listener: str = "") -> str:
+    """The intent in a few words, as the robot says it ("come over to you", "go to the kitchen").
+
+    A tracked person (``person3``) is nobody's name: said to ``listener`` (or to anyone, when no
+    listener is given) it is "you".
+    """
     spec = VOCABULARY.get(intent.type)
     if spec is None:
         return intent.type
-    return spec.phrase.format(target=(intent.target or "you").replace("_", " "),
-                              object=intent.object or "thing").strip()
+    target = intent.target or "you"
+    if re.fullmatch(r"person\d+", target) and (not listener or listener == target):
+        target = "you"
+    return spec.phrase.format(target=target.replace("_", " "), object=intent.object or "thing").strip()

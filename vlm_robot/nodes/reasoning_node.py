@@ -9,9 +9,11 @@ every transcript gets a reply or an explicit error utterance.
 
 from __future__ import annotations
 
+import math
 import time
 
 from rclpy.node import Node
+from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
 
 from vlm_robot.core import payload
@@ -75,6 +77,8 @@ class ReasoningNode(Node):
         self.create_subscription(String, common.PEOPLE, self._on_people, common.EVENT_QOS)
         self.create_subscription(String, common.TRANSCRIPT, self._on_transcript, common.EVENT_QOS, raw=True)
         self.create_subscription(Bool, common.DND, self._on_dnd, common.STATE_QOS)
+        # where the camera points: a head turn moves every face in the image, not the people
+        self.create_subscription(JointState, common.JOINT_STATES, self._on_joint_states, common.SENSOR_QOS)
         self.create_subscription(String, common.SCENE_DESCRIPTION, self._on_scene_description, common.EVENT_QOS)
         self.get_logger().info("reasoning ready")
 
@@ -111,6 +115,13 @@ class ReasoningNode(Node):
             return
         if not self.scene_work.put(result):
             self.diag.error("overload", "reasoning queue full; a perception result was dropped")
+
+    def _on_joint_states(self, msg: JointState) -> None:
+        pos = dict(zip(msg.name, msg.position, strict=False))
+        if "head_pan" in pos:
+            pan, tilt = float(pos["head_pan"]), float(pos.get("head_tilt", 0.0))
+            if math.isfinite(pan) and math.isfinite(tilt):
+                self.reasoner.on_head(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, pan, tilt)
 
     def _on_dnd(self, msg: Bool) -> None:
         with self.reasoner.lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -47,6 +48,7 @@ class Reasoner:
         self.intents = intents or IntentConfig()
         self.intent_model = intent_model  # grammar-constrained intents (intents.source grammar | both)
         self._frame_size: tuple[int, int] | None = None  # (width, height) of the last frame, for bearings
+        self._heads: deque[tuple[float, float, float]] = deque()  # (stamp, pan, tilt) from /joint_states
         self._pattern_found: set[str] = set()  # transcripts whose intents the patterns already found
         self.tracker = tracker
         self.policy = policy
@@ -77,9 +79,24 @@ class Reasoner:
         with self.lock:
             return self._on_perception(result)
 
+    def on_head(self, stamp: float, pan: float, tilt: float) -> None:
+        """Where the head (the camera) pointed at ``stamp``, from /joint_states; kept for the last 5 s."""
+        with self.lock:
+            self._heads.append((stamp, pan, tilt))
+            while len(self._heads) > 2 and self._heads[0][0] < stamp - 5.0:
+                self._heads.popleft()
+
+    def head_at(self, stamp: float) -> tuple[float, float] | None:
+        """The head's (pan, tilt) at ``stamp``: the last joint state at or before it (else the first known)."""
+        before = [(p, t) for s, p, t in self._heads if s <= stamp + 1e-6]
+        return before[-1] if before else ((self._heads[0][1], self._heads[0][2]) if self._heads else None)
+
     def _on_perception(self, result: PerceptionResult) -> Outcome:
         self.now = max(self.now, result.stamp)
         self._frame_size = (result.width, result.height)
+        head = self.head_at(result.stamp)
+        if head is not None:
+            self.tracker.follow_head(head[0], head[1], result.width, result.height)
         self.tracker.update(result)
         self._remember_sightings()
         out = Outcome()

@@ -73,6 +73,7 @@ class PeopleTracker:
         self.returned: list[int] = []
         self._next_id = 1
         self._attention: dict[int, AttentionWindow] = {}
+        self._head: tuple[float, float] | None = None  # (pan, tilt) of the last frame, when joint states come
 
     @property
     def next_id(self) -> int:
@@ -85,6 +86,21 @@ class PeopleTracker:
             self.known[person_id] = np.asarray(descriptor, np.float32)
         self._next_id = max(self._next_id, person_id + 1)
         self._bound_known()
+
+    def follow_head(self, pan: float, tilt: float, width: int, height: int) -> None:
+        """The camera turned to ``(pan, tilt)`` (rad; + left, + down): move every track's box to where that
+        person now appears, so that a head turn is not taken for people jumping (and re-greeted as new)."""
+        if self._head is not None and (pan, tilt) != self._head:
+            d_pan, d_tilt = pan - self._head[0], tilt - self._head[1]
+            focal = (width / 2) / math.tan(math.radians(self.config.camera_hfov_deg) / 2)
+            for p in self.people.values():
+                x, y, w, h = p.box
+                bearing = math.atan2(width / 2 - (x + w / 2), focal) - d_pan
+                elevation = math.atan2(height / 2 - (y + h / 2), focal) + d_tilt
+                if abs(bearing) < 1.5 and abs(elevation) < 1.5:
+                    cx, cy = width / 2 - focal * math.tan(bearing), height / 2 - focal * math.tan(elevation)
+                    p.box = (cx - w / 2, cy - h / 2, w, h)
+        self._head = (pan, tilt)
 
     def update(self, result: PerceptionResult) -> list[PersonState]:
         """Fold one frame's faces into the people; return those currently in view."""

@@ -132,10 +132,14 @@ def run_scenario(sc: Scenario, out: Path, record: bool = True, printer=None) -> 
             states: dict | None = None
             dt = 1.0 / sc.fps
             loop0 = time.monotonic()
-            for i, t in enumerate(sc.frame_times()):
+
+            def collect(t: float) -> None:  # what the graph answered, stamped with the sim time that caused it
                 for kind, body in inbox.drain():
                     log.events.append((t, kind, body))
                     _apply(world, kind, body)
+
+            for i, t in enumerate(sc.frame_times()):
+                collect(t)  # anything that came late
                 if i:
                     world.step(dt)
                 rx, ry, _ = world.robot_pose()
@@ -156,6 +160,7 @@ def run_scenario(sc: Scenario, out: Path, record: bool = True, printer=None) -> 
                 joints.publish(js)
                 obs.image_pub.publish(rgb_to_image(rgb, t, frame_id="camera_link"))
                 states = lock.after_frame(t) or states
+                collect(t)
                 _attribute(states, world, names, log)
                 log.frames.append(_record(world, sc, t))
                 while lines and lines[0].at <= t + 1e-6:
@@ -166,12 +171,11 @@ def run_scenario(sc: Scenario, out: Path, record: bool = True, printer=None) -> 
                     obs.transcript_pub.publish(String(data=payload.encode("transcript", body)))
                     log.events.append((t, "heard", {**body, "scenario_speaker": ln.speaker}))
                     lock.after_transcript(tid)
+                    collect(t)
                 if i % max(1, int(sc.fps)) == 0:
                     say(f"  t={t:5.1f}s  head pan {pan:+.2f}  base ({rx:+.2f}, {ry:+.2f})")
             loop_s = time.monotonic() - loop0
-            end = sc.duration_s
-            for kind, body in inbox.drain():
-                log.events.append((end, kind, body))
+            collect(sc.duration_s)
     finally:
         world.close()
     log.lost_frames = lock.lost_frames
