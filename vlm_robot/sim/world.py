@@ -36,6 +36,7 @@ POS_TOL, YAW_TOL = 0.02, 0.01  # goal reached within 2 cm and 0.6 degrees
 ROBOT_R, PERSON_R, CLEARANCE = 0.25, 0.2, 0.4  # footprints (m) and the gap kept to people in the way
 FACE_Z = 1.55  # height of a standing person's face centre, m
 _SUBSTEP = 0.02  # s
+ROBOT = "robot/"  # prefix of the robot's names inside the MuJoCo model (robot/head_pan is the URDF's head_pan)
 _HIDDEN = (0.0, 0.0, -20.0)  # absent people wait below the floor
 _SHIRTS = ((0.75, 0.25, 0.2), (0.2, 0.45, 0.7), (0.3, 0.6, 0.35), (0.85, 0.7, 0.2), (0.5, 0.3, 0.6), (0.9, 0.9, 0.9))
 
@@ -109,9 +110,9 @@ class World:
             self.model = spec.compile()
         self.data = mujoco.MjData(self.model)
         m = self.model
-        self._q = {n: int(m.jnt_qposadr[m.joint(n).id])
+        self._q = {n: int(m.jnt_qposadr[m.joint(ROBOT + n).id])
                    for n in ("base_x", "base_y", "base_yaw", "head_pan", "head_tilt")}
-        self._cam = m.camera("head_camera").id
+        self._cam = m.camera(ROBOT + "head_camera").id
         self._mat = {f: m.material(f"face:{f}").id for f in faces}
         self._people = {n: _Person(int(m.body_mocapid[m.body(f"person:{n}").id]), m.geom(f"person:{n}:face").id, f)
                         for n, f in people.items()}
@@ -143,7 +144,7 @@ class World:
         fovy = math.degrees(2 * math.atan(math.tan(math.radians(HFOV_DEG / 2)) * self.height / self.width))
         # MuJoCo cameras look along their -z with +y up: -z = link +x, +y = link +z, +x = link -y
         robot.body("camera_link").add_camera(name="head_camera", fovy=fovy, quat=[0.5, 0.5, -0.5, -0.5])
-        spec.worldbody.add_frame().attach_body(base, "", "")
+        spec.worldbody.add_frame().attach_body(base, ROBOT, "")
 
     @staticmethod
     def _add_plate_mesh(spec: mujoco.MjSpec) -> None:
