@@ -347,34 +347,35 @@ def _evaluate_one(e: dict, sc: Scenario, log: SimLog) -> Check:
     if "looks_at" in e:
         name, tol = e["looks_at"], float(e.get("tolerance_deg", 10.0))
         offs = [(f.t, math.degrees(abs(f.bearing[name]))) for f in frames if name in f.bearing]
-        ok = [(t, d) for t, d in offs if d <= tol]
-        best = min(offs, key=lambda x: x[1]) if offs else None
-        observed = (f"{ok[0][1]:.1f} deg off at {ok[0][0]:.1f}s, head pan {_pan_at(log, ok[0][0]):+.2f}" if ok else
-                    f"closest {best[1]:.1f} deg at {best[0]:.1f}s" if best else "never in the room")
-        return Check(f"head towards {name} within {tol:g} deg{win}", observed, bool(ok))
+        return _first_within(f"head towards {name} within {tol:g} deg{win}", offs, tol,
+                             lambda t, d: f"{d:.1f} deg off at {t:.1f}s, head pan {_pan_at(log, t):+.2f}",
+                             lambda t, d: f"closest {d:.1f} deg at {t:.1f}s", "never in the room")
     if "near" in e:
         name, dmax = e["near"], float(e.get("distance_m", 1.2))
         ds = [(f.t, f.distance[name]) for f in frames if name in f.distance]
-        ok = [(t, d) for t, d in ds if d <= dmax]
-        best = min(ds, key=lambda x: x[1]) if ds else None
-        observed = (f"{ok[0][1]:.2f} m at {ok[0][0]:.1f}s" if ok else
-                    f"closest {best[1]:.2f} m at {best[0]:.1f}s" if best else "never in the room")
-        return Check(f"base within {dmax:g} m of {name}{win}", observed, bool(ok))
+        return _first_within(f"base within {dmax:g} m of {name}{win}", ds, dmax, lambda t, d: f"{d:.2f} m at {t:.1f}s",
+                             lambda t, d: f"closest {d:.2f} m at {t:.1f}s", "never in the room")
     if "reaches" in e:
         gx, gy = (float(v) for v in e["reaches"])
         dmax = float(e.get("distance_m", 0.3))
         ds = [(f.t, math.hypot(f.robot[0] - gx, f.robot[1] - gy)) for f in frames]
-        ok = [(t, d) for t, d in ds if d <= dmax]
-        best = min(ds, key=lambda x: x[1]) if ds else None
-        observed = (f"{ok[0][1]:.2f} m away at {ok[0][0]:.1f}s" if ok else
-                    f"closest {best[1]:.2f} m at {best[0]:.1f}s" if best else "no frames")
-        return Check(f"base within {dmax:g} m of ({gx:g}, {gy:g}){win}", observed, bool(ok))
+        return _first_within(f"base within {dmax:g} m of ({gx:g}, {gy:g}){win}", ds, dmax,
+                             lambda t, d: f"{d:.2f} m away at {t:.1f}s", lambda t, d: f"closest {d:.2f} m at {t:.1f}s",
+                             "no frames")
     # base_still
     if not frames:
         return Check(f"base still{win}", "no frames in the window", False)
     x0, y0, _ = frames[0].robot
     moved = max(math.hypot(f.robot[0] - x0, f.robot[1] - y0) for f in frames)
     return Check(f"base still{win}", f"moved {moved:.2f} m", moved < float(e.get("tolerance_m", 0.05)))
+
+
+def _first_within(expected: str, series: list[tuple[float, float]], limit: float, hit, miss, empty: str) -> Check:
+    """Passes when some ``(t, value)`` of ``series`` is at most ``limit``; says when, or how close it came."""
+    ok = [(t, v) for t, v in series if v <= limit]
+    if ok:
+        return Check(expected, hit(*ok[0]), True)
+    return Check(expected, miss(*min(series, key=lambda x: x[1])) if series else empty, False)
 
 
 def _count_check(expected: str, hits: list[str], negative: bool, times: Any) -> Check:
