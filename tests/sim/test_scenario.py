@@ -58,6 +58,7 @@ def test_timeline_walks_turns_and_changes_face():
     ({"expect": [{"looks_at": "bob"}]}, "not one of the people"),
     ({"expect": [{"wiggle": 1}]}, "exactly one of"),
     ({"fps": 100}, "fps"),
+    ({"speech": "telepathy"}, "speech must be"),
     ({"duration_s": "long"}, "ValueError"),
 ])
 def test_malformed_scenarios_say_what_is_wrong(bad, words):
@@ -78,6 +79,7 @@ def _log():
         (4.0, "verdict", {"intent": {"type": "approach", "target": "person1", "id": "i2"}, "approved": False,
                           "pending": True}),
         (4.0, "decision", {"action": "reply", "reason": "replying to x", "person_id": 1}),
+        (4.0, "heard", {"text": "Please come here.", "speaker": "person1", "scenario_speaker": "ann"}),
     ]
     for i in range(50):
         t = i / 5
@@ -99,6 +101,8 @@ def _log():
     ({"intent": "approach"}, False),
     ({"intent": "approach", "verdict": "pending"}, True),
     ({"not_intent": "approach"}, True),
+    ({"heard": "ann", "contains": ["come", "here"], "within": [3, 5]}, True),
+    ({"heard": "ann", "contains": ["kitchen"]}, False),
     ({"decision": "reply", "reason_contains": "replying"}, True),
     ({"looks_at": "ann", "tolerance_deg": 1, "within": [0, 3]}, False),
     ({"looks_at": "ann", "tolerance_deg": 1, "within": [5, 10]}, True),

@@ -24,6 +24,7 @@ from vlm_robot.sim.lockstep import Inbox, Lockstep
 from vlm_robot.sim.scenario import Check, FrameRecord, Scenario, SimLog, evaluate
 
 SIM_NODES = ("perception", "reasoning", "safety_gate")
+PRIME_STAMP = -1.0  # sim time of the priming frame (vlm_robot/sim/lockstep.py, Lockstep.prime)
 
 
 @dataclass
@@ -120,6 +121,11 @@ def run_scenario(sc: Scenario, out: Path, record: bool = True, printer=None) -> 
     inbox = Inbox()
     lock = Lockstep(inbox)
     names = [p.name for p in sc.people]
+    mic = None
+    if sc.speech == "audio":
+        from vlm_robot.sim.voice import SimMicrophone
+
+        mic = SimMicrophone()
     g = sim_graph(out, record)
     t_start = time.monotonic()
     render_s = loop_s = 0.0
@@ -131,13 +137,18 @@ def run_scenario(sc: Scenario, out: Path, record: bool = True, printer=None) -> 
             lines = list(sc.lines)
             states: dict | None = None
             dt = 1.0 / sc.fps
-            loop0 = time.monotonic()
 
             def collect(t: float) -> None:  # what the graph answered, stamped with the sim time that caused it
                 for kind, body in inbox.drain():
                     log.events.append((t, kind, body))
                     _apply(world, kind, body)
 
+            for p in sc.people:  # the priming frame: the empty room, before the scenario starts
+                world.set_person(p.name, 0.0, 0.0, 0.0, present=False)
+            empty = rgb_to_image(world.render(), PRIME_STAMP, frame_id="camera_link")
+            lock.prime(lambda: obs.image_pub.publish(empty), PRIME_STAMP)
+            collect(PRIME_STAMP)
+            loop0 = time.monotonic()
             for i, t in enumerate(sc.frame_times()):
                 collect(t)  # anything that came late
                 if i:
@@ -165,13 +176,20 @@ def run_scenario(sc: Scenario, out: Path, record: bool = True, printer=None) -> 
                 log.frames.append(_record(world, sc, t))
                 while lines and lines[0].at <= t + 1e-6:
                     ln = lines.pop(0)
-                    tid = f"sim-{ln.at:g}-{len(lines)}"
-                    body = {"text": ln.text, "stamp": t, "speaker": _speaker_id(states, world, ln.speaker),
-                            "final": True, "id": tid}
-                    obs.transcript_pub.publish(String(data=payload.encode("transcript", body)))
-                    log.events.append((t, "heard", {**body, "scenario_speaker": ln.speaker}))
-                    lock.after_transcript(tid)
-                    collect(t)
+                    speaker = _speaker_id(states, world, ln.speaker)
+                    if mic is None:
+                        bodies = [{"text": ln.text, "stamp": t, "final": True, "id": f"sim-{ln.at:g}-{len(lines)}"}]
+                    else:
+                        bodies = mic.hear(ln.text, t)
+                        if not bodies:
+                            log.events.append((t, "heard", {"text": "", "said": ln.text,
+                                                            "scenario_speaker": ln.speaker}))
+                    for body in bodies:
+                        body["speaker"] = speaker
+                        obs.transcript_pub.publish(String(data=payload.encode("transcript", body)))
+                        log.events.append((t, "heard", {**body, "said": ln.text, "scenario_speaker": ln.speaker}))
+                        lock.after_transcript(body["id"])
+                        collect(t)
                 if i % max(1, int(sc.fps)) == 0:
                     say(f"  t={t:5.1f}s  head pan {pan:+.2f}  base ({rx:+.2f}, {ry:+.2f})")
             loop_s = time.monotonic() - loop0
@@ -204,6 +222,7 @@ def _write(res: SimResult, out: Path) -> None:
         "checks": [{"expected": c.expected, "observed": c.observed, "passed": c.passed} for c in res.checks],
         "decisions": res.log.decisions(),
         "said": [{"t": t, **u} for t, u in res.log.of("utterance")],
+        "heard": [{"t": t, **h} for t, h in res.log.of("heard")],
         "tracked": {str(k): v for k, v in res.log.tracked.items()},
     }
     (out / "result.json").write_text(json.dumps(doc, indent=1))

@@ -23,7 +23,8 @@ from vlm_robot.core.errors import ConfigError
 LOOKS = ("robot", "away", "walking")
 SAID_KINDS = ("greeting", "reply", "question", "error", "any")
 VERDICTS = ("approved", "rejected", "pending")
-ASSERTIONS = ("said", "not_said", "intent", "not_intent", "decision", "looks_at", "near", "reaches", "base_still")
+ASSERTIONS = ("said", "not_said", "heard", "intent", "not_intent", "decision", "looks_at", "near", "reaches",
+              "base_still")
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class Scenario:
     robot_start: tuple[float, float, float] = (0.0, 0.0, 0.0)
     size: tuple[int, int] = (640, 480)
     fast: bool = False  # part of the quick subset `make test` runs
+    speech: str = "text"  # "text": lines injected as transcripts; "audio": spoken into the microphone path
     path: str = ""
 
     @classmethod
@@ -127,9 +129,13 @@ class Scenario:
                      int(doc.get("seed", 0)), people, lines, expect,
                      [(float(a), float(b)) for a, b in doc.get("do_not_disturb", [])],
                      tuple(float(v) for v in doc.get("robot", {}).get("pose", (0.0, 0.0, 0.0))),
-                     tuple(int(v) for v in doc.get("size", (640, 480))), bool(doc.get("fast", False)))
+                     tuple(int(v) for v in doc.get("size", (640, 480))), bool(doc.get("fast", False)),
+                     str(doc.get("speech", "text")))
         except (KeyError, TypeError, ValueError) as e:
             raise ConfigError(f"{type(e).__name__}: {e}; see sim/scenarios/README.md for the format") from e
+        if sc.speech not in ("text", "audio"):
+            raise ConfigError(f"speech must be 'text' (injected transcripts) or 'audio' (synthesised and heard "
+                              f"through the microphone path), got {sc.speech!r}")
         if not 0 < sc.duration_s <= 600 or not 1 <= sc.fps <= 30:
             raise ConfigError(f"duration_s must be in (0, 600] and fps in [1, 30], got {sc.duration_s}, {sc.fps}")
         return sc
@@ -219,7 +225,7 @@ def _check_assertion(e: dict, names: list[str]) -> None:
     if len(kinds) != 1:
         raise ConfigError(f"expect entry {e}: exactly one of {ASSERTIONS}")
     k = kinds[0]
-    who = e.get("to") or (e[k] if k in ("looks_at", "near") else None)
+    who = e.get("to") or (e[k] if k in ("looks_at", "near", "heard") else None)
     if who is not None and who not in names:
         raise ConfigError(f"expect entry {e}: {who!r} is not one of the people {names}")
     if k in ("said", "not_said") and e[k] not in SAID_KINDS:
@@ -321,6 +327,13 @@ def _evaluate_one(e: dict, sc: Scenario, log: SimLog) -> Check:
             hits.append(f'{t:.1f}s "{_short(u["text"])}"')
         what = f"{kind}" + (f" to {e['to']}" if e.get("to") else "") + (f" with {words}" if words else "")
         return _count_check(("no " if neg else "") + what + win, hits, neg, e.get("times"))
+    if "heard" in e:  # what the robot recognised from a person's words, attributed to that person
+        words = [w.lower() for w in _as_list(e.get("contains"))]
+        hits = [f'{t:.1f}s "{_short(h["text"])}"' for t, h in log.of("heard")
+                if a <= t <= b and h.get("scenario_speaker") == e["heard"]
+                and _who(log, h.get("speaker")) == e["heard"] and all(w in h["text"].lower() for w in words)]
+        return _count_check(f"heard {e['heard']}" + (f" say {words}" if words else "") + win, hits, False,
+                            e.get("times"))
     if "intent" in e or "not_intent" in e:
         neg = "not_intent" in e
         typ = e.get("intent", e.get("not_intent"))
