@@ -29,6 +29,8 @@ class Outcome:
     intents: list[Intent] = field(default_factory=list)
 
 
+HEAD_WAIT_S = 0.05  # longest wait for the joint state of a frame's moment (Reasoner.head_at)
+
 class Reasoner:
     """Fuses perception and transcripts into decisions, utterances and intents.
 
@@ -49,6 +51,7 @@ class Reasoner:
         self.intent_model = intent_model  # grammar-constrained intents (intents.source grammar | both)
         self._frame_size: tuple[int, int] | None = None  # (width, height) of the last frame, for bearings
         self._heads: deque[tuple[float, float, float]] = deque()  # (stamp, pan, tilt) from /joint_states
+        self._head_cond = threading.Condition()  # its own lock: on_head must not wait for a frame's reasoning
         self._pattern_found: set[str] = set()  # transcripts whose intents the patterns already found
         self.tracker = tracker
         self.policy = policy
@@ -81,15 +84,24 @@ class Reasoner:
 
     def on_head(self, stamp: float, pan: float, tilt: float) -> None:
         """Where the head (the camera) pointed at ``stamp``, from /joint_states; kept for the last 5 s."""
-        with self.lock:
+        with self._head_cond:
             self._heads.append((stamp, pan, tilt))
             while len(self._heads) > 2 and self._heads[0][0] < stamp - 5.0:
                 self._heads.popleft()
+            self._head_cond.notify_all()
 
-    def head_at(self, stamp: float) -> tuple[float, float] | None:
-        """The head's (pan, tilt) at ``stamp``: the last joint state at or before it (else the first known)."""
-        before = [(p, t) for s, p, t in self._heads if s <= stamp + 1e-6]
-        return before[-1] if before else ((self._heads[0][1], self._heads[0][2]) if self._heads else None)
+    def head_at(self, stamp: float, wait_s: float = HEAD_WAIT_S) -> tuple[float, float] | None:
+        """The head's (pan, tilt) at ``stamp``: the last joint state at or before it (else the first known).
+
+        While joint states are flowing (one within the last second) but none has reached ``stamp`` yet, wait
+        up to ``wait_s`` for it: a frame's faces can overtake the joint state of the same moment (they travel
+        different topics), and the head turn would then be taken for people jumping.
+        """
+        with self._head_cond:
+            if self._heads and stamp - 1.0 < self._heads[-1][0] < stamp - 1e-6:
+                self._head_cond.wait_for(lambda: self._heads[-1][0] >= stamp - 1e-6, wait_s)
+            before = [(p, t) for s, p, t in self._heads if s <= stamp + 1e-6]
+            return before[-1] if before else ((self._heads[0][1], self._heads[0][2]) if self._heads else None)
 
     def _on_perception(self, result: PerceptionResult) -> Outcome:
         self.now = max(self.now, result.stamp)

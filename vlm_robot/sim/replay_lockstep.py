@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vlm_robot.bag import read_bag
+from vlm_robot.bag import bag_summary, read_bag
 from vlm_robot.nodes import common
 from vlm_robot.observe import decision_key
 from vlm_robot.sim.lockstep import Inbox, Lockstep
@@ -50,6 +50,48 @@ def recorded_decisions(bag: str | Path) -> list[dict]:
             for m in read_bag(bag, [common.DECISION])]
 
 
+RANK = {common.DND: 0, common.JOINT_STATES: 1, common.IMAGE: 2, common.TRANSCRIPT: 3}
+
+
+def ordered_inputs(bag: str | Path) -> list:
+    """The bag's inputs in the order they happened, not the order the recorder got them.
+
+    The recorder writes each topic as its callback runs, so a frame can land before the joint state of
+    the same moment. Inputs are ordered by their own stamps (header, or the transcript's ``stamp``);
+    at one stamp do-not-disturb, then joint states, the frame, and what was said. Do-not-disturb has no
+    stamp and takes that of the next frame.
+    """
+    from rclpy.serialization import deserialize_message
+    from sensor_msgs.msg import Image, JointState
+    from std_msgs.msg import String
+
+    from vlm_robot.core import payload
+
+    msgs = list(read_bag(bag, list(INPUTS)))
+    stamps: list[float | None] = []
+    for m in msgs:
+        if m.topic in (common.IMAGE, common.JOINT_STATES):
+            st = deserialize_message(m.raw, Image if m.topic == common.IMAGE else JointState).header.stamp
+            stamps.append(st.sec + st.nanosec * 1e-9)
+        elif m.topic == common.TRANSCRIPT:
+            body = payload.decode("transcript", deserialize_message(m.raw, String).data)
+            stamps.append(float(body["stamp"]) if "stamp" in body else None)
+        else:
+            stamps.append(None)
+    nxt = None  # an unstamped message takes the stamp of the next stamped one (or the last one)
+    for i in range(len(msgs) - 1, -1, -1):
+        if stamps[i] is None:
+            stamps[i] = nxt
+        else:
+            nxt = stamps[i]
+    last = 0.0
+    keyed = []
+    for i, (m, st) in enumerate(zip(msgs, stamps, strict=True)):
+        last = st if st is not None else last
+        keyed.append(((last, RANK[m.topic], i), m))
+    return [m for _, m in sorted(keyed, key=lambda x: x[0])]
+
+
 def replay_lockstep(bag: str | Path, out: Path) -> ReplayResult:
     """Play ``bag``'s inputs through perception, reasoning and the gate in lockstep."""
     from rclpy.serialization import deserialize_message
@@ -68,12 +110,11 @@ def replay_lockstep(bag: str | Path, out: Path) -> ReplayResult:
     frames = 0
     answered: set[float] = set()
     with observed_graph(sim_graph(out, record=False), name="replay", on_event=inbox, settle_s=1.0) as obs:
-        pubs = {}
-        for msg in read_bag(bag, list(INPUTS)):
-            if msg.topic not in pubs:
-                pubs[msg.topic] = obs.create_publisher(message_class(msg.msgtype), msg.topic,
-                                                       common.qos_for(msg.topic, publisher=True))
-                time.sleep(0.3)  # let the graph match the new publisher
+        # every input's publisher first, so that all are matched before the first frame
+        pubs = {topic: obs.create_publisher(message_class(msgtype), topic, common.qos_for(topic, publisher=True))
+                for topic, (msgtype, _) in bag_summary(bag).items() if topic in INPUTS}
+        time.sleep(0.5)
+        for msg in ordered_inputs(bag):
             if msg.topic == common.DND:
                 pubs[msg.topic].publish(msg.raw)
                 time.sleep(0.3)
