@@ -136,3 +136,20 @@ def test_a_head_turn_moves_the_tracks_with_the_image_so_nobody_becomes_new():
     (a,) = blind.update(PerceptionResult(0.0, "camera", 640, 480, (face(100.0),)))
     (b,) = blind.update(PerceptionResult(0.2, "camera", 640, 480, (face(290.0),)))
     assert b.id != a.id
+
+
+def test_a_frame_waits_briefly_for_the_joint_state_of_its_moment():
+    import threading
+
+    from vlm_robot.reasoning.policy import ProactivePolicy
+    from vlm_robot.reasoning.reasoner import Reasoner
+    from vlm_robot.reasoning.tracker import PeopleTracker
+
+    r = Reasoner(PeopleTracker(), ProactivePolicy(), None)
+    assert r.head_at(1.0) is None  # no joint states at all: no wait, nothing known
+    r.on_head(0.8, 0.0, 0.0)
+    threading.Timer(0.01, r.on_head, (1.0, 0.4, 0.1)).start()  # the frame's own joint state comes a bit late
+    assert r.head_at(1.0) == (0.4, 0.1)
+    r.on_head(1.2, 0.5, 0.0)
+    assert r.head_at(1.1) == (0.4, 0.1)  # the last one at or before the frame
+    assert r.head_at(5.0, wait_s=0.01) == (0.5, 0.0)  # joint states stopped long ago: no waiting for them
