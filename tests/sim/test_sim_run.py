@@ -11,7 +11,7 @@ import importlib.util
 
 import pytest
 
-from vlm_robot.bag import bag_summary
+from vlm_robot.bag import bag_summary, read_bag
 from vlm_robot.nodes import common
 from vlm_robot.sim.cli import select
 
@@ -52,8 +52,14 @@ def test_the_loop_closes_head_and_base_move_in_the_simulation(fast_runs):
 
 def test_recording_has_frames_joint_states_and_decisions(fast_runs):
     _, r = next(iter(fast_runs.values()))
+    from rclpy.serialization import deserialize_message
+    from sensor_msgs.msg import Image
+
     counts = {topic: n for topic, (_, n) in bag_summary(r.bag).items()}
-    assert counts[common.IMAGE] == r.frames
+    stamps = [deserialize_message(m.raw, Image).header.stamp for m in read_bag(r.bag, [common.IMAGE])]
+    scenario_frames = [st for st in stamps if st.sec >= 0]
+    assert len(scenario_frames) == r.frames  # every frame, once; plus the priming frame(s) at -1 s
+    assert len(stamps) - len(scenario_frames) >= 1
     assert counts[common.JOINT_STATES] == r.frames
     assert counts[common.DECISION] == len(r.log.decisions())
 
