@@ -1,4 +1,5 @@
-"""Pieces shared by the families' ``tiny()`` builders: a byte-level tokenizer made offline.
+"""Pieces shared by the families: loading checks, greedy generation, and for the ``tiny()`` builders a
+byte-level tokenizer made offline.
 
 No tokenizer can be downloaded here, so tiny models get a byte-level BPE tokenizer without merges:
 256 byte tokens (any text round-trips) plus the special tokens a family's processor needs.
@@ -171,3 +172,14 @@ def load_pretrained(family: str, model_types: tuple[str, ...], source: str, *, d
     except OSError as err:
         raise model_not_found(source, err) from err
     return model.to(device).eval(), processor
+
+
+def greedy_new_tokens(module, kwargs: dict, max_new_tokens: int, streamer=None, **extra):
+    """Greedy generation from ``kwargs`` (with ``input_ids``): only the new tokens, ``(1, new)``."""
+    import torch
+
+    prompt_len = kwargs["input_ids"].shape[1]
+    with torch.inference_mode():
+        out = module.generate(**kwargs, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                              streamer=streamer, **extra)  # (1, prompt + new)
+    return out[:, prompt_len:]

@@ -25,6 +25,7 @@ from vlm_robot.core.errors import InvalidInputError
 from vlm_robot.vlm.families._tiny import (
     byte_tokenizer,
     check_images,
+    greedy_new_tokens,
     load_pretrained,
 )
 
@@ -146,12 +147,8 @@ def generate(model, processor, inputs, max_new_tokens: int, features=None, strea
             for :func:`grounded_entities`; by default the plain text of :func:`clean_text` is returned.
     """
     module, kwargs = _language_inputs(model, inputs, features)
-    prompt_len = kwargs["input_ids"].shape[1]
-    with torch.inference_mode():
-        out = module.generate(
-            **kwargs, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, streamer=streamer
-        )  # (1, prompt + new)
-    text = processor.batch_decode(out[:, prompt_len:], skip_special_tokens=True)[0]
+    text = processor.batch_decode(greedy_new_tokens(module, kwargs, max_new_tokens, streamer),
+                                  skip_special_tokens=True)[0]
     return text if raw else clean_text(processor, text)
 
 

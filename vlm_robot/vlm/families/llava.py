@@ -23,6 +23,7 @@ from vlm_robot.core.errors import InvalidInputError
 from vlm_robot.vlm.families._tiny import (
     byte_tokenizer,
     check_images,
+    greedy_new_tokens,
     load_pretrained,
 )
 
@@ -145,12 +146,8 @@ def generate(model, processor, inputs, max_new_tokens: int, features=None, strea
         streamer: a transformers streamer that receives the tokens as they come.
     """
     module, kwargs = _language_inputs(model, inputs, features)
-    prompt_len = kwargs["input_ids"].shape[1]
-    with torch.inference_mode():
-        out = module.generate(
-            **kwargs, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, streamer=streamer
-        )  # (1, prompt + new)
-    return processor.batch_decode(out[:, prompt_len:], skip_special_tokens=True)[0].strip()
+    new = greedy_new_tokens(module, kwargs, max_new_tokens, streamer)
+    return processor.batch_decode(new, skip_special_tokens=True)[0].strip()
 
 
 def tiny(path: Path, seed: int = 0) -> Path:

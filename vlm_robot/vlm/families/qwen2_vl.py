@@ -31,6 +31,7 @@ from vlm_robot.core.errors import ConfigError, InvalidInputError
 from vlm_robot.vlm.families._tiny import (
     byte_tokenizer,
     check_images,
+    greedy_new_tokens,
     load_pretrained,
 )
 
@@ -250,18 +251,9 @@ def generate(model, processor, inputs, max_new_tokens: int, features=None, strea
         InvalidInputError: ``features`` do not match the prompt's image tokens.
     """
     kwargs = _language_inputs(model, inputs, features)
-    prompt_len = kwargs["input_ids"].shape[1]
     tokenizer = processor.tokenizer
-    with torch.inference_mode():
-        out = model.generate(
-            **kwargs,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            num_beams=1,
-            pad_token_id=tokenizer.pad_token_id,
-            streamer=streamer,
-        )  # (1, prompt + new)
-    return tokenizer.decode(out[0, prompt_len:], skip_special_tokens=True).strip()
+    new = greedy_new_tokens(model, kwargs, max_new_tokens, streamer, pad_token_id=tokenizer.pad_token_id)
+    return tokenizer.decode(new[0], skip_special_tokens=True).strip()
 
 
 def tiny(path: Path, seed: int = 0, *, model_type: str = "qwen2_vl") -> Path:
