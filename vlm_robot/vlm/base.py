@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -96,6 +97,14 @@ class VLMAnswer:
     backend: str = ""
     model: str = ""
     latency_ms: float = 0.0
+
+
+def answer_from_stream(vlm: Any, question: str, frames: Sequence[Frame]) -> VLMAnswer:
+    """A backend's whole answer: its :meth:`VLM.stream` joined, with ``last_entities`` and the time it took."""
+    t0 = time.perf_counter()
+    text = "".join(vlm.stream(question, frames)).strip()
+    return VLMAnswer(text, dict(vlm.last_entities), backend=vlm.name, model=vlm.model_name,
+                     latency_ms=(time.perf_counter() - t0) * 1000)
 
 
 class VLM(Protocol):

@@ -23,7 +23,7 @@ from typing import Any
 
 from vlm_robot.core.errors import BackendUnavailableError, ConfigError, InvalidInputError
 from vlm_robot.core.types import Frame
-from vlm_robot.vlm.base import VLMAnswer, VLMConfig
+from vlm_robot.vlm.base import VLMAnswer, VLMConfig, answer_from_stream
 
 log = logging.getLogger(__name__)
 
@@ -132,10 +132,7 @@ class CompiledVLM:
         yield from stream_generation(self, inputs, self.features(inputs))
 
     def answer(self, question: str, frames: Sequence[Frame]) -> VLMAnswer:
-        t0 = time.perf_counter()
-        text = "".join(self.stream(question, frames))
-        return VLMAnswer(text.strip(), dict(self.last_entities), self.name, self.model_name,
-                         (time.perf_counter() - t0) * 1000)
+        return answer_from_stream(self, question, frames)
 
     def close(self) -> None:
         self.encoder = None

@@ -49,7 +49,6 @@ question parser well under a millisecond; the chat model runs only for open ques
 from __future__ import annotations
 
 import re
-import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -59,7 +58,7 @@ import numpy as np
 
 from vlm_robot.core.errors import ConfigError, InvalidInputError, VlmRobotError
 from vlm_robot.core.types import EXPRESSIONS, Frame, PerceptionResult
-from vlm_robot.vlm.base import VLMAnswer, VLMConfig, sample_clip
+from vlm_robot.vlm.base import VLMAnswer, VLMConfig, answer_from_stream, sample_clip
 
 EXTRA_DEFAULTS: dict[str, Any] = {
     "max_frames": 8,  # frames of a clip that are run through perception (sampled by time)
@@ -816,10 +815,7 @@ class GroundedVLM:
 
     def answer(self, question: str, frames: Sequence[Frame]) -> VLMAnswer:
         """The whole answer with the entities it may cite (see :meth:`stream`)."""
-        t0 = time.perf_counter()
-        text = "".join(self.stream(question, frames)).strip()
-        return VLMAnswer(text, dict(self.last_entities), backend=self.name, model=self.model_name,
-                         latency_ms=(time.perf_counter() - t0) * 1000)
+        return answer_from_stream(self, question, frames)
 
     def close(self) -> None:
         """Release the chat model if this backend loaded it; a shared one is left to its owner."""

@@ -10,7 +10,6 @@ Kosmos-2. Nothing is downloaded unless ``vlm.allow_download`` is true.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -18,7 +17,7 @@ from typing import Any
 
 from vlm_robot.core.errors import BackendUnavailableError, ConfigError, ModelNotFoundError
 from vlm_robot.core.types import Frame
-from vlm_robot.vlm.base import VLMAnswer, VLMConfig
+from vlm_robot.vlm.base import VLMAnswer, VLMConfig, answer_from_stream
 
 DTYPES = ("float32", "float16", "bfloat16")
 
@@ -154,10 +153,7 @@ class TransformersVLM:
         yield from stream_generation(self, self.inputs(question, frames), features)
 
     def answer(self, question: str, frames: Sequence[Frame]) -> VLMAnswer:
-        t0 = time.perf_counter()
-        text = "".join(self.stream(question, frames))
-        return VLMAnswer(text.strip(), dict(self.last_entities), self.name, self.model_name,
-                         (time.perf_counter() - t0) * 1000)
+        return answer_from_stream(self, question, frames)
 
     def close(self) -> None:
         self.model = None
