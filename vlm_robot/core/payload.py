@@ -29,6 +29,7 @@ _INTENT = {
         "reason": _str,
         "id": _str,
         "stamp": _num,
+        "in_reply_to": _str,
     },
 }
 

@@ -185,6 +185,7 @@ class Intent:
     id: str = ""
     stamp: float = 0.0
     object: str = ""
+    in_reply_to: str = ""  # the transcript whose words asked for it ("" for the policy's own intents)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -203,6 +204,7 @@ class Intent:
             id=str(d.get("id", "")),
             stamp=float(d.get("stamp", 0.0)),
             object=str(d.get("object", "")),
+            in_reply_to=str(d.get("in_reply_to", "")),
         )
 
 

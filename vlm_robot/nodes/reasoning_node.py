@@ -16,15 +16,17 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
 
+from vlm_robot import graph
 from vlm_robot.core import payload
 from vlm_robot.core.delivery import SeenIds
 from vlm_robot.core.errors import InvalidInputError
 from vlm_robot.core.transcript import MAX_CHARS, parse_transcript, string_from_cdr
-from vlm_robot.core.types import PerceptionResult, Transcript
+from vlm_robot.core.types import Intent, PerceptionResult, Transcript, Verdict
 from vlm_robot.nodes import common
 from vlm_robot.nodes.latest import WorkQueue
 from vlm_robot.nodes.vqa_client import VQAClient
 from vlm_robot.perception.text_affect import TextAffect
+from vlm_robot.reasoning.actuation import load_places
 from vlm_robot.reasoning.dialogue import DialogueConfig, DialogueManager
 from vlm_robot.reasoning.intents import GrammarIntents, IntentConfig
 from vlm_robot.reasoning.llm import LLMConfig, load_chat_model
@@ -32,6 +34,7 @@ from vlm_robot.reasoning.memory import Memory, MemoryConfig
 from vlm_robot.reasoning.policy import ProactiveConfig, ProactivePolicy
 from vlm_robot.reasoning.reasoner import Outcome, Reasoner
 from vlm_robot.reasoning.tracker import PeopleTracker, TrackerConfig
+from vlm_robot.reasoning.turns import TurnClassifier
 from vlm_robot.reasoning.visual import is_visual_question
 
 DISCOVERY_GRACE_S = 2.0
@@ -50,19 +53,23 @@ class ReasoningNode(Node):
         t0 = time.perf_counter()
         model = load_chat_model(llm_cfg)
         self.get_logger().info(f"language model {llm_cfg.backend} loaded in {time.perf_counter() - t0:.1f} s")
+        dialogue_cfg = common.config_from_params(self, DialogueConfig, "dialogue.")
         self.reasoner = Reasoner(
             PeopleTracker(common.config_from_params(self, TrackerConfig, "tracker.")),
             ProactivePolicy(common.config_from_params(self, ProactiveConfig, "proactive.")),
             DialogueManager(model, max_turns=llm_cfg.history_turns, max_tokens=llm_cfg.max_tokens,
-                            config=common.config_from_params(self, DialogueConfig, "dialogue.")),
+                            config=dialogue_cfg),
             TextAffect(),
             *self._intent_source(llm_cfg),
             memory=self._load_memory(),
+            turns=self._turn_classifier(dialogue_cfg),
+            places=tuple(load_places(str(common.param(self, "places_file", "")) or graph.config_dir() / "places.yaml")),
+            recording=self._recording,
         )
         common.unknown_parameters(self, [("llm.", LLMConfig), ("tracker.", TrackerConfig),
                                          ("proactive.", ProactiveConfig), ("intents.", IntentConfig),
                                          ("dialogue.", DialogueConfig), ("memory.", MemoryConfig)],
-                                  ("max_transcript_chars", "vlm_questions", "vlm_timeout_s"))
+                                  ("max_transcript_chars", "vlm_questions", "vlm_timeout_s", "places_file"))
         self.diag = common.Diagnostics(self)
         self.pubs = {t: self.create_publisher(String, t, common.EVENT_QOS) for t in (
             common.DECISION, common.UTTERANCE, common.REPLY_CHUNK, common.INTENT, common.PERSON_STATES)}
@@ -80,7 +87,40 @@ class ReasoningNode(Node):
         # where the camera points: a head turn moves every face in the image, not the people
         self.create_subscription(JointState, common.JOINT_STATES, self._on_joint_states, common.SENSOR_QOS)
         self.create_subscription(String, common.SCENE_DESCRIPTION, self._on_scene_description, common.EVENT_QOS)
+        # the gate's verdicts: a reply about an action says what the gate decided, never the opposite
+        self.create_subscription(String, common.VERDICT, self._on_verdict, common.EVENT_QOS)
         self.get_logger().info("reasoning ready")
+
+    def _turn_classifier(self, cfg: DialogueConfig) -> TurnClassifier:
+        """Sentence embeddings for the turn classifier (MiniLM, numpy); without the model, patterns only."""
+        try:
+            from vlm_robot.reasoning.embed import SentenceEmbedder
+
+            t0 = time.perf_counter()
+            classifier = TurnClassifier(SentenceEmbedder(), cfg.min_turn_similarity)
+            self.get_logger().info(f"turn classifier: MiniLM embeddings, loaded in {time.perf_counter() - t0:.1f} s")
+            return classifier
+        except (ImportError, OSError, ValueError, RuntimeError) as e:  # missing or corrupted model package
+            self.get_logger().error(f"turn classifier without embeddings (patterns only): {e}; install the model "
+                                    "with `make setup`")
+            return TurnClassifier(None)
+
+    def _recording(self) -> bool | None:
+        """Whether a recorder node runs in this graph (what "are you recording me?" is answered from)."""
+        try:
+            return "recorder" in self.get_node_names()
+        except Exception:  # noqa: BLE001 - a graph query during shut-down: unknown, not a crash
+            return None
+
+    def _on_verdict(self, msg: String) -> None:
+        try:
+            doc = payload.decode("verdict", msg.data)
+            v = Verdict(Intent.from_dict(doc["intent"]), bool(doc["approved"]), tuple(doc["reasons"]),
+                        pending=bool(doc.get("pending", False)))
+        except (InvalidInputError, KeyError, TypeError, ValueError) as e:
+            self.diag.error("bad payload on " + common.VERDICT, str(e))
+            return
+        self.reasoner.on_verdict(v)
 
     def _load_memory(self) -> Memory:
         """memory.*: what is remembered of people, loaded from its file (a bad file is kept as .bad)."""
@@ -169,7 +209,9 @@ class ReasoningNode(Node):
             index[0] += 1
 
         try:
-            if self.vlm_questions and is_visual_question(t.text) and self.vqa.available():
+            turn = self.reasoner.classify(t)  # "do I look happy?", "how many people?": the tracker answers
+            if (self.vlm_questions and turn.kind in ("open", "perception") and turn.how != "pattern"
+                    and is_visual_question(t.text) and self.vqa.available()):
                 a = self.vqa.ask(t.text, f"speech-{t.id}", chunk, self.vlm_timeout_s)
                 if a is not None and a["ok"] and a["text"]:
                     self._emit(self.reasoner.answer_from_vision(t, a["text"], f"vlm {a.get('backend', '')}"))

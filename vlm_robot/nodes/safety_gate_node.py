@@ -89,7 +89,7 @@ class SafetyGateNode(Node):
             question = f"Shall I {vocabulary.describe(intent)}? Please say yes or no."
             self.ask.publish(String(data=payload.encode("utterance", {
                 "text": question, "kind": "question", "reason": verdict.reasons[0], "stamp": intent.stamp,
-                "person_id": None, "in_reply_to": "", "id": f"gate-q{intent.id or id(intent)}"})))
+                "person_id": None, "in_reply_to": intent.in_reply_to, "id": f"gate-q{intent.id or id(intent)}"})))
 
     def _on_transcript(self, raw: bytes) -> None:
         if self.gate.pending is None:

@@ -32,13 +32,25 @@ class DialogueConfig:
         speaker_memory: say whom the robot is talking to (their name, a mood that held) when remembered.
         scene_max_age_s: the latest VLM scene description goes in when it is at most this old (0: never).
         scene_max_chars: the scene description is cut at a sentence end before this many characters.
+        verdict_timeout_s: a reply about an action waits this long for the safety gate's verdict (the gate
+            answers in milliseconds; without a verdict the robot says it is not doing anything yet).
+        min_turn_similarity: a turn less like every example sentence of reasoning/turns.py than this (cosine
+            of MiniLM embeddings) is open talk for the language model.
+        robot_name: what the robot calls itself ("" : "the robot assistant", no personal name).
     """
 
     speaker_memory: bool = True
     scene_max_age_s: float = 10.0
     scene_max_chars: int = 160
+    verdict_timeout_s: float = 2.0
+    min_turn_similarity: float = 0.5
+    robot_name: str = ""
 
     def __post_init__(self) -> None:
+        if not 0.05 <= self.verdict_timeout_s <= 30:
+            raise ConfigError(f"dialogue.verdict_timeout_s must be in [0.05, 30], got {self.verdict_timeout_s}")
+        if not 0 <= self.min_turn_similarity <= 1:
+            raise ConfigError(f"dialogue.min_turn_similarity must be in [0, 1], got {self.min_turn_similarity}")
         if self.scene_max_age_s < 0:
             raise ConfigError(f"dialogue.scene_max_age_s must be >= 0, got {self.scene_max_age_s}")
         if not 20 <= self.scene_max_chars <= 2000:
@@ -85,6 +97,11 @@ def describe_scene(text: str, max_chars: int = 160) -> str:
 
 _RECALL = re.compile(r"\b(what(?:'s| is) my name|who am i|do you (?:know|remember) (?:me|my name|who i am))\b",
                      re.IGNORECASE)
+
+
+def recall_answer_pattern(text: str) -> bool:
+    """True for "what is my name?", "who am I?", "do you remember me?"."""
+    return _RECALL.search(text) is not None
 
 
 def recall_answer(text: str, memory: PersonMemory | None) -> str | None:

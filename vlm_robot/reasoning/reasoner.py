@@ -5,19 +5,22 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from vlm_robot.core.types import Decision, Intent, PerceptionResult, PersonState, Transcript, Utterance
+from vlm_robot.core.types import Decision, Intent, PerceptionResult, PersonState, Transcript, Utterance, Verdict
 from vlm_robot.core.wording import without_unspeakable_sentences
 from vlm_robot.perception.text_affect import TextAffect
+from vlm_robot.reasoning import knowledge
 from vlm_robot.reasoning.actuation import bearing_from_box
-from vlm_robot.reasoning.dialogue import DialogueManager, clean_reply, recall_answer
+from vlm_robot.reasoning.dialogue import DialogueManager, clean_reply
 from vlm_robot.reasoning.intents import GrammarIntents, IntentConfig, greeting_intents, intents_from_transcript
 from vlm_robot.reasoning.memory import Memory, asks_to_be_forgotten
 from vlm_robot.reasoning.policy import ProactivePolicy
 from vlm_robot.reasoning.tracker import PeopleTracker
+from vlm_robot.reasoning.turns import Turn, TurnClassifier
 
 
 @dataclass
@@ -46,7 +49,14 @@ class Reasoner:
         intents: IntentConfig | None = None,
         intent_model: GrammarIntents | None = None,
         memory: Memory | None = None,
+        turns: TurnClassifier | None = None,
+        places: tuple[str, ...] = (),
+        recording: Callable[[], bool | None] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        """``turns`` classifies what a person said (None: patterns only); ``places`` are the names of
+        config/places.yaml; ``recording`` tells whether the recorder runs; ``clock`` is the wall clock for the
+        time and the date (time.time)."""
         self.intents = intents or IntentConfig()
         self.intent_model = intent_model  # grammar-constrained intents (intents.source grammar | both)
         self._frame_size: tuple[int, int] | None = None  # (width, height) of the last frame, for bearings
@@ -70,6 +80,17 @@ class Reasoner:
             tracker.remember(pm.id, pm.descriptor)  # a restarted node knows the people again by sight
         if memory is not None:
             tracker.remember(memory.next_id() - 1, ())
+        self.turns = turns or TurnClassifier(None)
+        self.places = tuple(places)
+        self.recording = recording or (lambda: None)
+        self.clock = clock or time.time
+        # the safety gate's verdicts, so that the words agree with them (on_verdict feeds them)
+        self._verdicts: dict[str, Verdict] = {}
+        self._verdict_cond = threading.Condition()
+        self.gate_pending: Intent | None = None  # the intent the gate waits a yes or no for
+        self._turn_intents: dict[str, list[Intent]] = {}  # transcript id -> the intents its words asked for
+        self._classified: dict[str, Turn] = {}
+        self._last_reply: dict[int | None, str] = {}
 
     def _id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids)}"
@@ -113,6 +134,8 @@ class Reasoner:
         self._remember_sightings()
         out = Outcome()
         for d in self.policy.evaluate(self.people(), self.now):
+            if d.action == "greet":
+                d = self._greet_known(d)
             out.decisions.append(d)
             if d.action != "greet":
                 continue
@@ -128,6 +151,16 @@ class Reasoner:
             for it in greeting_intents(f"person{d.person_id}", d.reason, d.stamp):
                 out.intents.append(_with_id(self.locate(it, self.tracker.people.get(d.person_id)), self._id("i")))
         return out
+
+    def _greet_known(self, d: Decision) -> Decision:
+        """A person memory knows by name (seen again by sight) is welcomed back by name, and the reason says so."""
+        pm = self.memory.people.get(d.person_id) if self.memory is not None and d.person_id is not None else None
+        if pm is None or not pm.name:
+            return d
+        rest = _OPENING.sub("", d.detail["text"]).strip()
+        text = f"Welcome back, {pm.name}!" + (f" {rest}" if rest else "")
+        return replace(d, reason=f"{d.reason}; known as {pm.name} from an earlier visit",
+                       detail={**d.detail, "text": text})
 
     def addressee(self, speaker: str = "") -> PersonState | None:
         """Whom a transcript comes from: ``speaker`` ("person3") when in view, else the person most recently
@@ -176,7 +209,8 @@ class Reasoner:
                 found = [it for it in found if it.type == "stop"]
             if found:
                 self._pattern_found.add(t.id)
-            self._add_intents(out, found, person, t.stamp, "requested by speech")
+            self._add_intents(out, found, person, t.stamp, "requested by speech", t.id)
+            self._turn_intents[t.id] = list(out.intents)
             return out
 
     def locate(self, it: Intent, person: PersonState | None) -> Intent:
@@ -193,10 +227,10 @@ class Reasoner:
         return replace(it, params={**it.params, **where})
 
     def _add_intents(self, out: Outcome, found: list[Intent], person: PersonState | None, stamp: float,
-                     why: str) -> None:
+                     why: str, in_reply_to: str = "") -> None:
         pid = person.id if person else None
         for it in found:
-            out.intents.append(_with_id(self.locate(it, person), self._id("i")))
+            out.intents.append(replace(_with_id(self.locate(it, person), self._id("i")), in_reply_to=in_reply_to))
             out.decisions.append(Decision("intent", f"{it.type} {why}", stamp, pid,
                                           {"intent": it.type, "target": it.target}))
 
@@ -212,35 +246,116 @@ class Reasoner:
         with self.lock:
             person = self.tracker.people.get(pid) if pid is not None else None
             self._add_intents(out, [it for it in found if it.type != "stop" or not had_patterns], person, t.stamp,
-                              "requested by speech (model)")
+                              "requested by speech (model)", t.id)
+            self._turn_intents.setdefault(t.id, []).extend(out.intents)
         return out
 
-    def answer(self, t: Transcript, on_piece: Callable[[str], None] | None = None) -> Outcome:
-        """The language model's reply to a transcript already passed to :meth:`hear`, streamed to ``on_piece``.
+    # -- replies ------------------------------------------------------------------------------------
 
-        The lock is held only to read the scene and to write the history, not while generating.
-        Words :meth:`hear` found were not said to the robot get no reply (an empty outcome).
+    def on_verdict(self, v: Verdict) -> None:
+        """A verdict of the safety gate (/vlm_robot/intent_verdict): replies wait for the ones they speak of."""
+        with self._verdict_cond:
+            if v.intent.id:
+                self._verdicts[v.intent.id] = v
+                while len(self._verdicts) > 256:
+                    self._verdicts.pop(next(iter(self._verdicts)))
+            if v.pending:
+                self.gate_pending = v.intent
+            elif self.gate_pending is not None and v.intent.id == self.gate_pending.id:
+                self.gate_pending = None
+            self._verdict_cond.notify_all()
+
+    def _await_verdicts(self, ids: list[str], timeout_s: float, final: bool = False) -> list[Verdict] | None:
+        """The gate's verdicts on ``ids`` (``final``: not the pending one), waiting up to ``timeout_s``."""
+        def ready() -> bool:
+            return all(i in self._verdicts and not (final and self._verdicts[i].pending) for i in ids)
+        with self._verdict_cond:
+            if not self._verdict_cond.wait_for(ready, timeout_s):
+                return None
+            return [self._verdicts[i] for i in ids]
+
+    def classify(self, t: Transcript) -> Turn:
+        """What kind of turn ``t`` is (reasoning/turns.py); computed once per transcript."""
+        with self.lock:
+            if t.id in self._classified:
+                return self._classified[t.id]
+            intents = list(self._turn_intents.get(t.id, []))
+        with self._verdict_cond:
+            pending = self.gate_pending is not None
+        turn = self.turns.classify(t.text, intents, pending)
+        with self.lock:
+            self._classified[t.id] = turn
+            while len(self._classified) > 64:
+                self._classified.pop(next(iter(self._classified)))
+        return turn
+
+    def answer(self, t: Transcript, on_piece: Callable[[str], None] | None = None) -> Outcome:
+        """The reply to a transcript already passed to :meth:`hear`, streamed to ``on_piece``.
+
+        From the robot's knowledge wherever it has it (reasoning/knowledge.py): actions are answered from
+        the safety gate's verdicts (pending: the gate's own question is the reply, nothing is added); the
+        language model only for open talk. The lock is not held while the model generates. Words :meth:`hear`
+        found were not said to the robot get no reply (an empty outcome).
         """
         with self.lock:
             if t.id in self._overheard:
                 self._overheard.discard(t.id)
                 return Outcome()
-        if self.dialogue is None:
-            return Outcome()
+        turn = self.classify(t)
         with self.lock:
             pid = self._speaker.pop(t.id, None)
+            ids = [it.id for it in self._turn_intents.pop(t.id, [])]
             known = self.memory.people.get(pid) if self.memory is not None and pid is not None else None
-            recalled = recall_answer(t.text, known)
             forgot = t.id in self._forgetting
             self._forgetting.discard(t.id)
-            if forgot:
-                recalled = "All right. I have forgotten what I knew about you."
-            messages = self.dialogue.messages(t.text, self.people(), known, self._recent_scene(), self._names())
+            speaker = self.tracker.people.get(pid) if pid is not None else None
         intents = self.model_intents(t, pid)
-        why = _replying(t, pid) + ("; answered from memory" if recalled else "")
+        ids += [it.id for it in intents.intents]
+        timeout = self.dialogue.config.verdict_timeout_s if self.dialogue is not None else 2.0
+        with self._verdict_cond:
+            pending_before = self.gate_pending
+        verdicts: list[Verdict] | None = []
+        if ids:
+            verdicts = self._await_verdicts(ids, timeout)
+        elif turn.kind == "confirm" and pending_before is not None:
+            verdicts = self._await_verdicts([pending_before.id], timeout, final=True)
+        why = f"{_replying(t, pid)}; {turn.why()}"
+        if verdicts is None:
+            text, kind = ("I have asked my safety check, but it has not answered yet, so I am not doing anything "
+                          "for now."), "error"
+            why += f"; no verdict from the safety gate within {timeout:.1f} s"
+            return self._reply(t, pid, text, kind, why, intents, on_piece)
+        with self.lock, self._verdict_cond:
+            ctx = knowledge.Context(
+                people=self.people(), speaker=speaker, memory=known, places=self.places, recording=self.recording(),
+                last_reply=self._last_reply.get(pid, ""), verdicts=verdicts, now=self.clock(),
+                robot_name=self.dialogue.config.robot_name if self.dialogue is not None else "",
+                pending=self.gate_pending if self.gate_pending is not None and self.gate_pending.id not in ids
+                else None)
+        text = "All right. I have forgotten what I knew about you." if forgot else knowledge.answer(turn, t.text, ctx)
+        if turn.kind == "hostile" and verdicts:  # what the gate allowed is said too, never contradicted
+            text = " ".join(x for x in (knowledge.say_verdicts(verdicts, ctx.pending), text) if x)
+        if text is None and turn.kind in ("action", "navigate") and verdicts:
+            intents.decisions.append(Decision(
+                "reply", f"{why}; the safety gate's question is the reply", t.stamp, pid, {"transcript": t.id}))
+            return intents
+        if text is not None:
+            source = _SOURCES.get(turn.kind, "knowledge")
+            return self._reply(t, pid, text, "reply", f"{why}; answered from {source}", intents, on_piece,
+                               remember=not forgot, last=turn.kind != "repeat")
+        return self._model_reply(t, pid, known, why, intents, on_piece)
+
+    def _model_reply(self, t: Transcript, pid: int | None, known, why: str, out: Outcome,
+                     on_piece: Callable[[str], None] | None) -> Outcome:
+        """Open talk: the language model's reply, checked (blocked words) before it is spoken."""
+        if self.dialogue is None:
+            return self._reply(t, pid, "I'm not sure what to say to that.", "reply",
+                               f"{why}; no language model", out, on_piece)
+        with self.lock:
+            messages = self.dialogue.messages(t.text, self.people(), known, self._recent_scene(), self._names())
+        why = f"{why}; answered by the language model"
         try:
-            pieces = iter([recalled]) if recalled else self.dialogue.generate(messages)
-            text = clean_reply("".join(_tee(pieces, on_piece)))
+            text = clean_reply("".join(self.dialogue.generate(messages)))
             kept = without_unspeakable_sentences(text)
             if kept != text:
                 why = f"{why}; a sentence with a blocked word was left out"
@@ -248,13 +363,24 @@ class Reasoner:
         except Exception as e:  # noqa: BLE001 - the person must get an answer even when the model fails
             kind, text = "error", "Sorry, I could not think of an answer just now."
             why = f"{why}; language model failed: {type(e).__name__}: {e}"
+        return self._reply(t, pid, text, kind, why, out, on_piece)
+
+    def _reply(self, t: Transcript, pid: int | None, text: str, kind: str, why: str, out: Outcome,
+               on_piece: Callable[[str], None] | None, remember: bool = True, last: bool = True) -> Outcome:
+        """Speak ``text`` as the reply to ``t`` (one chunk to ``on_piece``); ``remember``: into the history and
+        memory; ``last``: what "repeat that" repeats."""
+        if on_piece is not None:
+            on_piece(text)
         with self.lock:
             if kind == "reply":
-                self.dialogue.commit(t.text, text)
-                if self.memory is not None and not forgot:
+                if self.dialogue is not None:
+                    self.dialogue.commit(t.text, text)
+                if self.memory is not None and remember:
                     self.memory.exchange(pid, t.text, text)
-            intents.utterances.append(Utterance(text, kind, why, t.stamp, pid, t.id, self._id("u")))
-            return intents
+                if last:
+                    self._last_reply[pid] = text
+            out.utterances.append(Utterance(text, kind, why, t.stamp, pid, t.id, self._id("u")))
+            return out
 
     def answer_from_vision(self, t: Transcript, text: str, source: str) -> Outcome:
         """Speak the VLM node's answer to a question about the scene (see reasoning/visual.py) as the reply."""
@@ -349,19 +475,18 @@ class Reasoner:
         return Outcome(utterances=[Utterance(text, "error", why, t.stamp, None, t.id, self._id("u"))])
 
 
+_SOURCES = {"memory_ask": "memory", "memory_tell": "memory", "perception": "the tracker (who is in view)",
+            "time": "the clock", "action": "the safety gate's verdicts", "navigate": "the safety gate's verdicts",
+            "confirm": "the safety gate's verdicts", "place": "the known places", "capabilities": "the skills and places",
+            "recording": "the recorder's state"}  # what a knowledge answer was built from, for the reason
+_OPENING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening))( there)?[.!,]\s*"
+                      r"(i'?m the robot assistant\.\s*)?", re.I)  # a greeting's opening, replaced for known people
 _ENTITY = re.compile(r"<(person|obj)(\d+)>")  # entity tokens of the VLM's answers, spoken as "person 1"
 _CONFIDENCE = re.compile(r"\s*\(\d+(\.\d+)?\)")
 
 
 def _replying(t: Transcript, pid: int | None) -> str:
     return f'replying to "{t.text[:60]}"' + (f" from person {pid}" if pid is not None else "")
-
-
-def _tee(pieces, on_piece):
-    for p in pieces:
-        if on_piece is not None:
-            on_piece(p)
-        yield p
 
 
 def _with_id(it: Intent, new_id: str) -> Intent:

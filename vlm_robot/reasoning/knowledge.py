@@ -1,0 +1,307 @@
+"""Answers from what the robot knows: its skills and places, the gate's verdicts, who is in view, memory, the clock.
+
+The language model knows none of this (it once told a person it could not fetch water while the gate
+approved the fetch, and invented the time). Every reply here is built from a fact the robot holds; a
+turn kind without such a fact returns None and goes to open talk (reasoning/open_talk.py).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from vlm_robot.core import vocabulary
+from vlm_robot.core.types import Intent, PersonState, Verdict
+from vlm_robot.reasoning.memory import PersonMemory, extract_facts
+from vlm_robot.reasoning.turns import Turn, words
+
+# how each approved intent is said: what will happen now (the gate approved it)
+_DOING = {
+    "stop": "Stopping.",
+    "look_at": "I'm looking at you.",
+    "wave": "Waving to you now.",
+    "fetch": "All right, I'll fetch the {target} for you.",
+    "offer": "Here you are: I'll hand you the {object}.",
+    "approach": "Coming over to you now.",
+    "navigate": "All right, going to the {target}. Please follow me.",
+}
+_SKILLS = {"look_at": "look at you", "approach": "come over to you", "wave": "wave", "fetch": "fetch things",
+           "offer": "hand you things", "stop": "stop whenever you say stop"}
+_PLACE_WORDS = {"charger": "charging_station", "charging": "charging_station", "exit": "entrance", "door": "entrance",
+                "front door": "entrance", "way out": "entrance", "lobby": "entrance", "reception": "entrance"}
+_ASKED_PLACE = re.compile(r"\b(?:where(?:'s| is| are| can i find)|looking for|find|get to|way to|take me to|go to|"
+                          r"lead me to|guide me to)\s+(?:the\s+|a\s+|an\s+|my\s+)?([a-z][a-z ]{1,30}?)"
+                          r"(?:[.,!?]|\s+(?:please|is|from|here|now)\b|$)", re.I)
+_BOUND = re.compile(r"(\w+)=([-\d.e]+) is outside \[([-\d.e]+), ([-\d.e]+)\]")
+_UNITS = {"speed_mps": ("move at", "metres a second"), "distance_m": ("stop", "metres away"),
+          "range_m": ("reach people", "metres away"), "bearing_rad": ("turn", "radians"),
+          "elevation_rad": ("tilt my head", "radians")}
+
+
+@dataclass
+class Context:
+    """What the robot knows at the moment of a turn.
+
+    Attributes:
+        people: people in view (the tracker's smoothed states).
+        speaker: the person who spoke, if in view.
+        memory: what is remembered of the speaker.
+        places: the places ``navigate`` may go to (config/places.yaml).
+        recording: whether the recorder runs (None: unknown).
+        last_reply: the robot's last reply to this person ("" if none).
+        verdicts: the gate's verdicts on the intents this turn asked for.
+        pending: the intent the gate waits a yes or no for (another turn's), if any.
+        now: wall-clock time (seconds since the epoch), for the time and the date.
+        robot_name: what the robot calls itself ("": no personal name).
+    """
+
+    people: list[PersonState] = field(default_factory=list)
+    speaker: PersonState | None = None
+    memory: PersonMemory | None = None
+    places: tuple[str, ...] = ()
+    recording: bool | None = None
+    last_reply: str = ""
+    verdicts: list[Verdict] = field(default_factory=list)
+    pending: Intent | None = None
+    now: float = field(default_factory=time.time)
+    robot_name: str = ""
+
+
+def answer(turn: Turn, text: str, ctx: Context) -> str | None:
+    """The reply to ``text`` of kind ``turn.kind`` from the robot's knowledge, or None for open talk."""
+    handler = _HANDLERS.get(turn.kind)
+    return handler(turn, text, ctx) if handler is not None else None
+
+
+def place_list(places: Sequence[str]) -> str:
+    names = [f"the {p.replace('_', ' ')}" for p in places]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""
+
+
+def find_place(text: str, places: Sequence[str]) -> tuple[str | None, str]:
+    """(a known place the words name, or None; the place phrase asked about, "" if none)."""
+    low = " ".join(words(text))
+    for p in places:
+        if p.replace("_", " ") in low:
+            return p, p.replace("_", " ")
+    for word, p in _PLACE_WORDS.items():
+        if re.search(rf"\b{word}\b", low) and p in places:
+            return p, word
+    m = _ASKED_PLACE.search(text)
+    return None, (m[1].strip().lower() if m else "")
+
+
+def say_verdicts(verdicts: Sequence[Verdict], pending: Intent | None, listener: str = "") -> str | None:
+    """What the robot says about the gate's verdicts on what it was asked to do.
+
+    Approved: what it does now. Pending: nothing (the gate's own question is the reply). Rejected: the reason
+    in plain words and what it can do instead. None when every verdict is pending.
+    """
+    said = []
+    for v in verdicts:
+        if v.pending:
+            continue
+        it = v.intent
+        if v.approved:
+            said.append(_DOING.get(it.type, "All right.").format(target=it.target.replace("_", " "),
+                                                                object=it.object or "thing"))
+        else:
+            said.append(_refusal(v, pending, listener))
+    return " ".join(dict.fromkeys(said)) or None
+
+
+def _refusal(v: Verdict, pending: Intent | None, listener: str) -> str:
+    reason = "; ".join(v.reasons)
+    what = vocabulary.describe(v.intent, listener)
+    if "emergency stop" in reason:
+        return f"I can't {what} right now: my emergency stop is on. I can only stop until it is released."
+    if "waiting for confirmation" in reason and pending is not None:
+        return f"First: shall I {vocabulary.describe(pending, listener)}? Please say yes or no."
+    if reason.startswith("declined by a person"):
+        return f"All right, I won't {what}."
+    if reason.startswith(("not confirmed within", "cancelled")):
+        return f"I did not {what}: nobody confirmed it in time." if "not confirmed" in reason else \
+            f"I stopped and will not {what}."
+    m = _BOUND.search(reason)
+    if m:
+        name, _, lo, hi = m.groups()
+        verb, unit = _UNITS.get(name, (f"use {name} of", ""))
+        slow = " Say 'come here slowly' and I'll come at a safe speed." if name == "speed_mps" else ""
+        return f"I can't do that: I can only {verb} between {float(lo):g} and {float(hi):g} {unit}.{slow}".replace(
+            "  ", " ")
+    if "unknown place" in reason or "no places are configured" in reason:
+        return f"I don't know a place called the {v.intent.target.replace('_', ' ')}." + (
+            f" I know {place_list(_known_places(reason))}." if _known_places(reason) else "")
+    if reason.startswith("rate limit"):
+        return f"I have done that several times just now, so I won't {what} again for a moment."
+    if "needs a target" in reason:
+        return f"Sorry, what should I {v.intent.type.replace('_', ' ')}?"
+    if "not allowed" in reason:
+        return f"Sorry, I'm not allowed to {what}."
+    return f"I can't {what}: my safety check refused it."
+
+
+def _known_places(reason: str) -> list[str]:
+    m = re.search(r"known places: \[(.*)\]", reason)
+    return re.findall(r"'([^']+)'", m[1]) if m else []
+
+
+# -- one handler per kind --------------------------------------------------------------------------------
+
+def _name(ctx: Context) -> str:
+    return ctx.memory.name if ctx.memory is not None and ctx.memory.name else ""
+
+
+def _greeting(turn: Turn, text: str, ctx: Context) -> str:
+    name = _name(ctx)
+    return f"Hello, {name}! How can I help you?" if name else "Hello! How can I help you?"
+
+
+def _goodbye(turn: Turn, text: str, ctx: Context) -> str:
+    name = _name(ctx)
+    return f"Goodbye, {name}! Take care." if name else "Goodbye! Take care."
+
+
+def _repeat(turn: Turn, text: str, ctx: Context) -> str:
+    return f"I said: {ctx.last_reply}" if ctx.last_reply else "I haven't said anything to you yet. How can I help?"
+
+
+def _identity(turn: Turn, text: str, ctx: Context) -> str:
+    me = f"I'm {ctx.robot_name}, the robot assistant here." if ctx.robot_name else "I'm the robot assistant here."
+    return f"{me} I can see who is around, listen and talk, and help you find your way."
+
+
+def _capabilities(turn: Turn, text: str, ctx: Context) -> str:
+    skills = [s for t, s in _SKILLS.items() if t in vocabulary.VOCABULARY]
+    where = f", take you to {place_list(ctx.places)}" if ctx.places and "navigate" in vocabulary.VOCABULARY else ""
+    return (f"I can {', '.join(skills[:-1])}{where}, and {skills[-1]}. "
+            "I can also tell you what I see and remember your name.")
+
+
+def _recording(turn: Turn, text: str, ctx: Context) -> str:
+    if ctx.recording is None:
+        return "I can't tell whether this session is being recorded; please ask the person who runs me."
+    if ctx.recording:
+        return "Yes. This session is being recorded: what I see and hear is saved for later review."
+    return "No, I'm not recording this session right now."
+
+
+def _place(turn: Turn, text: str, ctx: Context) -> str:
+    known, asked = find_place(text, ctx.places)
+    if known is not None:
+        name = known.replace("_", " ")
+        return f"I know where the {name} is. Say 'take me to the {name}' and I'll guide you there."
+    if not ctx.places:
+        return "I'm sorry, I don't know any places here yet."
+    if asked:
+        return f"I'm sorry, I don't know where the {asked} is. I know {place_list(ctx.places)}."
+    return f"I can help you find your way. I know {place_list(ctx.places)}. Where would you like to go?"
+
+
+def _perception(turn: Turn, text: str, ctx: Context) -> str:
+    n = len(ctx.people)
+    low = text.lower()
+    if re.search(r"\b(do|how do) i look\b|\bcan you see me\b", low):
+        if ctx.speaker is None:
+            return "I can't see you right now. Could you step in front of my camera?"
+        p = ctx.speaker
+        asked = next((m for m in ("happy", "sad", "angry", "surprised", "scared", "tired", "upset") if m in low), "")
+        mood = {"surprise": "surprised", "fear": "worried"}.get(p.mood, p.mood)
+        if "see me" in low:
+            return f"Yes, I can see you, about {p.distance_m:.1f} metres away."
+        if asked and asked == mood:
+            return f"Yes, you look {mood} to me."
+        if asked:
+            return f"You look {mood} to me rather than {asked}." if mood != "neutral" else \
+                f"You look calm to me; I can't say you look {asked}."
+        return f"You look {mood} to me." if mood != "neutral" else "You look calm to me."
+    if n == 0:
+        return "I don't see anyone right now."
+    count = ["nobody", "one person", "two people", "three people", "four people"][n] if n < 5 else f"{n} people"
+    moods = sorted({p.mood for p in ctx.people} - {"neutral"})
+    extra = f" I see someone who looks {' and someone who looks '.join(moods)}." if moods and n > 1 else ""
+    return f"I see {count}.{extra}" if n > 1 else "I see one person: you." if ctx.speaker else "I see one person."
+
+
+def _memory_tell(turn: Turn, text: str, ctx: Context) -> str:
+    name = extract_facts(text).get("name", "")
+    return f"Nice to meet you, {name}." if name else "Nice to meet you."
+
+
+def _memory_ask(turn: Turn, text: str, ctx: Context) -> str:
+    name = _name(ctx)
+    if name:
+        return f"Yes, you are {name}." if text.lower().lstrip().startswith("do you") else f"Your name is {name}."
+    return "I don't know your name yet. What should I call you?"
+
+
+def _time(turn: Turn, text: str, ctx: Context) -> str:
+    t = time.localtime(ctx.now)
+    if re.search(r"\b(date|day)\b", text, re.I):
+        return f"Today is {time.strftime('%A, %d %B %Y', t).replace(' 0', ' ')}."
+    return f"It's {time.strftime('%H:%M', t)}."
+
+
+def _internet(turn: Turn, text: str, ctx: Context) -> str:
+    return ("I'm not connected to the internet, so I can't know that. I only know what I see here, the time, "
+            "and the places in this building.")
+
+
+def _feelings(turn: Turn, text: str, ctx: Context) -> str:
+    low = text.lower()
+    if re.search(r"\b(dizzy|faint|sick|unwell|ill|nause\w*|pain|hurts?|chest|can'?t breathe|fell|fall)\b", low):
+        return ("I'm sorry you feel unwell. Please sit down somewhere safe. If it doesn't pass, "
+                "ask someone nearby for help or call for medical help.")
+    if re.search(r"\b(lonely|alone)\b", low):
+        return "I'm sorry you feel lonely. I'm here, and I'm happy to keep you company for a while."
+    if re.search(r"\b(rough|hard|bad|long|terrible|awful|stress\w*|tired|exhausted|worried|anxious)\b", low):
+        return "That sounds hard. I'm sorry it's been tough. Would you like to sit down for a moment, or talk about it?"
+    return "I'm sorry you feel that way. I'm here if you want to talk."
+
+
+def _hostile(turn: Turn, text: str, ctx: Context) -> str:
+    return {
+        "harm": "I won't do anything that could hurt someone.",
+        "safety": "I can't turn off my safety rules. They keep everyone around me safe.",
+        "prompt": "I can't share how I'm set up, but I'm happy to help with something else.",
+        "injection": "I can't change how I work. I'm happy to help with something else.",
+        "echo": "I won't say that. I'm happy to help with something else.",
+        "insult": "I'm sorry I couldn't help better. I'm here if you need anything.",
+    }.get(turn.detail, "I can't help with that. I'm happy to help with something else.")
+
+
+def _actions(turn: Turn, text: str, ctx: Context) -> str | None:
+    listener = f"person{ctx.speaker.id}" if ctx.speaker is not None else ""
+    return say_verdicts(ctx.verdicts, ctx.pending, listener)
+
+
+def _confirm(turn: Turn, text: str, ctx: Context) -> str | None:
+    return say_verdicts(ctx.verdicts, None) or "All right."
+
+
+_HANDLERS = {
+    "empty": lambda turn, text, ctx: "Sorry, I didn't catch that. Could you say it again?",
+    "foreign": lambda turn, text, ctx: "Sorry, I only understand English. Could you say that in English?",
+    "hostile": _hostile,
+    "action": _actions,
+    "navigate": _actions,
+    "confirm": _confirm,
+    "greeting": _greeting,
+    "thanks": lambda turn, text, ctx: "You're welcome!",
+    "goodbye": _goodbye,
+    "never_mind": lambda turn, text, ctx: "All right. I'm here if you need me.",
+    "repeat": _repeat,
+    "how_are_you": lambda turn, text, ctx: "I'm doing well, thank you. How can I help you?",
+    "identity": _identity,
+    "capabilities": _capabilities,
+    "recording": _recording,
+    "place": _place,
+    "perception": _perception,
+    "memory_tell": _memory_tell,
+    "memory_ask": _memory_ask,
+    "time": _time,
+    "internet": _internet,
+    "feelings": _feelings,
+}
