@@ -11,7 +11,7 @@
     vlm-robot ask "Who is here?"            # a question to the running VLM node, answer streamed
     vlm-robot bench pipeline                # latest-frame-wins vs inference in the callback
     vlm-robot bench encoder                 # ONNX Runtime vs PyTorch eager for SigLIP / CLIP encoders
-    vlm-robot bench voice                   # end of speech -> first robot audio, streaming vs whole-turn baseline
+    vlm-robot bench voice                   # end of speech -> first robot audio through the running voice nodes
     vlm-robot models export --tiny llava    # vision encoder -> ONNX (+ JSON sidecar) in the cache
     vlm-robot models build ENC.onnx --precision fp16   # TensorRT engine (needs tensorrt + CUDA)
     vlm-robot models list | verify ENC.onnx
@@ -107,7 +107,8 @@ def cmd_bench(a: argparse.Namespace) -> int:
     if a.what == "voice":
         from vlm_robot import bench_voice
 
-        return bench_voice.main(a.turns)
+        loopback_defaults()
+        return bench_voice.main(a.turns, a.gap)
     if a.what == "sim":
         from vlm_robot.sim import bench_sim
 
@@ -129,6 +130,10 @@ def cmd_suite(a: argparse.Namespace) -> int:
         from vlm_robot import proactive_suite
 
         return proactive_suite.main(_scene_path(a.cases or "sim/suites/proactive.yaml"))
+    if a.what == "dialogue":
+        from vlm_robot import dialogue_suite
+
+        return dialogue_suite.main(_scene_path(a.cases or "sim/suites/dialogue.yaml"), a.fast)
     from vlm_robot import adversarial
 
     loopback_defaults()
@@ -220,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--runs", type=int, default=10, help="encoder: timed rounds, median reported")
     b.add_argument("--warmup", type=int, default=2, help="encoder: rounds dropped before timing")
     b.add_argument("--no-int8", action="store_true", help="encoder: skip the INT8 dynamic quantisation row")
-    b.add_argument("--turns", type=int, default=20, help="voice: sentences, each through both pipelines")
+    b.add_argument("--turns", type=int, default=26, help="voice: sentences spoken to the running nodes")
+    b.add_argument("--gap", type=float, default=5.0, help="voice: seconds of silence after each sentence")
     b.set_defaults(fn=cmd_bench, isolate=True)
     m = sub.add_parser("models", help="export / build / list / verify compiled vision encoders (no ROS)")
     msub = m.add_subparsers(dest="action", required=True)
@@ -251,8 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     mv.add_argument("--allow-download", action="store_true")
     m.set_defaults(fn=cmd_models, isolate=False)
     s = sub.add_parser("suite", help="run a behaviour suite against the real nodes")
-    s.add_argument("what", choices=["adversarial", "proactive"])
+    s.add_argument("what", choices=["adversarial", "proactive", "dialogue"])
     s.add_argument("--cases", default="", help="suite YAML (default: sim/suites/<what>.yaml)")
+    s.add_argument("--fast", action="store_true", help="dialogue: only the cases marked fast (as in make test)")
     s.set_defaults(fn=cmd_suite, isolate=True)
     au = sub.add_parser("audio", help="audio devices for the microphone and the speaker")
     au.add_argument("what", choices=["devices"])
@@ -265,8 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    # bench encoder / voice start no ROS; a lockstep replay does
-    if (a.isolate or getattr(a, "lockstep", False)) and getattr(a, "what", "") not in ("encoder", "voice"):
+    # bench encoder starts no ROS; a lockstep replay does
+    if (a.isolate or getattr(a, "lockstep", False)) and getattr(a, "what", "") != "encoder":
         reexec_isolated()
     return a.fn(a)
 

@@ -19,7 +19,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Empty, String
 
 from vlm_robot import graph
-from vlm_robot.core import payload, vocabulary
+from vlm_robot.core import payload
 from vlm_robot.core.errors import InvalidInputError
 from vlm_robot.core.transcript import parse_transcript, string_from_cdr
 from vlm_robot.core.types import Intent, Verdict
@@ -86,7 +86,7 @@ class SafetyGateNode(Node):
         verdict = self.gate.check(intent, time.monotonic())
         self._publish(verdict)
         if verdict.pending:
-            question = f"Shall I {vocabulary.describe(intent)}? Please say yes or no."
+            question = self.gate.question(intent)
             self.ask.publish(String(data=payload.encode("utterance", {
                 "text": question, "kind": "question", "reason": verdict.reasons[0], "stamp": intent.stamp,
                 "person_id": None, "in_reply_to": intent.in_reply_to, "id": f"gate-q{intent.id or id(intent)}"})))

@@ -127,10 +127,11 @@ def _refusal(v: Verdict, pending: Intent | None, listener: str) -> str:
     m = _BOUND.search(reason)
     if m:
         name, _, lo, hi = m.groups()
+        if name == "speed_mps":
+            return (f"I can only move at up to {float(hi):g} metres a second. Say 'come here slowly' and I'll come "
+                    "at a safe speed.")
         verb, unit = _UNITS.get(name, (f"use {name} of", ""))
-        slow = " Say 'come here slowly' and I'll come at a safe speed." if name == "speed_mps" else ""
-        return f"I can't do that: I can only {verb} between {float(lo):g} and {float(hi):g} {unit}.{slow}".replace(
-            "  ", " ")
+        return f"I can't do that: I can only {verb} between {float(lo):g} and {float(hi):g} {unit}.".replace("  ", " ")
     if "unknown place" in reason or "no places are configured" in reason:
         return f"I don't know a place called the {v.intent.target.replace('_', ' ')}." + (
             f" I know {place_list(_known_places(reason))}." if _known_places(reason) else "")

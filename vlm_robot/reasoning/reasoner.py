@@ -90,6 +90,8 @@ class Reasoner:
         self.gate_pending: Intent | None = None  # the intent the gate waits a yes or no for
         self._turn_intents: dict[str, list[Intent]] = {}  # transcript id -> the intents its words asked for
         self._classified: dict[str, Turn] = {}
+        self._pending_when_heard: dict[str, Intent | None] = {}
+        self._resolved_by_words: dict[str, Intent] = {}  # a person's words that confirmed or declined an intent
         self._last_reply: dict[int | None, str] = {}
 
     def _id(self, prefix: str) -> str:
@@ -211,6 +213,10 @@ class Reasoner:
                 self._pattern_found.add(t.id)
             self._add_intents(out, found, person, t.stamp, "requested by speech", t.id)
             self._turn_intents[t.id] = list(out.intents)
+            with self._verdict_cond:  # a yes or no answers what the gate waited for when it was said
+                # (the gate may have read the same words and answered first: its verdict quotes them)
+                self._pending_when_heard[t.id] = self.gate_pending or self._resolved_by_words.pop(
+                    t.text.strip()[:60], None)
             return out
 
     def locate(self, it: Intent, person: PersonState | None) -> Intent:
@@ -263,6 +269,11 @@ class Reasoner:
                 self.gate_pending = v.intent
             elif self.gate_pending is not None and v.intent.id == self.gate_pending.id:
                 self.gate_pending = None
+                quoted = re.search(r'by a person: "(.*)"$', v.reasons[0]) if v.reasons else None
+                if quoted:
+                    self._resolved_by_words[quoted[1].strip()] = v.intent
+                    while len(self._resolved_by_words) > 8:
+                        self._resolved_by_words.pop(next(iter(self._resolved_by_words)))
             self._verdict_cond.notify_all()
 
     def _await_verdicts(self, ids: list[str], timeout_s: float, final: bool = False) -> list[Verdict] | None:
@@ -280,8 +291,7 @@ class Reasoner:
             if t.id in self._classified:
                 return self._classified[t.id]
             intents = list(self._turn_intents.get(t.id, []))
-        with self._verdict_cond:
-            pending = self.gate_pending is not None
+            pending = self._pending_when_heard.get(t.id) is not None
         turn = self.turns.classify(t.text, intents, pending)
         with self.lock:
             self._classified[t.id] = turn
@@ -300,6 +310,8 @@ class Reasoner:
         with self.lock:
             if t.id in self._overheard:
                 self._overheard.discard(t.id)
+                self._turn_intents.pop(t.id, None)
+                self._pending_when_heard.pop(t.id, None)
                 return Outcome()
         turn = self.classify(t)
         with self.lock:
@@ -312,8 +324,8 @@ class Reasoner:
         intents = self.model_intents(t, pid)
         ids += [it.id for it in intents.intents]
         timeout = self.dialogue.config.verdict_timeout_s if self.dialogue is not None else 2.0
-        with self._verdict_cond:
-            pending_before = self.gate_pending
+        with self.lock:
+            pending_before = self._pending_when_heard.pop(t.id, None)
         verdicts: list[Verdict] | None = []
         if ids:
             verdicts = self._await_verdicts(ids, timeout)
@@ -477,7 +489,8 @@ class Reasoner:
 
 _SOURCES = {"memory_ask": "memory", "memory_tell": "memory", "perception": "the tracker (who is in view)",
             "time": "the clock", "action": "the safety gate's verdicts", "navigate": "the safety gate's verdicts",
-            "confirm": "the safety gate's verdicts", "place": "the known places", "capabilities": "the skills and places",
+            "confirm": "the safety gate's verdicts", "place": "the known places",
+            "capabilities": "the skills and places",
             "recording": "the recorder's state"}  # what a knowledge answer was built from, for the reason
 _OPENING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening))( there)?[.!,]\s*"
                       r"(i'?m the robot assistant\.\s*)?", re.I)  # a greeting's opening, replaced for known people

@@ -142,6 +142,11 @@ class SafetyGate:
                                            f"({c.confirm_timeout_s:.0f} s)",), pending=True)
         return Verdict(intent, True, ("within allowlist and bounds",))
 
+    @staticmethod
+    def question(intent: Intent) -> str:
+        """What the gate asks a person before an intent of a ``confirm`` type goes out."""
+        return f"Shall I {vocabulary.describe(intent)}? Please say yes or no."
+
     def answer(self, said: str, now: float) -> Verdict | None:
         """A person's words while an intent waits for confirmation: yes approves it, no rejects it."""
         if self.pending is None or self.expire(now) is not None:
