@@ -57,8 +57,10 @@ def test_person_is_greeted_answered_and_intents_are_gated(stack, demo_scene):
     assert obs.wait_for(lambda s: s.cmd_vel and s.cmd_vel[-1] == {"linear_x": 0.0, "angular_z": 0.0}, 5)
     replies = [u for u in obs.seen.of(common.UTTERANCE) if u["in_reply_to"] in ("g1", "g2")]
     assert all(u["kind"] == "reply" and u["text"].strip() for u in replies)
+    said = {u["in_reply_to"]: u["text"] for u in replies}
+    assert "0.5 metres a second" in said["g1"] and said["g2"] == "Stopping."  # the words agree with the verdicts
     chunks = [c for c in obs.seen.of(common.REPLY_CHUNK) if c["in_reply_to"] == "g1"]
-    assert len(chunks) > 1  # the reply streamed
+    assert "".join(c["text"] for c in chunks) == said["g1"]  # what speech out may start on is the reply
 
     assert obs.wait_for(lambda s: len(s.of(common.SPEECH_DONE)) >= 3, 20)
     for done in obs.seen.of(common.SPEECH_DONE):
