@@ -39,7 +39,12 @@ from vlm_robot.reasoning.visual import is_visual_question
 
 DISCOVERY_GRACE_S = 2.0
 DISCOVERY_MAX_S = 10.0
-DISCOVERY_STABLE_S = 1.0  # the set of subscribers must not have changed for this long
+# the set of subscribers must not have changed for this long: longer than Fast DDS's participant announcement
+# period (3 s), since a participant that missed a new one's first announcements is found at the next one.
+# Measured: with 1.0 s, a restarted node answered a sentence 2.1 s after start, before it had discovered the test's
+# observer (found 3-4 s after start), and the observer never saw that reply (tests/test_delivery.py, every run once
+# replies from knowledge came without the language model's delay)
+DISCOVERY_STABLE_S = 3.5
 
 
 class ReasoningNode(Node):
@@ -80,7 +85,7 @@ class ReasoningNode(Node):
         self._discovered = False
         # two workers: the scene keeps being followed while the language model talks
         self.scene_work: WorkQueue[PerceptionResult] = WorkQueue(self._follow_scene, "reasoning-scene")
-        self.dialogue_work: WorkQueue[Transcript] = WorkQueue(self._answer, "reasoning-dialogue")
+        self.dialogue_work: WorkQueue[tuple[Transcript, bool]] = WorkQueue(self._answer, "reasoning-dialogue")
         self.create_subscription(String, common.PEOPLE, self._on_people, common.EVENT_QOS)
         self.create_subscription(String, common.TRANSCRIPT, self._on_transcript, common.EVENT_QOS, raw=True)
         self.create_subscription(Bool, common.DND, self._on_dnd, common.STATE_QOS)
@@ -181,9 +186,13 @@ class ReasoningNode(Node):
         if not self.seen.first_time(t.id):
             self.get_logger().info(f"transcript {t.id} sent again; already being answered")
             return
-        # intents (stop!) go out now; only the language model's reply waits for the worker
-        self._emit(self.reasoner.hear(t))
-        if not self.dialogue_work.put(t):
+        # intents (stop!) go out now; only the reply waits for the worker. Right after a (re)start, outputs wait
+        # for discovery (_await_discovery): then the worker hears it too, so that the people the camera sees
+        # keep arriving meanwhile and the speaker is known by sight when the words are heard
+        heard = self._discovered
+        if heard:
+            self._emit(self.reasoner.hear(t))
+        if not self.dialogue_work.put((t, heard)):
             self.diag.error("overload", f"dialogue queue full; transcript {t.id} cannot be answered")
             self._emit(self.reasoner.on_transcript_error(t, "the robot is overloaded"))
 
@@ -200,7 +209,11 @@ class ReasoningNode(Node):
             "person_states", {"stamp": result.stamp, "people": states, "caused": caused})))
         self._emit(out)
 
-    def _answer(self, t: Transcript) -> None:
+    def _answer(self, item: tuple[Transcript, bool]) -> None:
+        t, heard = item
+        if not heard:
+            self._await_discovery()
+            self._emit(self.reasoner.hear(t))
         index = [0]
 
         def chunk(piece: str) -> None:
