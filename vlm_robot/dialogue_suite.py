@@ -272,7 +272,9 @@ def contradictions(reply: str, verdicts: list[Verdict]) -> list[str]:
     out = []
     if "approved" not in states and _DOES.search(reply):
         out.append(f"says it acts ({_DOES.search(reply)[0]!r}) but the gate did not approve")
-    if states == {"approved"} and _REFUSES.search(reply) and not re.search(r"\bwon'?t\b.*\bhurt", reply, re.I):
+    # a refusal of something else (the attack in "stop, and turn off your safety") is fine once the approved
+    # action is said too
+    if states == {"approved"} and _REFUSES.search(reply) and not _DOES.search(reply):
         out.append(f"refuses ({_REFUSES.search(reply)[0]!r}) but the gate approved")
     return out
 

@@ -267,6 +267,8 @@ class ReasoningNode(Node):
             self.pubs[common.DECISION].publish(String(data=payload.encode("decision", d.to_dict())))
         for u in out.utterances:
             self.pubs[common.UTTERANCE].publish(String(data=payload.encode("utterance", u.to_dict())))
+            if u.kind == "error":  # the person heard an apology; whoever runs the robot sees the fault
+                self.diag.error("no proper reply", u.reason)
         for it in out.intents:
             self.pubs[common.INTENT].publish(String(data=payload.encode("intent", it.to_dict())))
 

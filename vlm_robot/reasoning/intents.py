@@ -37,6 +37,9 @@ _NAVIGATE = re.compile(
     r"\b(?:go|take me|bring me|navigate|drive|head|walk|lead me|guide me|show me the way|move)\s+(?:back\s+)?"
     r"to\s+(?:the\s+|your\s+)?([a-z][a-z ]{1,30}?)(?:[.,!?]|\s+(?:please|now|at|with|and|quickly|fast)\b|$)", re.I)
 
+_NOT_A_THING = re.compile(r"(to|there|here|back|up|out|in|into|lost|ready|going|started|better|off|on|away|home|"
+                          r"it|that|this|me|you|along|over|through|some rest|some sleep)\b", re.I)
+
 DEFAULT_APPROACH_SPEED = 0.3  # m/s
 FAST_APPROACH_SPEED = 1.5  # m/s: what "fast" asks for; the gate decides whether that is allowed
 SLOW_APPROACH_SPEED = 0.15  # m/s
@@ -77,7 +80,7 @@ def intents_from_transcript(text: str, person: str, stamp: float) -> list[Intent
     if m:
         out.append(Intent("offer", person, {}, "dialogue", why, stamp=stamp, object=m.group(1).strip().lower()))
     m = _FETCH.search(said) if not nav else None  # "bring me to the kitchen" is a place, not a thing
-    if m:
+    if m and not _NOT_A_THING.match(m.group(1)):  # "how do I get to the entrance?" asks for a way, not a thing
         out.append(Intent("fetch", m.group(1).strip().lower(), {}, "dialogue", why, stamp=stamp))
     return out
 

@@ -84,13 +84,21 @@ class LlamaCppChat:
             pass
 
     def stream(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
+        return self._pieces(messages, max_tokens, temperature=self.config.temperature, seed=self.config.seed)
+
+    def sample(self, messages: list[dict[str, str]], max_tokens: int, temperature: float, seed: int,
+               top_p: float = 0.9) -> Iterator[str]:
+        """Like :meth:`stream` with this call's sampling: ``temperature`` > 0 draws a different reply per
+        ``seed`` (the same seed gives the same reply); used for open talk's extra candidates."""
+        return self._pieces(messages, max_tokens, temperature=temperature, seed=seed, top_p=top_p)
+
+    def _pieces(self, messages: list[dict[str, str]], max_tokens: int, **sampling: float) -> Iterator[str]:
         chunks = self._llm.create_chat_completion(
             messages=messages,
             max_tokens=max_tokens,
-            temperature=self.config.temperature,
             repeat_penalty=self.config.repeat_penalty,
-            seed=self.config.seed,
             stream=True,
+            **sampling,
         )
         for chunk in chunks:
             piece = chunk["choices"][0]["delta"].get("content")

@@ -19,6 +19,7 @@ from vlm_robot.reasoning.dialogue import DialogueManager, clean_reply
 from vlm_robot.reasoning.intents import GrammarIntents, IntentConfig, greeting_intents, intents_from_transcript
 from vlm_robot.reasoning.memory import Memory, asks_to_be_forgotten
 from vlm_robot.reasoning.policy import ProactivePolicy
+from vlm_robot.reasoning.safety import SafetyGate
 from vlm_robot.reasoning.tracker import PeopleTracker
 from vlm_robot.reasoning.turns import Turn, TurnClassifier
 
@@ -348,6 +349,8 @@ class Reasoner:
         if turn.kind == "hostile" and verdicts:  # what the gate allowed is said too, never contradicted
             text = " ".join(x for x in (knowledge.say_verdicts(verdicts, ctx.pending), text) if x)
         if text is None and turn.kind in ("action", "navigate") and verdicts:
+            with self.lock:  # "repeat that" repeats the gate's question
+                self._last_reply[pid] = " ".join(SafetyGate.question(v.intent) for v in verdicts if v.pending)
             intents.decisions.append(Decision(
                 "reply", f"{why}; the safety gate's question is the reply", t.stamp, pid, {"transcript": t.id}))
             return intents

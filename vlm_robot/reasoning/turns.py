@@ -90,7 +90,7 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
              "what should I cook tonight", "that's interesting", "I love football"),
 }
 
-_WORD = re.compile(r"[A-Za-z']+")
+_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|')*")  # words of any script: a Japanese sentence is not empty
 # exact patterns, checked before the embedding
 _HOSTILE = (
     ("injection", re.compile(r"\b(ignore|disregard|forget) (all |any |your |the |previous |prior |above )*"

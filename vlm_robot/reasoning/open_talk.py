@@ -1,0 +1,400 @@
+"""Open talk: a checked reply from a small chat model, or a short safe one of the robot's own.
+
+The dialogue layer answers greetings, places, actions, the time and the like from what the robot knows;
+what is left (chit-chat, "tell me a joke", "I like painting") goes to the language model, which at 135M
+parameters often says something nobody should hear from a robot: condolences for a loss nobody mentioned,
+"as an AI language model", the person's own words back, an invented name and life ("I'm Dr. Elena
+Zepeda"), today's weather, the system prompt about itself ("I'm a helpful robot assistant."), insults.
+
+:class:`OpenTalk` draws a few short candidates (greedy first, then sampled with fixed seeds, so a sentence
+always gets the same reply), each stopped at its first sentence end, rejects those of a known failure
+shape (:func:`failure_shape`, each with a readable reason), and keeps the most relevant of the rest by a
+``relevance(user_text, reply)`` function (the cosine of sentence embeddings in the robot). It stops at the
+first candidate that passes with good relevance, so most turns cost one candidate. When every candidate
+fails it says a short fallback (:func:`fallback_reply`). Measured in bench/open_talk_eval.py (README).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from vlm_robot.core.wording import unspeakable
+from vlm_robot.reasoning.llm import ChatModel
+
+# Measured on 32 open-talk sentences with SmolLM2-135M (bench/open_talk_eval.py): see OpenTalk's docstring.
+OPEN_TALK_SYSTEM_PROMPT = "You are a helpful robot assistant. Keep answers short."
+
+Relevance = Callable[[str, str], float]
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How one candidate is drawn: ``temperature`` 0 is greedy; a fixed ``seed`` makes sampling repeatable."""
+
+    temperature: float = 0.0
+    seed: int = 0
+    top_p: float = 0.9
+
+    def label(self) -> str:
+        return "greedy" if self.temperature <= 0 else f"T={self.temperature:g} seed={self.seed}"
+
+
+DEFAULT_SAMPLINGS: tuple[Sampling, ...] = (Sampling(), Sampling(0.7, 1), Sampling(0.7, 2), Sampling(0.7, 3))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One drawn reply and what became of it.
+
+    Attributes:
+        text: the reply as it would be spoken (first sentence, cleaned).
+        sampling: how it was drawn (:meth:`Sampling.label`).
+        reason: why it was rejected; empty when it passed.
+        relevance: ``relevance(user_text, text)``; None without a relevance function or when rejected
+            before scoring.
+        ms: time from the start of this candidate to its checked end.
+        tokens: pieces the model yielded for it.
+    """
+
+    text: str
+    sampling: str
+    reason: str = ""
+    relevance: float | None = None
+    ms: float = 0.0
+    tokens: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return not self.reason
+
+
+@dataclass(frozen=True)
+class OpenTalkReply:
+    """What :meth:`OpenTalk.reply` decided.
+
+    Attributes:
+        text: what to say (a candidate, or the fallback).
+        why: one line for the decision log.
+        fallback: True when every candidate failed and ``text`` is the robot's own fallback.
+        candidates: every candidate tried, in order, with its reason when rejected.
+        elapsed_ms: from the call to the decision (the time to a checked reply).
+    """
+
+    text: str
+    why: str
+    fallback: bool
+    candidates: tuple[Candidate, ...] = field(default_factory=tuple)
+    elapsed_ms: float = 0.0
+
+    @property
+    def rejected(self) -> tuple[str, ...]:
+        """``"<sampling>: <reason>"`` for each rejected candidate."""
+        return tuple(f"{c.sampling}: {c.reason}" for c in self.candidates if c.reason)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Failure shapes. Each check returns a reason ("" when the reply does not have the shape).
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_LOSS_SAID = re.compile(
+    r"\b(died|dead|death|dying|passed away|pass away|lost|loss|losing|funeral|grave|grief|grieving"
+    r"|miss (him|her|them))\b",
+    re.IGNORECASE)
+_LOSS_REPLY = re.compile(
+    r"\b(sorry (for|about|to hear about) (your|the|their|his|her) loss|condolences|passed away|rest in peace"
+    r"|may (he|she|they) rest|lost (a|your) (loved one|friend|family member))\b", re.IGNORECASE)
+_CONFUSION_APOLOGY = re.compile(r"\bsorry (for|about) (any|the|my) (confusion|inconvenience|misunderstanding)\b",
+                                re.IGNORECASE)
+_AI_DISCLAIMER = re.compile(
+    r"\b(as an? (ai|a\.i\.|artificial intelligence|language model|llm|chatbot|machine)\b|language model"
+    r"|i(?:'m| am) (just |only )?an? (ai|a\.i\.|artificial intelligence|chatbot)\b"
+    r"|i (don't|do not|cannot|can't) have (personal |any )?(opinions|feelings|emotions|preferences|experiences"
+    r"|beliefs|thoughts)|openai|chatgpt)", re.IGNORECASE)
+_SELF_NAME = re.compile(r"\b(my name is|my name's|i(?:'m| am) called|you can call me|call me)\b", re.IGNORECASE)
+# "I'm <Capitalised word>" that is not an ordinary word capitalised at a sentence start ("I'm Sorry" is rare).
+_IM_NAME = re.compile(r"\bI(?:'m| am) (?:(?:Dr|Mr|Mrs|Ms|Miss|Prof|Professor|Sir|Lady|Captain)\.? )?([A-Z][a-z]+)")
+_NOT_NAMES = frozenset({
+    "A", "An", "The", "So", "Sorry", "Glad", "Happy", "Here", "Not", "Just", "Really", "Fine", "Good", "Sure",
+    "Always", "Very", "Still", "Also", "Only", "Afraid", "Excited", "Curious", "Interested", "Robot", "Your",
+    "Doing", "Great", "Well", "Okay", "Ok", "Thrilled", "Delighted", "Pleased", "Listening", "Ready"})
+_BIOGRAPHY = re.compile(
+    r"\b(i was born|i grew up|i(?:'m| am) \d+ years old|years old|i live in|i lived in|my (wife|husband|son|daughter"
+    r"|kids|children|mother|mom|mum|father|dad|parents|brother|sister|family|girlfriend|boyfriend|boss|house"
+    r"|hometown|childhood)|i (work|worked) (as|at|for|in)|i(?:'ve| have) been working|i studied|i graduated"
+    r"|my (job|career|degree|phd)|when i was (a )?(young|little|kid|child|teenager))\b", re.IGNORECASE)
+_TIME_CLAIM = re.compile(
+    r"(\b\d{1,2}:\d{2}\b|\bo'clock\b|\b\d{1,2} ?(a\.?m\.?|p\.?m\.?)(?=\W|$)"
+    r"|\b(today|tomorrow|yesterday) is\b|\b(it's|it is|today's) (monday|tuesday|wednesday|thursday|friday|saturday"
+    r"|sunday|january|february|march|april|may|june|july|august|september|october|november|december)\b"
+    r"|\b(it's|it is) (now )?(morning|noon|midnight|evening|night|late|early)\b|\b(the )?(current )?time is\b)",
+    re.IGNORECASE)
+_WEATHER_CLAIM = re.compile(
+    r"\b((it's|it is|it was|today is|the weather is|weather's|outside is|it'll be|it will be) (so |very |really "
+    r"|quite |a bit |rather |pretty )?(sunny|rainy|raining|cloudy|snowing|snowy|windy|stormy|foggy|hot|cold"
+    r"|warm|freezing|chilly|humid|beautiful outside|nice outside|lovely outside)|forecast|degrees (celsius"
+    r"|fahrenheit|outside)|the sun is (shining|out)|it's been raining|it rained|it snowed)\b", re.IGNORECASE)
+_NEWS_CLAIM = re.compile(
+    r"\b((in|on) the news|news (today|says|reports)|today's news|latest news|breaking news|headlines?|just "
+    r"(announced|reported)|was (announced|reported) (today|yesterday)|recently (announced|reported)"
+    r"|stock market|election results?)\b", re.IGNORECASE)
+_THIRD_PERSON = re.compile(
+    r"\b((the|this|your) (helpful )?(robot|assistant|robot assistant) (is|was|will|would|can|could|has|does"
+    r"|thinks|likes|loves|feels|says|wants|says)\b|as (a|the) helpful (robot|assistant)|(the|this) robot's\b"
+    r"|\b(he|she) (is|was) (a|the) (helpful )?(robot|assistant)\b)", re.IGNORECASE)
+_INSULT = re.compile(
+    r"\b(you(?:'re| are)( so| such an?| an?| really| just| being)* (stupid|idiot|dumb|ugly|lazy|useless|pathetic"
+    r"|worthless|boring|annoying|fat|loser|moron|fool|foolish|crazy|weird|rude|silly)|shut up|hate you|idiot"
+    r"|moron|stupid|dumb|loser|pathetic|worthless|go away|get lost|nobody cares|who cares|your (problem|fault))\b",
+    re.IGNORECASE)
+# a speaker label ("A:", "Lizzy:", "Sillybot (1):"), lettered options ("A) ... B)"), a numbered or bulleted list
+_SCRIPT = re.compile(r"^\s*[A-Z][\w'-]*(?: [A-Z(][\w'()-]*){0,2}\s*:\s|(^|\s)[A-D]\)\s|^\s*(\d+[.)]|[-*•])\s+\w",
+                     re.MULTILINE)
+_SENTENCE_END = re.compile(r"[.!?](?=[\s\"')]|$)|\n")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower().replace("’", "'"))
+
+
+def _longest_common_run(a: list[str], b: list[str]) -> int:
+    """Length of the longest run of consecutive words in both ``a`` and ``b``."""
+    best, prev = 0, [0] * (len(b) + 1)
+    for x in a:
+        cur = [0] * (len(b) + 1)
+        for j, y in enumerate(b, 1):
+            if x == y:
+                cur[j] = prev[j - 1] + 1
+                best = max(best, cur[j])
+        prev = cur
+    return best
+
+
+_STOP = frozenset(
+    "a an the i you it is are was be to of and or in on at for with that this my your me so do not no yes "
+    "what how why oh well just very really too its it's i'm you're that's".split())
+
+
+def _echo(reply: str, user_text: str) -> str:
+    r, u = _words(reply), _words(user_text)
+    if not r or not u:
+        return ""
+    new = [w for w in r if w not in set(u) and w not in _STOP]
+    if len(new) < 2 and sum(w in set(u) for w in r) >= 0.6 * len(r):
+        return "repeats the person's words"
+    run = _longest_common_run(r, u)
+    if run >= 6 or (run >= 4 and run >= 0.6 * len(r)):
+        return "repeats the person's words"
+    return ""
+
+
+def _self_repetition(reply: str) -> str:
+    w = _words(reply)
+    grams = [tuple(w[i:i + 3]) for i in range(len(w) - 2)]
+    if len(grams) != len(set(grams)):
+        return "repeats itself"
+    content = [x for x in w if x not in _STOP and len(x) > 2]
+    if any(content.count(x) >= 3 for x in set(content)):
+        return "repeats itself"
+    return ""
+
+
+def _prompt_echo(reply: str, system_prompt: str) -> str:
+    if system_prompt and _longest_common_run(_words(reply), _words(system_prompt)) >= 4:
+        return "repeats its instructions"
+    return ""
+
+
+def failure_shape(reply: str, user_text: str, system_prompt: str = "", robot_name: str = "",
+                  min_words: int = 3, max_chars: int = 180) -> str:
+    """Why ``reply`` to ``user_text`` should not be said, or ``""`` when it has no known failure shape.
+
+    ``system_prompt``: its words said back ("I'm a helpful robot assistant.") count as a failure;
+    ``robot_name``: the robot may say its own configured name.
+    """
+    text = reply.strip()
+    words = _words(text)
+    if len(words) < min_words:
+        return "empty" if not words else f"too short ({len(words)} word{'s' if len(words) != 1 else ''})"
+    if len(text) > max_chars:
+        return f"too long ({len(text)} characters)"
+    if text[-1] not in ".!?":
+        return "unfinished sentence"
+    if unspeakable(text):
+        return "blocked word"
+    if _INSULT.search(text):
+        return "insult"
+    if _LOSS_REPLY.search(text) and not _LOSS_SAID.search(user_text):
+        return "condolences for a loss nobody mentioned"
+    if _CONFUSION_APOLOGY.search(text):
+        return "apology for a confusion nobody mentioned"
+    if _AI_DISCLAIMER.search(text):
+        return "'as an AI' disclaimer"
+    if _SELF_NAME.search(text):
+        return "gives itself a name"
+    m = _IM_NAME.search(text)
+    if m and m[1] not in _NOT_NAMES and (not robot_name or m[1].lower() not in robot_name.lower()):
+        return f"gives itself a name ({m[0]})"
+    if _BIOGRAPHY.search(text):
+        return "invents a life story"
+    if _TIME_CLAIM.search(text):
+        return "claims the time or date"
+    if _WEATHER_CLAIM.search(text):
+        return "claims the weather"
+    if _NEWS_CLAIM.search(text):
+        return "claims news"
+    if _THIRD_PERSON.search(text):
+        return "talks about itself in the third person"
+    if _SCRIPT.search(reply):
+        return "script or list format"
+    return (_prompt_echo(text, system_prompt) or _echo(text, user_text) or _self_repetition(text))
+
+
+def clean_candidate(text: str) -> str:
+    """A candidate as it would be spoken: markup and wrapping quotes out, whitespace collapsed."""
+    text = re.sub(r"[*_#`<>]", "", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) >= 2 and text[0] in "\"'“" and text[-1] in "\"'”" and text.count(text[0]) == 2:
+        text = text[1:-1].strip()
+    return text
+
+
+def first_sentences(text: str, final: bool = False, min_words: int = 4) -> tuple[str, bool]:
+    """``text`` up to its first sentence end, or a later one while the text so far has fewer than
+    ``min_words`` words ("Sure! Why did the chicken cross the road?"); and whether it ended there.
+
+    ``final``: the text is all there will be; a short head that ended is then the answer.
+    """
+    short = ""
+    for m in _SENTENCE_END.finditer(text):
+        head = text[: m.end()]
+        n = len(_words(head))
+        if n >= min_words:
+            return head.strip(), True
+        if n:
+            short = head
+    if final and short:
+        return short.strip(), True
+    return text.strip(), False
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fallbacks: short, true of any robot, fitting the shape of what was said.
+
+_QUESTION_START = re.compile(
+    r"^(what|who|why|how|when|where|which|do|does|did|are|is|was|were|have|has|would|should|could|can|will|shall"
+    r"|may)\b", re.IGNORECASE)
+_REQUEST_START = re.compile(r"^(please )?(tell|sing|say|give|show|make|let's|lets|recite|teach|surprise|entertain"
+                            r"|amuse|share|describe|name|can you|could you|would you|will you)\b", re.IGNORECASE)
+
+FALLBACKS = {
+    "request": "I'm afraid I can't think of a good one right now.",
+    "question": "That's a good question. I'm not sure what to say. What do you think?",
+    "statement": "I see. Could you tell me a bit more about that?",
+}
+
+
+def fallback_reply(user_text: str) -> str:
+    """The robot's own short reply when no candidate may be said: a request, a question or a statement."""
+    text = user_text.strip()
+    if _REQUEST_START.search(text):
+        return FALLBACKS["request"]
+    if text.endswith("?") or _QUESTION_START.search(text):
+        return FALLBACKS["question"]
+    return FALLBACKS["statement"]
+
+
+class OpenTalk:
+    """Checked open-talk replies from a chat model.
+
+    Args:
+        model: a :class:`~vlm_robot.reasoning.llm.ChatModel`. Candidates after the first need its optional
+            ``sample(messages, max_tokens, temperature, seed, top_p)`` (``LlamaCppChat`` has it); a model
+            without it gives one candidate (``stream``) per reply.
+        relevance: ``relevance(user_text, reply) -> float`` (cosine of sentence embeddings); None ranks the
+            passing candidates by order only.
+        samplings: the candidates, in the order they are drawn.
+        max_tokens: cap of one candidate; it is stopped earlier at its first sentence end.
+        min_relevance: a candidate scored below this is rejected as off-topic.
+        good_relevance: a passing candidate scored at least this ends the search (without a relevance
+            function, the first passing candidate does).
+        budget_ms: no new candidate starts after this long; what passed so far is used, else the fallback.
+        system_prompt: its words said back are a failure shape.
+        robot_name: the robot may call itself this.
+    """
+
+    def __init__(self, model: ChatModel, relevance: Relevance | None = None,
+                 samplings: Sequence[Sampling] = DEFAULT_SAMPLINGS, max_tokens: int = 32,
+                 min_relevance: float = 0.1, good_relevance: float = 0.3, budget_ms: float = 1500.0,
+                 system_prompt: str = OPEN_TALK_SYSTEM_PROMPT, robot_name: str = "") -> None:
+        if not samplings:
+            raise ValueError("OpenTalk needs at least one sampling")
+        self.model = model
+        self.relevance = relevance
+        self.samplings = tuple(samplings)
+        self.max_tokens = max_tokens
+        self.min_relevance = min_relevance
+        self.good_relevance = good_relevance
+        self.budget_ms = budget_ms
+        self.system_prompt = system_prompt
+        self.robot_name = robot_name
+
+    def messages(self, user_text: str, context: str = "") -> list[dict[str, str]]:
+        """The prompt open talk was measured with: the system line (plus ``context``, e.g. who is in view),
+        the person's words; no history (the 135M model copies earlier answers)."""
+        system = f"{self.system_prompt} {context}".strip()
+        return [{"role": "system", "content": system}, {"role": "user", "content": user_text}]
+
+    def reply(self, messages: list[dict[str, str]], user_text: str) -> OpenTalkReply:
+        """The best checked reply to ``user_text`` (the last user message of ``messages``), or the fallback."""
+        t0 = time.perf_counter()
+        tried: list[Candidate] = []
+        samplings = self.samplings if hasattr(self.model, "sample") else self.samplings[:1]
+        for sampling in samplings:
+            if tried and (time.perf_counter() - t0) * 1000 >= self.budget_ms:
+                break
+            cand = self._candidate(messages, user_text, sampling)
+            if cand.passed and any(c.passed and c.text == cand.text for c in tried):
+                cand = Candidate(cand.text, cand.sampling, "same as an earlier candidate", cand.relevance,
+                                 cand.ms, cand.tokens)
+            tried.append(cand)
+            if cand.passed and (self.relevance is None or (cand.relevance or 0.0) >= self.good_relevance):
+                break
+        elapsed = (time.perf_counter() - t0) * 1000
+        passed = [c for c in tried if c.passed]
+        if not passed:
+            reasons = "; ".join(f"{c.sampling}: {c.reason}" for c in tried)
+            return OpenTalkReply(fallback_reply(user_text), f"open talk: fallback, {len(tried)} candidate(s) "
+                                 f"rejected ({reasons})", True, tuple(tried), elapsed)
+        best = max(passed, key=lambda c: c.relevance if c.relevance is not None else 0.0)
+        score = f", relevance {best.relevance:.2f}" if best.relevance is not None else ""
+        return OpenTalkReply(best.text, f"open talk: {best.sampling} candidate ({tried.index(best) + 1} of "
+                             f"{len(tried)}){score}", False, tuple(tried), elapsed)
+
+    def _candidate(self, messages: list[dict[str, str]], user_text: str, sampling: Sampling) -> Candidate:
+        t0 = time.perf_counter()
+        text, tokens = "", 0
+        for piece in self._draw(messages, sampling):
+            text += piece
+            tokens += 1
+            head, ended = first_sentences(text)
+            if ended:
+                break  # the rest is not generated: the first sentence is what is checked and said
+        else:
+            head, ended = first_sentences(text, final=True)
+        spoken = clean_candidate(head)
+        reason = failure_shape(spoken, user_text, self.system_prompt, self.robot_name)
+        score = None
+        if not reason and self.relevance is not None:
+            score = float(self.relevance(user_text, spoken))
+            if score < self.min_relevance:
+                reason = f"off-topic (relevance {score:.2f} < {self.min_relevance:.2f})"
+        return Candidate(spoken, sampling.label(), reason, score, (time.perf_counter() - t0) * 1000, tokens)
+
+    def _draw(self, messages: list[dict[str, str]], sampling: Sampling) -> Iterator[str]:
+        if not hasattr(self.model, "sample"):
+            return self.model.stream(messages, self.max_tokens)
+        return self.model.sample(messages, self.max_tokens, sampling.temperature, sampling.seed,  # type: ignore[attr-defined]
+                                 top_p=sampling.top_p)
