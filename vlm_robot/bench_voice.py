@@ -1,39 +1,73 @@
-"""`vlm-robot bench voice`: time from the end of a person's speech to the robot's first audio sample.
+"""`vlm-robot bench voice`: end of a person's speech -> the robot's first audio sample, through the real nodes.
 
-    vlm-robot bench voice               # 20 sentences, each through both pipelines, about 3 minutes
-    vlm-robot bench voice --turns 6     # a quick look
+    vlm-robot bench voice               # 26 sentences, about 3.5 minutes (181 s of them speech and pauses)
+    vlm-robot bench voice --turns 8     # a quick look
+    vlm-robot bench voice --gap 6       # more silence after each sentence (a slow model must finish first)
 
-The person's sentences are synthesised with espeak-ng's ``en-us+f3`` voice (the robot speaks ``en-us``)
-and fed frame by frame **in real time** (32 ms frames on the wall clock; when the pipeline is busy the
-frames wait, as in a microphone's buffer) through :class:`~vlm_robot.speech.conversation.Conversation`
-with the real models: silero VAD, Whisper, the packaged SmolLM2-135M chat model (through
-:meth:`DialogueManager.generate`, as the reasoning node uses it) and espeak-ng. Each sentence is spoken
-once to the streaming pipeline and once to the whole-turn baseline, alternately, so both see the same
-machine load; the chat model's prompt cache is cleared before every reply so that neither reuses the
-other's evaluated prompt. No ROS; no pass/fail on absolute times (they depend on the machine and its load).
+What runs is the robot's own voice path, as `vlm-robot run` starts it (:mod:`vlm_robot.graph`, the same
+config/*.yaml parameter files): microphone_node -> /speech/transcript -> reasoning_node (with
+safety_gate_node, whose verdicts the reasoning node waits for on requests) -> /vlm_robot/reply_chunk and
+/vlm_robot/utterance -> speech_out_node. Only these are changed: the microphone's source is a WAV file,
+the reasoning node's memory and the speech WAVs go to ``out/bench_voice`` (a fresh memory each run).
+Camera, perception and VLM nodes do not run (questions about the scene fall back to the chat model).
+
+The person: the sentences are synthesised with espeak-ng's ``en-us+f3`` voice (the simulation's voice,
+:data:`vlm_robot.sim.voice.USER_VOICE`; the robot speaks ``en-us``) into one WAV, each followed by
+``--gap`` seconds of silence so that its reply is over before the next sentence starts. microphone_node
+plays the file at a microphone's pace (``realtime: true``): frame n (32 ms) is handed to its worker when
+the wall clock reaches ``t0 + n * 32 ms``, stamped with that time. ``t0`` is the wall-clock time of the
+file's first sample.
+
+Timing, all on this machine's wall clock (``time.time()`` in every process):
+
+- end of speech: ``t0 +`` the sentence's last sample above -40 dB of its peak in the WAV. ``t0`` comes from
+  the transcripts: each carries ``speech_end``, the node's voice-activity end mapped to the wall clock
+  through the frame stamps. The same turn detector (config/microphone.yaml ``vad``) is run over the same
+  WAV here, which gives each turn's ``speech_end`` on the file's clock; the difference is ``t0`` (median
+  over the turns). The spread of the per-turn differences, printed, is the mapping's error: a late-waking
+  reader thread stamps a frame late (±0.04 ms on an idle 2-core machine). A file has no capture latency: a
+  sound card adds its input buffer to every figure.
+- transcript: when /speech/transcript reached this process (end-of-turn wait, ``vad.end_silence_ms``,
+  plus Whisper; DDS on loopback adds about a millisecond to this and the next stage).
+- first reply piece: the first /vlm_robot/reply_chunk (or the utterance, when none) in reply to it.
+- first audio: the ``first_audio`` stamp of /vlm_robot/speech_done, taken by speech_out_node when it hands
+  the first synthesised samples of the reply to the output (a sound card's own buffer is not included;
+  with ``tts.output: wav``, the default, the samples go to a file instead).
+
+Turns are split by who answered, from the reply's ``reason`` (:func:`answered_by_model`). No pass/fail:
+absolute times depend on the machine and on what else runs on it.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from vlm_robot.speech.audio import FRAME, SAMPLE_RATE, MemorySink
+from vlm_robot.speech.audio import SAMPLE_RATE
 
-USER_VOICE = "en-us+f3"
 SENTENCES = [
+    "Hello!",
     "Could you tell me what time the library opens tomorrow?",
     "Please bring me a glass of water.",
+    "What can you do?",
     "What is the weather like outside today?",
     "Where did I leave my keys this morning?",
+    "Where is the kitchen?",
     "How many people are waiting in the hall?",
     "Can you help me find the kitchen?",
     "I am looking for the red chair.",
+    "What time is it?",
     "Is there anyone else in the room?",
     "My name is Anna and I work here.",
     "Tell me a short story about a cat.",
+    "Stop.",
     "Do you know where the station is?",
     "I would like a cup of coffee.",
     "Please open the door for me.",
@@ -41,135 +75,317 @@ SENTENCES = [
     "Thank you for your help today.",
     "Can you speak a little slower?",
     "The garden looks beautiful in the spring.",
+    "Thank you.",
     "Where is the nearest bus stop?",
     "Please remind me to call my sister.",
     "How long will the battery last?",
 ]
-GAP_S = 1.5  # silence after each sentence: the reply's first audio must fit in it
+LEAD_S = 1.0  # silence before the first sentence
+VOICE_NODES = ("reasoning", "safety_gate", "speech_out")  # started first; then the microphone
+
+
+def answered_by_model(reason: str) -> bool:
+    """Was this reply written by the language model? Decided from the utterance's ``reason``.
+
+    The reasoning node says "answered by the language model" for open talk and "answered from ..."
+    (knowledge, memory, what the camera sees) otherwise; a safety-gate question counts as knowledge.
+    """
+    return "language model" in reason
 
 
 @dataclass
-class Stages:
-    """Per-turn stage times (seconds), filled by the wrappers around the models."""
+class Spoken:
+    """One sentence in the WAV: its text and where its sound starts and ends (seconds on the file's clock)."""
 
-    first_token: list[float] = field(default_factory=list)
-    first_synth: list[float] = field(default_factory=list)
-    _want_synth: bool = False
+    text: str
+    start: float
+    end: float
 
-    def reply(self, dialogue, text: str):
-        """The chat model's stream for ``text``, timing its first piece."""
-        # the same sentence goes to both pipelines: llama.cpp would reuse the other one's evaluated prompt,
-        # so its cache is cleared and each reply pays for its whole prompt (a robot reuses only the system part)
-        reset = getattr(getattr(dialogue.model, "_llm", None), "reset", None)
-        if reset is not None:
-            reset()
-        t0 = time.perf_counter()
-        first = True
-        self._want_synth = True
-        for piece in dialogue.generate(dialogue.messages(text, [])):
-            if first:
-                self.first_token.append(time.perf_counter() - t0)
-                first = False
-            yield piece
 
-    def synth(self, fn, text: str) -> np.ndarray:
-        t0 = time.perf_counter()
-        out = fn(text)
-        if self._want_synth:
-            self.first_synth.append(time.perf_counter() - t0)
-            self._want_synth = False
-        return out
+@dataclass
+class Turn:
+    """What the nodes made of one sentence; wall-clock times, None where it did not happen."""
+
+    said: Spoken
+    heard: str = ""
+    transcripts: int = 0  # final transcripts whose speech ended inside this sentence (1 expected)
+    asr_ms: float | None = None
+    t_transcript: float | None = None
+    t_reply: float | None = None
+    first_audio: float | None = None
+    cut: int = 0  # replies whose speech_done says aborted (barge-in)
+    replies: list[dict] = field(default_factory=list)  # utterances in reply to its transcript(s)
+
+    @property
+    def by_model(self) -> bool | None:
+        return answered_by_model(self.replies[0]["reason"]) if self.replies else None
+
+
+def build_wav(sentences: list[str], gap_s: float, path: Path) -> list[Spoken]:
+    """The person's speech as one 16 kHz WAV at ``path``; the sentences' positions in it."""
+    from vlm_robot.sim.voice import USER_VOICE
+    from vlm_robot.speech.audio import write_wav
+    from vlm_robot.speech.stream_tts import ClauseSynth, StreamTTSConfig
+
+    synth = ClauseSynth(StreamTTSConfig(voice=USER_VOICE, rate_wpm=160))  # as sim/voice.py speaks
+    parts = [np.zeros(int(LEAD_S * SAMPLE_RATE), np.float32)]
+    n = len(parts[0])
+    spoken = []
+    for text in sentences:
+        clip = np.asarray(synth(text), np.float32)
+        loud = np.flatnonzero(np.abs(clip) > 0.01 * np.max(np.abs(clip)))  # -40 dB of the peak
+        spoken.append(Spoken(text, (n + loud[0]) / SAMPLE_RATE, (n + loud[-1] + 1) / SAMPLE_RATE))
+        parts += [clip, np.zeros(int(gap_s * SAMPLE_RATE), np.float32)]
+        n += len(clip) + len(parts[-1])
+    write_wav(path, np.concatenate(parts))
+    return spoken
+
+
+def vad_speech_ends(wav: Path, vad: dict) -> list[float]:
+    """Each turn's ``speech_end`` as microphone_node's turn detector finds it in ``wav`` (file clock)."""
+    from vlm_robot.speech.audio import WavSource
+    from vlm_robot.speech.vad import TurnConfig, TurnDetector
+
+    det = TurnDetector(TurnConfig(**vad))
+    ends = []
+    for frame in WavSource(wav).frames():
+        ends += [ev.info["speech_end"] for ev in det.push(frame) if ev.kind == "end"]
+    return ends
+
+
+def clock_offset(walls: list[float], file_ends: list[float], tol: float = 0.05) -> tuple[float, list[float]]:
+    """``t0`` (wall clock of the file's first sample) from transcripts' ``speech_end`` and the same ends on the
+    file's clock, paired by agreement: the offset most pairs share (within ``tol``), then its median.
+
+    Returns ``t0`` and each agreeing pair's difference from it (seconds).
+    """
+    cands = np.array([w - f for w in walls for f in file_ends])
+    if not len(cands):
+        raise ValueError("no transcript with a speech_end: the microphone node heard nothing")
+    best = cands[np.argmax([np.sum(np.abs(cands - c) < tol) for c in cands])]
+    near = cands[np.abs(cands - best) < tol]
+    t0 = float(np.median(near))
+    return t0, [float(c - t0) for c in near]
 
 
 def _pct(xs: list[float], q: float) -> float:
     return float(np.percentile(xs, q)) if xs else float("nan")
 
 
-def _ms(x: float) -> str:
-    return "   n/a" if x != x else f"{1000 * x:6.0f}"
+def _cell(xs: list[float]) -> str:
+    if not xs:
+        return "-"
+    return f"{1000 * _pct(xs, 50):.0f} / {1000 * _pct(xs, 95):.0f}"
 
 
-def _feed_realtime(conv, audio: np.ndarray) -> None:
-    """Feed ``audio`` frame by frame, each no earlier than it would arrive from a microphone."""
-    conv.t0_wall = time.monotonic() - conv.now  # this conversation's clock resumes now
-    t0 = time.monotonic()
-    for i in range(len(audio) // FRAME):
-        wait = t0 + i * FRAME / SAMPLE_RATE - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        conv.feed(audio[i * FRAME:(i + 1) * FRAME])
-    conv.stop_speaking()  # the next sentence starts in silence
+class _Ear:
+    """What the bench hears besides the observer's topics: transcripts, voice activity, speaking."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.transcripts: list[tuple[float, dict]] = []
+        self.voice: list[tuple[float, bool]] = []
+        self.speaking: list[tuple[float, bool]] = []
+
+    def setup(self, obs) -> None:
+        from std_msgs.msg import Bool, String
+
+        from vlm_robot.core import payload
+        from vlm_robot.nodes import common
+
+        def keep(store, decode):
+            def cb(msg) -> None:
+                with self.lock:
+                    store.append((time.time(), decode(msg)))
+            return cb
+
+        obs.create_subscription(String, common.TRANSCRIPT, keep(self.transcripts, lambda m: payload.decode(
+            "transcript", m.data)), common.EVENT_QOS)
+        obs.create_subscription(Bool, common.VOICE_ACTIVITY, keep(self.voice, lambda m: m.data), common.EVENT_QOS)
+        obs.create_subscription(Bool, common.SPEAKING, keep(self.speaking, lambda m: m.data), common.STATE_QOS)
 
 
-def main(turns: int = 20) -> int:
-    from vlm_robot.reasoning.dialogue import DialogueManager
-    from vlm_robot.reasoning.llm import LLMConfig, load_chat_model
-    from vlm_robot.speech.asr import WhisperASR
-    from vlm_robot.speech.conversation import Conversation
-    from vlm_robot.speech.speech_out import SpeechOutConfig
-    from vlm_robot.speech.stream_tts import ClauseSynth, StreamTTSConfig
-    from vlm_robot.speech.vad import TurnConfig, TurnDetector
+def _mic_params() -> dict:
+    import yaml
 
-    t_load = time.perf_counter()
-    user = ClauseSynth(StreamTTSConfig(voice=USER_VOICE, rate_wpm=160))
-    robot = ClauseSynth(SpeechOutConfig().synth_config())  # the robot's own voice (50 ms between words)
-    asr = WhisperASR()
-    llm_cfg = LLMConfig()
-    dialogue = DialogueManager(load_chat_model(llm_cfg), max_turns=llm_cfg.history_turns, max_tokens=llm_cfg.max_tokens)
+    from vlm_robot import graph
+
+    return yaml.safe_load((graph.config_dir() / "microphone.yaml").read_text())["microphone"]["ros__parameters"]
+
+
+def _all_answered(seen, ear: _Ear) -> bool:
+    """Every final transcript has a reply and every reply its speech_done (``seen``: Observer.wait_for's, locked)."""
+    from vlm_robot.nodes import common
+
+    with ear.lock:
+        ids = {b["id"] for _, b in ear.transcripts if b.get("final", True)}
+    utts = [u for u in seen.of(common.UTTERANCE) if u.get("in_reply_to") in ids]
+    done = {d["utterance_id"] for d in seen.of(common.SPEECH_DONE)}
+    return {u["in_reply_to"] for u in utts} == ids and all(u.get("id") in done for u in utts)
+
+
+def run(sentences: list[str], gap_s: float, out: Path) -> tuple[list[Turn], dict]:
+    """Play ``sentences`` into the voice nodes; per sentence, what happened when. Also returns run facts."""
+    from vlm_robot import graph
+    from vlm_robot.observe import observed_graph
+
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    wav = out / "person.wav"
+    spoken = build_wav(sentences, gap_s, wav)
+    wav_s = len(np.fromfile(wav, np.int16)) / SAMPLE_RATE  # header bytes: negligible
+    mic = _mic_params()
+    file_ends = vad_speech_ends(wav, mic["vad"])
+    print(f"person: {len(sentences)} sentences, {wav_s:.0f} s of audio ({gap_s:.1f} s after each) -> {wav}; "
+          f"the turn detector finds {len(file_ends)} turns in it", flush=True)
+    specs = {s.name: s for s in graph.NODES}
+    env = graph.current_env()
+    logs = out / "logs"
+    voice = graph.Graph([specs[n] for n in VOICE_NODES],
+                        {"reasoning": {"memory.path": str(out / "memory.json")},
+                         "speech_out": {"tts.output_dir": str(out / "speech")}}, env=env, log_dir=logs)
+    microphone = graph.Graph([specs["microphone"]], {"microphone": {"source": str(wav)}}, env=env, log_dir=logs)
+    ear = _Ear()
+    t_start = time.monotonic()
+    with observed_graph(voice, "bench_voice", settle_s=1.0, setup=ear.setup) as obs:
+        print(f"nodes {', '.join(VOICE_NODES)} ready in {time.monotonic() - t_start:.0f} s; starting microphone_node "
+              f"(logs in {logs})", flush=True)
+        microphone.start()
+        try:
+            deadline = time.monotonic() + 180.0  # Whisper loads, then the file starts
+            while not ear.voice and time.monotonic() < deadline:
+                if microphone.poll():
+                    raise RuntimeError(f"microphone_node exited; see {logs / 'microphone.log'}")
+                time.sleep(0.1)
+            if not ear.voice:
+                raise TimeoutError(f"microphone_node gave no voice activity in 180 s; see {logs / 'microphone.log'}")
+            # the first voice comes ~64 ms into the first sentence: the file ends about this much later
+            t_end = ear.voice[0][0] + wav_s - spoken[0].start + 2.0
+            while time.time() < t_end:
+                time.sleep(0.2)
+            obs.wait_for(lambda s: _all_answered(s, ear), 30.0)
+        finally:
+            mic_code = microphone.stop()
+    with (out / "events.json").open("w") as f:  # everything heard, for a closer look
+        json.dump({"events": [{"topic": e.topic, "received": e.received, "body": e.body} for e in obs.seen.events],
+                   "transcripts": ear.transcripts, "voice_activity": ear.voice, "speaking": ear.speaking,
+                   "sentences": [vars(x) for x in spoken], "vad_speech_ends": file_ends}, f, indent=1)
+    facts = {"exit_codes": {**obs.exit_codes, **mic_code}, "wav_s": wav_s, "logs": logs,
+             "restarts": {**voice.restarts, **microphone.restarts}}
+    return _turns(spoken, file_ends, obs, ear, facts), facts
+
+
+def _turns(spoken: list[Spoken], file_ends: list[float], obs, ear: _Ear, facts: dict) -> list[Turn]:
+    from vlm_robot.nodes import common
+
+    finals = [(t, b) for t, b in ear.transcripts if b.get("final", True) and "speech_end" in b]
+    turns = [Turn(s) for s in spoken]
+    if not finals:
+        facts["t0"], facts["residuals"] = None, []
+        return turns
+    t0, facts["residuals"] = clock_offset([b["speech_end"] for _, b in finals], file_ends)
+    facts["t0"] = t0
+    utts = [(e.received, e.body) for e in obs.seen.events if e.topic == common.UTTERANCE]
+    chunks = [(e.received, e.body) for e in obs.seen.events if e.topic == common.REPLY_CHUNK]
+    done = {d["utterance_id"]: d for d in obs.seen.of(common.SPEECH_DONE)}
+    for received, b in finals:
+        end = b["speech_end"] - t0
+        i = int(np.argmin([abs(end - s.end) for s in spoken]))  # the sentence whose end it is nearest
+        if not spoken[i].start - 0.5 <= end <= spoken[i].end + 1.0:
+            continue  # not a sentence (noise between them): counted below as unmatched
+        tu = turns[i]
+        tu.transcripts += 1
+        tu.heard = (tu.heard + " " + b["text"]).strip()
+        tu.asr_ms, tu.t_transcript = b.get("asr_ms"), received  # the last turn of a split sentence counts
+        mine = [(t, u) for t, u in utts if u.get("in_reply_to") == b["id"]]
+        tu.replies += [u for _, u in mine]
+        first = [t for t, c in chunks if c["in_reply_to"] == b["id"]] + [t for t, _ in mine]
+        tu.t_reply = min(first) if first else None
+        audio = [done[u["id"]]["first_audio"] for _, u in mine if "first_audio" in done.get(u.get("id"), {})]
+        tu.first_audio = min(audio) if audio else None
+        tu.cut += sum(done.get(u.get("id"), {}).get("aborted", False) for _, u in mine)
+    facts["unmatched"] = len(finals) - sum(t.transcripts for t in turns)
+    # where the turn detector puts the end of speech, against the last loud sample (file clock, both)
+    facts["vad_lag"] = [min(file_ends, key=lambda f, s=s: abs(f - s.end)) - s.end for s in spoken if file_ends]
+    speaking = ear.speaking
+    on = [t for i, (t, v) in enumerate(speaking) if v]
+    off = [next((t2 for t2, v2 in speaking[i + 1:] if not v2), float("inf")) for i, (t, v) in enumerate(speaking) if v]
+    facts["gated"] = sum(any(a < t0 + s.end and b > t0 + s.start for a, b in zip(on, off, strict=True))
+                         for s in spoken)
+    facts["longest_speaking"] = max([b - a for a, b in zip(on, off, strict=True) if b < float("inf")], default=0.0)
+    ids = {u.get("id") for _, u in utts}
+    facts["stray_audio"] = [d for d in done.values() if d["utterance_id"] not in ids]
+    return turns
+
+
+def report(turns: list[Turn], facts: dict, gap_s: float) -> None:
+    from vlm_robot.speech.wer import wer
+
+    t0 = facts["t0"]
+    print(f"\n{'#':>3} {'said':38s} {'heard':32s} {'by':5s} {'text':>6s} {'reply':>6s} {'audio':>6s}  (ms after the "
+          "end of speech)")
+    for i, tu in enumerate(turns):
+        end = t0 + tu.said.end if t0 is not None else float("nan")
+
+        def ms(t: float | None, end: float = end) -> str:
+            return "-" if t is None or end != end else f"{1000 * (t - end):.0f}"
+
+        by = {None: "-", True: "model", False: "know"}[tu.by_model]
+        flag = "" if tu.transcripts == 1 and len(tu.replies) == 1 else f"  [{tu.transcripts} transcripts, " \
+            f"{len(tu.replies)} replies]"
+        flag += f"  [reply cut: {tu.cut}]" if tu.cut else ""
+        print(f"{i + 1:3d} {tu.said.text[:38]:38s} {tu.heard[:32]:32s} {by:5s} {ms(tu.t_transcript):>6s} "
+              f"{ms(tu.t_reply):>6s} {ms(tu.first_audio):>6s}{flag}")
+    if t0 is None:
+        print("\nno transcript came from microphone_node; see the logs in", facts["logs"])
+        return
+    groups = {"knowledge": [t for t in turns if t.by_model is False], "model": [t for t in turns if t.by_model],
+              "all": [t for t in turns if t.by_model is not None]}
+
+    def lat(ts: list[Turn], attr: str) -> list[float]:
+        return [getattr(t, attr) - (t0 + t.said.end) for t in ts if getattr(t, attr) is not None]
+
+    print("\nend of the person's speech -> (p50 / p95 ms; answered from knowledge / by the language model / all):")
+    print(f"{'':28s}" + "".join(f"{f'{k} (n={len(v)})':>20s}" for k, v in groups.items()))
+    for name, attr in (("transcript received", "t_transcript"), ("first reply piece", "t_reply"),
+                       ("first robot audio sample", "first_audio")):
+        print(f"{name:28s}" + "".join(f"{_cell(lat(v, attr)):>20s}" for v in groups.values()))
+    asr = [t.asr_ms / 1000 for t in groups["all"] if t.asr_ms is not None]
+    print(f"{'  of it Whisper (asr_ms)':28s}{'':40s}{_cell(asr):>20s}")
+    res = np.abs(facts["residuals"]) if facts["residuals"] else np.array([np.nan])
+    answered = sum(t.first_audio is not None for t in turns)
+    said = [t.said.text for t in turns if t.heard]
+    print(f"\nturns: {len(turns)} sentences, {sum(t.transcripts > 0 for t in turns)} heard, {answered} answered aloud; "
+          f"{sum(t.transcripts > 1 for t in turns)} heard as more than one turn, "
+          f"{sum(len(t.replies) > 1 for t in turns)} with more than one reply, {facts['unmatched']} transcripts "
+          f"outside any sentence; WER of what was heard {wer(said, [t.heard for t in turns if t.heard]):.2f}")
+    print(f"clock mapping: {len(facts['residuals'])} transcripts agree on t0 within {1000 * np.max(res):.1f} ms "
+          f"(median {1000 * np.median(res):.1f} ms): the error of every figure above from the mapping; the turn "
+          f"detector's speech_end lies {1000 * _pct(facts['vad_lag'], 50):+.0f} ms (median) from the last sample "
+          "above -40 dB")
+    if facts["gated"]:
+        print(f"WARNING: the robot was speaking (/vlm_robot/speaking true) during {facts['gated']} sentence(s); "
+              "microphone_node ignores the microphone then (while_speaking: gate), so words were lost. Longest "
+              f"speaking stretch {facts['longest_speaking']:.1f} s: if a reply took that long, use a longer --gap "
+              f"than {gap_s}")
+    for d in facts["stray_audio"]:
+        print(f"WARNING: speech_out spoke {d['duration_s']:.1f} s ({d['text'][:50]!r}) for no utterance published "
+              f"(utterance_id {d['utterance_id']!r}): a reply spoken twice?")
+    bad = {k: v for k, v in facts["exit_codes"].items() if v != 0}
+    if bad or any(facts["restarts"].values()):
+        print(f"nodes: exit codes {bad}, restarts {facts['restarts']}; logs in {facts['logs']}")
+
+
+def main(turns: int = len(SENTENCES), gap_s: float = 5.0, out: str = "out/bench_voice") -> int:
+    from vlm_robot.isolate import loopback_defaults
+
+    loopback_defaults()
     sentences = [SENTENCES[i % len(SENTENCES)] for i in range(turns)]
-    clips = [np.concatenate([np.zeros(int(0.2 * SAMPLE_RATE), np.float32), user(s),
-                             np.zeros(int(GAP_S * SAMPLE_RATE), np.float32)]) for s in sentences]
-    turn_cfg = TurnConfig()
-    print(f"bench voice: {turns} sentences ({sum(len(c) for c in clips) / SAMPLE_RATE:.0f} s of audio per pipeline), "
-          f"ASR {asr.name}, chat {dialogue.model.model_name}, espeak-ng; models loaded in "
-          f"{time.perf_counter() - t_load:.1f} s; fed in real time, streaming and baseline alternately")
-
-    stages = {m: Stages() for m in ("streaming", "baseline")}
-    convs = {m: Conversation(TurnDetector(turn_cfg), asr.transcribe,
-                             lambda text, s=stages[m]: s.synth(robot, text),
-                             reply=lambda text, s=stages[m]: s.reply(dialogue, text),
-                             streaming=m == "streaming", sink=MemorySink(60.0)) for m in stages}
-    t_run = time.perf_counter()
-    for i, clip in enumerate(clips):
-        for conv in convs.values():
-            _feed_realtime(conv, clip)
-            conv.sink.chunks.clear()
-        print(f"  turn {i + 1:2d}/{turns}: " + "  ".join(
-            f"{m} {_ms(convs[m].timings[-1].latency_s) if convs[m].timings else '   n/a'} ms" for m in convs)
-            + f"  heard {convs['streaming'].heard[-1].text if convs['streaming'].heard else '-'!r}", flush=True)
-
-    print(f"\nend of speech -> first robot audio sample ({turns} turns each, {time.perf_counter() - t_run:.0f} s; "
-          "machine load varies, compare the two columns):")
-    print(f"{'':28s}{'streaming':>12s}{'baseline':>12s}")
-    lat = {m: [t.latency_s for t in c.timings if t.latency_s is not None] for m, c in convs.items()}
-    asr_s = {m: [h.asr_s for h in c.heard] for m, c in convs.items()}
-    rows = [("latency p50 (ms)", {m: _pct(lat[m], 50) for m in convs}),
-            ("latency p95 (ms)", {m: _pct(lat[m], 95) for m in convs}),
-            ("  ASR p50 (ms)", {m: _pct(asr_s[m], 50) for m in convs}),
-            ("  first token p50 (ms)", {m: _pct(stages[m].first_token, 50) for m in convs}),
-            ("  first synthesis p50 (ms)", {m: _pct(stages[m].first_synth, 50) for m in convs})]
-    for name, v in rows:
-        print(f"{name:28s}{_ms(v['streaming']):>12s}{_ms(v['baseline']):>12s}")
-    answered = {m: len(lat[m]) for m in convs}
-    spec = sum(t.speculative for t in convs["streaming"].timings)
-    print(f"answered turns: streaming {answered['streaming']}/{turns} ({spec} started speculatively), "
-          f"baseline {answered['baseline']}/{turns}")
-    p50 = _pct(lat["streaming"], 50)
-    print(f"targets: p50 <= 700 ms ({'met' if p50 <= 0.7 else 'not met'}), p95 <= 1200 ms "
-          f"({'met' if _pct(lat['streaming'], 95) <= 1.2 else 'not met'}) (streaming; reported, not enforced)")
-    wait = turn_cfg.end_silence_ms / 1000
-    early = turn_cfg.early_silence_ms / 1000
-    work = _pct(asr_s["streaming"], 50) + _pct(stages["streaming"].first_token, 50) + \
-        _pct(stages["streaming"].first_synth, 50)
-    print(f"\nwhat stands between this and 300 ms:\n"
-          f"  - the end-of-turn pause itself: the turn ends after {1000 * wait:.0f} ms of silence "
-          "(vad.end_silence_ms), "
-          f"so no reply can start earlier than that; 300 ms needs a shorter pause ({1000 * early:.0f} ms starts the "
-          "work speculatively already) backed by a model that predicts the end of a turn from the words and prosody, "
-          "or the robot answering over the last syllable;\n"
-          f"  - the work after the speculative start, ASR + first token + first clause = {_ms(work).strip()} ms p50 "
-          f"here, which must fit in the {1000 * (wait - early):.0f} ms between the early and the final end-of-turn: "
-          "a GPU (Whisper in ~30 ms), streaming ASR that has the words when the speech ends, and a TTS that "
-          "streams audio from the first phonemes instead of whole clauses;\n"
-          "  - frame granularity: audio is handled in 32 ms frames (about 16 ms on average).")
+    load = os.getloadavg()[0]
+    t_run = time.monotonic()
+    result, facts = run(sentences, gap_s, Path(out))
+    report(result, facts, gap_s)
+    print(f"\n{time.monotonic() - t_run:.0f} s; {os.cpu_count()} CPUs, load average {load:.2f} before the run and "
+          f"{os.getloadavg()[0]:.2f} after (other work on the machine slows every stage)")
     return 0

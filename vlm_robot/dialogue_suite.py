@@ -128,6 +128,9 @@ class Robot:
             print(f"turn classifier without embeddings: {e}", file=sys.stderr)
             self.embedder = None
         self.turns = TurnClassifier(self.embedder, self.dialogue_cfg.min_turn_similarity)
+        self.turns.wait_ready()
+        if self.turns.problem:
+            print(self.turns.problem, file=sys.stderr)
         self.text_affect = TextAffect()
 
     def fresh(self, recording: bool, clock) -> tuple[Reasoner, SafetyGate]:

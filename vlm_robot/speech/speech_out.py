@@ -169,6 +169,9 @@ class SpeechOut:
         self._cv = threading.Condition()
         self._jobs: list[_Job] = []
         self._orphans: dict[str, _Job] = {}  # aborted streamed replies whose utterance has not arrived
+        # replies whose utterance came (in_reply_to): a chunk of one that arrives later (another topic, no order
+        # between them) is already spoken, and the transcript it answers does not interrupt it
+        self._answered: dict[str, None] = {}
         self._busy = False
         self._run = True
         self._seq = 0
@@ -183,8 +186,8 @@ class SpeechOut:
         if not self.config.stream_replies:
             return
         with self._cv:
-            if key in self._orphans:
-                return  # barged in: the rest of this reply is not spoken
+            if key in self._orphans or key in self._answered:
+                return  # barged in (the rest of this reply is not spoken), or the whole reply came already
             job = next((j for j in self._jobs if j.key == key and j.streamed), None)
             if job is None:
                 job = self._new_job(key, streamed=True)
@@ -199,6 +202,10 @@ class SpeechOut:
         """A finished utterance (``vlm_robot/utterance`` body); completes its streamed job or starts one."""
         key = u.get("in_reply_to") or ""
         with self._cv:
+            if key:
+                self._answered[key] = None
+                while len(self._answered) > 200:
+                    self._answered.pop(next(iter(self._answered)))
             orphan = self._orphans.pop(key, None) if key else None
             if orphan is not None:
                 orphan.utterance = u
@@ -217,6 +224,12 @@ class SpeechOut:
                 self._cv.notify_all()
         if orphan is not None:
             self._report([self._finish(orphan)])
+
+    def replying_to(self, transcript_id: str) -> bool:
+        """True when a reply to ``transcript_id`` is being spoken or was: those words do not interrupt it."""
+        with self._cv:
+            return bool(transcript_id) and (transcript_id in self._answered
+                                            or any(j.key == transcript_id for j in self._jobs))
 
     def barge_in(self, why: str) -> int:
         """Stop speaking now and drop everything queued; returns how many utterances were cut."""
