@@ -7,6 +7,7 @@ turn kind without such a fact returns None and goes to open talk (reasoning/open
 
 from __future__ import annotations
 
+import difflib
 import re
 import time
 from collections.abc import Sequence
@@ -89,6 +90,10 @@ def find_place(text: str, places: Sequence[str]) -> tuple[str | None, str]:
     for word, p in _PLACE_WORDS.items():
         if re.search(rf"\b{word}\b", low) and p in places:
             return p, word
+    for w in low.split():  # "kitchn": what a recogniser or a hurried hand wrote for a known place
+        close = difflib.get_close_matches(w, [p for p in places if len(p) >= 4], n=1, cutoff=0.8)
+        if len(w) >= 4 and close:
+            return close[0], w
     m = _ASKED_PLACE.search(text)
     return None, (m[1].strip().lower() if m else "")
 

@@ -24,8 +24,19 @@ from dataclasses import dataclass, field
 from vlm_robot.core.wording import unspeakable
 from vlm_robot.reasoning.llm import ChatModel
 
-# Measured on 32 open-talk sentences with SmolLM2-135M (bench/open_talk_eval.py): see OpenTalk's docstring.
-OPEN_TALK_SYSTEM_PROMPT = "You are a helpful robot assistant. Keep answers short."
+# The prompt, measured on 32 open-talk sentences with SmolLM2-135M (bench/open_talk_eval.py, README): two
+# example exchanges after the system line took plain greedy replies without a failure shape from 5/32 (the
+# old "You are a helpful robot assistant. Keep answers short.") to 29/32.
+OPEN_TALK_SYSTEM_PROMPT = ("You are a friendly robot having a casual chat. Reply to what the person said in one "
+                           "short, kind sentence.")
+OPEN_TALK_EXAMPLES: tuple[dict[str, str], ...] = (
+    {"role": "user", "content": "I love cooking."},
+    {"role": "assistant", "content": "Cooking is a lovely hobby! What do you like to make?"},
+    {"role": "user", "content": "What do you think about trees?"},
+    {"role": "assistant", "content": "Trees are wonderful, they give us shade and clean air."},
+)
+# Words of the examples a reply must not bring up unless the person did ("I love the different types of trees").
+OPEN_TALK_EXAMPLE_TOPICS = frozenset({"cooking", "cook", "cooks", "cooked", "trees", "tree", "shade"})
 
 Relevance = Callable[[str, str], float]
 
@@ -42,7 +53,8 @@ class Sampling:
         return "greedy" if self.temperature <= 0 else f"T={self.temperature:g} seed={self.seed}"
 
 
-DEFAULT_SAMPLINGS: tuple[Sampling, ...] = (Sampling(), Sampling(0.7, 1), Sampling(0.7, 2), Sampling(0.7, 3))
+# greedy, then two samples at temperature 0.5 (bench/open_talk_eval.py: as many fitting replies as 0.7, fewer said)
+DEFAULT_SAMPLINGS: tuple[Sampling, ...] = (Sampling(), Sampling(0.5, 1), Sampling(0.5, 2))
 
 
 @dataclass(frozen=True)
@@ -104,15 +116,51 @@ _LOSS_SAID = re.compile(
     r"|miss (him|her|them))\b",
     re.IGNORECASE)
 _LOSS_REPLY = re.compile(
-    r"\b(sorry (for|about|to hear about) (your|the|their|his|her) loss|condolences|passed away|rest in peace"
-    r"|may (he|she|they) rest|lost (a|your) (loved one|friend|family member))\b", re.IGNORECASE)
+    r"\b(sorry (for|about|to hear about) (your|the|their|his|her) ([\w-]+'s )?loss|condolences|passed away"
+    r"|rest in peace|may (he|she|they) rest|lost (a|your) (loved one|friend|family member))\b", re.IGNORECASE)
 _CONFUSION_APOLOGY = re.compile(r"\bsorry (for|about) (any|the|my) (confusion|inconvenience|misunderstanding)\b",
                                 re.IGNORECASE)
+# something sad, worrying or tiring in what the person said: sympathy fits, cheer does not
+_SAD_SAID = re.compile(
+    r"\b(tired|exhausted|sick|ill|ache|aches|headache|pain|painful|hurt|hurts|injured|bored|boring|nervous|anxious"
+    r"|worried|worry|stressed|stress|sad|down|lonely|alone|upset|angry|annoyed|frustrated|afraid|scared|depressed"
+    r"|unhappy|bad|awful|terrible|horrible|hate|don't like|do not like|can't stand|long day|hard day|rough|tough"
+    r"|difficult|failed|fail|lost|lose|broke|broken|died|dead|death|passed away|funeral|miss|missing|cry|crying"
+    r"|cheer me up|not (good|great|well|happy|ok|okay)|fired|flu|cold|accident|divorce|break-?up|dumped|no one"
+    r"|nobody|problem|problems|trouble|mondays?)\b", re.IGNORECASE)
+_SYMPATHY = re.compile(
+    r"\b(sorry to hear|so sorry|i'm sorry|i am sorry|that's (too bad|sad|terrible|awful|a shame)|what a shame"
+    r"|poor (you|thing)|hope you feel better|get well|sorry for your)\b", re.IGNORECASE)
+_CHEER = re.compile(
+    r"\b((that's|that is|how|what a|sounds) (so |really )?(wonderful|great|awesome|amazing|fantastic|exciting|lovely"
+    r"|nice|cool|fun)|congratulations|good job|well done|(glad|happy) to hear"
+    r"|(i'm|i am) (so )?(glad|happy) (that|you))\b",
+    re.IGNORECASE)
+_THANKS_SAID = re.compile(r"\b(thanks?|thank you|cheers|grateful|appreciate)\b", re.IGNORECASE)
+_WELCOME = re.compile(
+    r"\b(you're welcome|you are welcome|my pleasure|no problem|(glad|happy) (you|to have) (enjoyed|liked|helped)"
+    r"|anytime)\b", re.IGNORECASE)
+# a name or pet name for the person ("Dear Emma", "Dad, great to meet you!", "Sure thing, darling.")
+_ENDEARMENT = re.compile(r"(^|,\s*)(darling|darlin'?|honey|sweetie|sweetheart|sweety|dear|babe|baby|buddy|pal|mate"
+                         r"|dad|mom|mum|son|kiddo|sir|madam|ma'am|bro|dude)\b(?=\s*[,.!?])|^(dear|darling|honey)\b",
+                         re.IGNORECASE)
+_VOCATIVE = re.compile(r"^(?:(?i:oh|hi|hello|hey|well|yes|no|sure|okay|ok|thanks|wow)[,!]?\s+)?([A-Z][a-z]+)[,!]\s")
+_INTERJECTIONS = frozenset(
+    "oh hi hello hey well yes yeah yep no nope sure okay ok thanks wow ah aha hmm hm um actually honestly absolutely"
+    " indeed unfortunately however sadly luckily fortunately interesting great nice cool awesome wonderful lovely"
+    " perfect right alright true definitely certainly of course haha ha oops ouch aww alas anyway besides still"
+    " sometimes personally generally basically seriously really also first well done both neither maybe perhaps"
+    " probably exactly totally ahh ooh hooray yay whoa gosh but and so then because".split())
 _AI_DISCLAIMER = re.compile(
     r"\b(as an? (ai|a\.i\.|artificial intelligence|language model|llm|chatbot|machine)\b|language model"
     r"|i(?:'m| am) (just |only )?an? (ai|a\.i\.|artificial intelligence|chatbot)\b"
     r"|i (don't|do not|cannot|can't) have (personal |any )?(opinions|feelings|emotions|preferences|experiences"
-    r"|beliefs|thoughts)|openai|chatgpt)", re.IGNORECASE)
+    r"|beliefs|thoughts)|openai|chatgpt|i (don't|do not) have the (ability|capability|capacity)"
+    r"|i(?:'m| am) not (equipped|programmed|designed))", re.IGNORECASE)
+# talk about the exchange instead of in it ("This user is interested in painting.", "My previous response would be")
+_META = re.compile(r"\b((this|the) (user|person|sentence|question|prompt) (is|looks|seems|was|has)|previous response"
+                   r"|correct answer|(my|your|this) response (is|would be)|in one sentence|as requested)\b",
+                   re.IGNORECASE)
 _SELF_NAME = re.compile(r"\b(my name is|my name's|i(?:'m| am) called|you can call me|call me)\b", re.IGNORECASE)
 # "I'm <Capitalised word>" that is not an ordinary word capitalised at a sentence start ("I'm Sorry" is rare).
 _IM_NAME = re.compile(r"\bI(?:'m| am) (?:(?:Dr|Mr|Mrs|Ms|Miss|Prof|Professor|Sir|Lady|Captain)\.? )?([A-Z][a-z]+)")
@@ -121,14 +169,17 @@ _NOT_NAMES = frozenset({
     "Always", "Very", "Still", "Also", "Only", "Afraid", "Excited", "Curious", "Interested", "Robot", "Your",
     "Doing", "Great", "Well", "Okay", "Ok", "Thrilled", "Delighted", "Pleased", "Listening", "Ready"})
 _BIOGRAPHY = re.compile(
-    r"\b(i was born|i grew up|i(?:'m| am) \d+ years old|years old|i live in|i lived in|my (wife|husband|son|daughter"
+    r"\b(i was born|i grew up|\d+[- ]years?[- ]old|years old|(i'm|i am) (just )?an? (human|person|man|woman|girl|boy"
+    r"|child|kid|teenager|student|teacher|doctor|nurse|mother|father|mom|dad|wife|husband|artist|writer|painter"
+    r"|musician|engineer)\b|i live in|i lived in|my (wife|husband|son|daughter"
     r"|kids|children|mother|mom|mum|father|dad|parents|brother|sister|family|girlfriend|boyfriend|boss|house"
     r"|hometown|childhood)|i (work|worked) (as|at|for|in)|i(?:'ve| have) been working|i studied|i graduated"
     r"|my (job|career|degree|phd)|when i was (a )?(young|little|kid|child|teenager))\b", re.IGNORECASE)
+_DAYS = (r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|may|june|july"
+         r"|august|september|october|november|december|the \d+(st|nd|rd|th)?)")
 _TIME_CLAIM = re.compile(
     r"(\b\d{1,2}:\d{2}\b|\bo'clock\b|\b\d{1,2} ?(a\.?m\.?|p\.?m\.?)(?=\W|$)"
-    r"|\b(today|tomorrow|yesterday) is\b|\b(it's|it is|today's) (monday|tuesday|wednesday|thursday|friday|saturday"
-    r"|sunday|january|february|march|april|may|june|july|august|september|october|november|december)\b"
+    rf"|\b(today|tomorrow|yesterday|it|it's|today's|the date) (is |was |will be )?(a |the )?{_DAYS}\b"
     r"|\b(it's|it is) (now )?(morning|noon|midnight|evening|night|late|early)\b|\b(the )?(current )?time is\b)",
     re.IGNORECASE)
 _WEATHER_CLAIM = re.compile(
@@ -144,15 +195,21 @@ _THIRD_PERSON = re.compile(
     r"\b((the|this|your) (helpful )?(robot|assistant|robot assistant) (is|was|will|would|can|could|has|does"
     r"|thinks|likes|loves|feels|says|wants|says)\b|as (a|the) helpful (robot|assistant)|(the|this) robot's\b"
     r"|\b(he|she) (is|was) (a|the) (helpful )?(robot|assistant)\b)", re.IGNORECASE)
+# the whole reply says what the robot is ("I'm a robot assistant.", "I'm a friendly robot.")
+_ONLY_SELF = re.compile(r"^(i'm|i am) (just |only |a |an |the |your |here as )+([\w-]+ ){0,3}"
+                        r"(robot|assistant|chatbot|bot|machine)( assistant)?( here)?[.!]$", re.IGNORECASE)
 _INSULT = re.compile(
     r"\b(you(?:'re| are)( so| such an?| an?| really| just| being)* (stupid|idiot|dumb|ugly|lazy|useless|pathetic"
     r"|worthless|boring|annoying|fat|loser|moron|fool|foolish|crazy|weird|rude|silly)|shut up|hate you|idiot"
     r"|moron|stupid|dumb|loser|pathetic|worthless|go away|get lost|nobody cares|who cares|your (problem|fault))\b",
     re.IGNORECASE)
-# a speaker label ("A:", "Lizzy:", "Sillybot (1):"), lettered options ("A) ... B)"), a numbered or bulleted list
-_SCRIPT = re.compile(r"^\s*[A-Z][\w'-]*(?: [A-Z(][\w'()-]*){0,2}\s*:\s|(^|\s)[A-D]\)\s|^\s*(\d+[.)]|[-*•])\s+\w",
-                     re.MULTILINE)
-_SENTENCE_END = re.compile(r"[.!?](?=[\s\"')]|$)|\n")
+# a speaker label ("A:", "Lizzy:", "Sillybot (1):"), lettered options ("A) ... B)"), a numbered or bulleted list,
+# a stage direction ("(glancing up from the guitar) Ah, ...")
+_SCRIPT = re.compile(r"^\s*[A-Z][\w'-]*(?: [A-Z(][\w'()-]*){0,2}\s*:\s|(^|\s)[A-D]\)\s|^\s*(\d+[.)]|[-*•])\s+\w"
+                     r"|^\s*[(\[]", re.MULTILINE)
+# a sentence end, not after an initial or a title ("by A. A. Milne", "Dr. Smith")
+_SENTENCE_END = re.compile(r"(?<!\b[A-Z])(?<!\bMr)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\bMrs)(?<!\bvs)(?<!\be\.g)(?<!\bi\.e)"
+                           r"[.!?](?=[\s\"')]|$)|\n")
 
 
 def _words(text: str) -> list[str]:
@@ -208,11 +265,12 @@ def _prompt_echo(reply: str, system_prompt: str) -> str:
 
 
 def failure_shape(reply: str, user_text: str, system_prompt: str = "", robot_name: str = "",
-                  min_words: int = 3, max_chars: int = 180) -> str:
+                  min_words: int = 3, max_chars: int = 180, example_topics: frozenset[str] = frozenset()) -> str:
     """Why ``reply`` to ``user_text`` should not be said, or ``""`` when it has no known failure shape.
 
     ``system_prompt``: its words said back ("I'm a helpful robot assistant.") count as a failure;
-    ``robot_name``: the robot may say its own configured name.
+    ``robot_name``: the robot may say its own configured name; ``example_topics``: words of the prompt's
+    example exchanges that a reply must not bring up unless the person did (the 135M model copies them).
     """
     text = reply.strip()
     words = _words(text)
@@ -220,7 +278,7 @@ def failure_shape(reply: str, user_text: str, system_prompt: str = "", robot_nam
         return "empty" if not words else f"too short ({len(words)} word{'s' if len(words) != 1 else ''})"
     if len(text) > max_chars:
         return f"too long ({len(text)} characters)"
-    if text[-1] not in ".!?":
+    if text.rstrip("\"')”’")[-1:] not in (".", "!", "?"):
         return "unfinished sentence"
     if unspeakable(text):
         return "blocked word"
@@ -245,10 +303,30 @@ def failure_shape(reply: str, user_text: str, system_prompt: str = "", robot_nam
         return "claims the weather"
     if _NEWS_CLAIM.search(text):
         return "claims news"
+    if _META.search(text):
+        return "talks about the exchange instead of in it"
+    if _ONLY_SELF.search(text):
+        return "only says what it is"
     if _THIRD_PERSON.search(text):
         return "talks about itself in the third person"
     if _SCRIPT.search(reply):
         return "script or list format"
+    sad = _SAD_SAID.search(user_text) is not None
+    if _SYMPATHY.search(text) and not sad:
+        return "sympathy for something nobody said was sad"
+    if _CHEER.search(text) and sad:
+        return "cheerful about bad news"
+    if _WELCOME.search(text) and not _THANKS_SAID.search(user_text):
+        return "answers thanks nobody gave"
+    said = set(_words(user_text))
+    if _ENDEARMENT.search(text):
+        return "calls the person a pet name"
+    m = _VOCATIVE.search(text)
+    if m and m[1].lower() not in _INTERJECTIONS and m[1].lower() not in said and m[1] not in _NOT_NAMES:
+        return f"calls the person a name ({m[1]})"
+    leak = [w for w in _words(text) if w in example_topics and w not in said]
+    if leak:
+        return f"talks about the prompt's examples ({leak[0]})"
     return (_prompt_echo(text, system_prompt) or _echo(text, user_text) or _self_repetition(text))
 
 
@@ -263,7 +341,8 @@ def clean_candidate(text: str) -> str:
 
 def first_sentences(text: str, final: bool = False, min_words: int = 4) -> tuple[str, bool]:
     """``text`` up to its first sentence end, or a later one while the text so far has fewer than
-    ``min_words`` words ("Sure! Why did the chicken cross the road?"); and whether it ended there.
+    ``min_words`` words ("Sure! Why did the chicken cross the road?"), or its first line break; and whether
+    it ended there.
 
     ``final``: the text is all there will be; a short head that ended is then the answer.
     """
@@ -271,7 +350,7 @@ def first_sentences(text: str, final: bool = False, min_words: int = 4) -> tuple
     for m in _SENTENCE_END.finditer(text):
         head = text[: m.end()]
         n = len(_words(head))
-        if n >= min_words:
+        if n >= min_words or (n and m[0] == "\n"):  # a line break ends the reply (what follows is a script)
             return head.strip(), True
         if n:
             short = head
@@ -320,15 +399,19 @@ class OpenTalk:
         min_relevance: a candidate scored below this is rejected as off-topic.
         good_relevance: a passing candidate scored at least this ends the search (without a relevance
             function, the first passing candidate does).
-        budget_ms: no new candidate starts after this long; what passed so far is used, else the fallback.
-        system_prompt: its words said back are a failure shape.
+        budget_ms: no candidate goes on, and no new one starts, after this long from the call; what passed
+            so far is used, else the fallback.
+        system_prompt, examples: the prompt :meth:`messages` builds; the system line said back, or the
+            examples' ``example_topics`` brought up, are failure shapes.
         robot_name: the robot may call itself this.
     """
 
     def __init__(self, model: ChatModel, relevance: Relevance | None = None,
                  samplings: Sequence[Sampling] = DEFAULT_SAMPLINGS, max_tokens: int = 32,
-                 min_relevance: float = 0.1, good_relevance: float = 0.3, budget_ms: float = 1500.0,
-                 system_prompt: str = OPEN_TALK_SYSTEM_PROMPT, robot_name: str = "") -> None:
+                 min_relevance: float = 0.15, good_relevance: float = 0.25, budget_ms: float = 1500.0,
+                 system_prompt: str = OPEN_TALK_SYSTEM_PROMPT,
+                 examples: Sequence[dict[str, str]] = OPEN_TALK_EXAMPLES,
+                 example_topics: frozenset[str] = OPEN_TALK_EXAMPLE_TOPICS, robot_name: str = "") -> None:
         if not samplings:
             raise ValueError("OpenTalk needs at least one sampling")
         self.model = model
@@ -339,23 +422,34 @@ class OpenTalk:
         self.good_relevance = good_relevance
         self.budget_ms = budget_ms
         self.system_prompt = system_prompt
+        self.examples = tuple(examples)
+        self.example_topics = example_topics if self.examples else frozenset()
         self.robot_name = robot_name
 
     def messages(self, user_text: str, context: str = "") -> list[dict[str, str]]:
-        """The prompt open talk was measured with: the system line (plus ``context``, e.g. who is in view),
-        the person's words; no history (the 135M model copies earlier answers)."""
+        """The prompt open talk was measured with: the system line plus ``context`` (who is in view, as
+        dialogue.describe_people writes it), the example exchanges, the person's words. No history: the
+        135M model copies earlier answers."""
         system = f"{self.system_prompt} {context}".strip()
-        return [{"role": "system", "content": system}, {"role": "user", "content": user_text}]
+        return [{"role": "system", "content": system}, *self.examples, {"role": "user", "content": user_text}]
 
-    def reply(self, messages: list[dict[str, str]], user_text: str) -> OpenTalkReply:
-        """The best checked reply to ``user_text`` (the last user message of ``messages``), or the fallback."""
+    def check(self, reply: str, user_text: str) -> str:
+        """:func:`failure_shape` with this prompt's system line, examples and robot name."""
+        return failure_shape(reply, user_text, self.system_prompt, self.robot_name,
+                             example_topics=self.example_topics)
+
+    def reply(self, messages: list[dict[str, str]] | None, user_text: str) -> OpenTalkReply:
+        """The best checked reply to ``user_text``, or the fallback. ``messages``: the prompt, its last
+        message ``user_text`` (None: :meth:`messages` without context)."""
         t0 = time.perf_counter()
+        messages = messages if messages is not None else self.messages(user_text)
         tried: list[Candidate] = []
         samplings = self.samplings if hasattr(self.model, "sample") else self.samplings[:1]
+        deadline = t0 + self.budget_ms / 1000
         for sampling in samplings:
-            if tried and (time.perf_counter() - t0) * 1000 >= self.budget_ms:
+            if tried and time.perf_counter() >= deadline:
                 break
-            cand = self._candidate(messages, user_text, sampling)
+            cand = self._candidate(messages, user_text, sampling, deadline)
             if cand.passed and any(c.passed and c.text == cand.text for c in tried):
                 cand = Candidate(cand.text, cand.sampling, "same as an earlier candidate", cand.relevance,
                                  cand.ms, cand.tokens)
@@ -373,19 +467,26 @@ class OpenTalk:
         return OpenTalkReply(best.text, f"open talk: {best.sampling} candidate ({tried.index(best) + 1} of "
                              f"{len(tried)}){score}", False, tuple(tried), elapsed)
 
-    def _candidate(self, messages: list[dict[str, str]], user_text: str, sampling: Sampling) -> Candidate:
+    def _candidate(self, messages: list[dict[str, str]], user_text: str, sampling: Sampling,
+                   deadline: float) -> Candidate:
         t0 = time.perf_counter()
-        text, tokens = "", 0
+        text, tokens, late = "", 0, False
         for piece in self._draw(messages, sampling):
             text += piece
             tokens += 1
             head, ended = first_sentences(text)
             if ended:
                 break  # the rest is not generated: the first sentence is what is checked and said
+            if time.perf_counter() >= deadline:
+                late = True
+                break
         else:
             head, ended = first_sentences(text, final=True)
+        if late:
+            return Candidate(clean_candidate(text), sampling.label(), f"no sentence end within {self.budget_ms:.0f} ms",
+                             None, (time.perf_counter() - t0) * 1000, tokens)
         spoken = clean_candidate(head)
-        reason = failure_shape(spoken, user_text, self.system_prompt, self.robot_name)
+        reason = self.check(spoken, user_text)
         score = None
         if not reason and self.relevance is not None:
             score = float(self.relevance(user_text, spoken))

@@ -293,7 +293,7 @@ class Reasoner:
                 return self._classified[t.id]
             intents = list(self._turn_intents.get(t.id, []))
             pending = self._pending_when_heard.get(t.id) is not None
-        turn = self.turns.classify(t.text, intents, pending)
+        turn = self.turns.classify(t.text, intents, pending, self.places)
         with self.lock:
             self._classified[t.id] = turn
             while len(self._classified) > 64:

@@ -11,6 +11,7 @@ the same kind. Below ``min_similarity`` a turn is open talk. Measured on sim/sui
 
 from __future__ import annotations
 
+import difflib
 import re
 import threading
 from collections.abc import Sequence
@@ -127,6 +128,8 @@ _FEELING = re.compile(r"\bi(?:'m| am| feel| have been| 've been)( so| really| a 
                       r"scared|afraid|frustrated|overwhelmed|dizzy|faint|sick|unwell|ill|nauseous|hurt|in pain|"
                       r"bleeding)\b|\b(rough|bad|terrible|awful|hard|long|horrible) day\b|\bmy \w+ (hurts|aches)\b|"
                       r"\bi (can'?t|cannot) breathe\b|\bi (fell|have fallen)\b|\bdon'?t feel (well|good)\b", re.I)
+_WHERE = re.compile(r"\b(where|wher|whre|how do i get|how can i get|which way|way to|find|lost|looking for|"
+                    r"directions?)\b", re.I)
 _YES_NO = re.compile(r"^\W*(yes|yeah|yep|sure|ok(ay)?|please do|go ahead|do it|confirm(ed)?|no|nope|don'?t|"
                      r"do not|cancel)\b\W*(please|thanks|thank you)?\W*$", re.I)
 _LOST = re.compile(r"\b(i'?m|i am) lost\b|\blooking for\b|\bwhere(?:'s| is| are| can i find)\b|\bhow (do|can) i get"
@@ -180,9 +183,10 @@ class TurnClassifier:
         """Wait until the example sentences are embedded (True), or ``timeout`` passed."""
         return self._ready.wait(timeout)
 
-    def classify(self, text: str, intents: Sequence[Intent] = (), pending: bool = False) -> Turn:
+    def classify(self, text: str, intents: Sequence[Intent] = (), pending: bool = False,
+                 places: Sequence[str] = ()) -> Turn:
         """The kind of ``text``; ``intents`` are the ones its words asked for, ``pending`` whether the gate
-        waits for a yes or no."""
+        waits for a yes or no, ``places`` the names of known places (a question naming one is a place turn)."""
         said = text.strip()
         ws = words(said)
         if not ws:
@@ -205,6 +209,8 @@ class TurnClassifier:
                               ("perception", _LOOKS), ("identity", _IDENTITY), ("feelings", _FEELING)):
             if pattern.search(said):
                 return Turn(kind, "pattern")
+        if places and _WHERE.search(said) and _names_place(ws, places):
+            return Turn("place", "pattern")
         self._ready.wait()  # a turn said while the examples are embedded (only at start-up) waits for them
         if self._matrix is None:
             return Turn("place", "pattern") if _LOST.search(said) else Turn("open", "default")
@@ -218,6 +224,12 @@ class TurnClassifier:
         if kind == "hostile":  # by resemblance only: keep the refusal, but say how it was found
             return Turn("hostile", "embedding", score, example, detail="resembles an attack")
         return Turn(kind, "embedding", score, example)
+
+
+def _names_place(ws: list[str], places: Sequence[str]) -> bool:
+    """A word of the turn is a known place's word, or close to one ("kitchn")."""
+    names = {w for p in places for w in p.split("_") if len(w) >= 4}
+    return any(w in names or (len(w) >= 4 and difflib.get_close_matches(w, names, n=1, cutoff=0.8)) for w in ws)
 
 
 def _mostly_non_latin(text: str) -> bool:
