@@ -60,7 +60,8 @@ class Turn:
 # Example sentences per kind. Kept short and plain: the embedding carries the paraphrases.
 PROTOTYPES: dict[str, tuple[str, ...]] = {
     "greeting": ("hello", "hi there", "good morning", "hey robot", "good evening", "hi, nice to see you"),
-    "thanks": ("thank you", "thanks a lot", "thank you so much, that helped", "cheers, thanks", "much appreciated"),
+    "thanks": ("thank you", "thanks a lot", "thank you so much, that helped", "cheers, thanks", "much appreciated",
+               "that's very kind of you", "you've been very helpful"),
     "goodbye": ("goodbye", "bye bye", "see you later", "I have to go now", "good night", "see you tomorrow"),
     "never_mind": ("never mind", "forget it", "it doesn't matter", "nothing, sorry", "no worries, forget that"),
     "repeat": ("can you repeat that", "say that again please", "pardon?", "what did you say?",
@@ -122,7 +123,7 @@ _REPEAT = re.compile(r"\b(repeat (that|it|yourself|what you said)|say (that|it) 
 _LOOKS = re.compile(r"\b(do|how do) i look\b|\bhow many (people|persons|faces)\b|\b(is|are) (anyone|anybody|someone"
                     r"|somebody|people) (here|there|around|in the room)\b|\bwho(?:'s| is) (here|there|in the room)\b|"
                     r"\bcan you see me\b", re.I)
-_IDENTITY = re.compile(r"\bwhat(?:'s| is) your name\b|\bwho are you\b|\bwhat are you\b|\bdo you have a name\b", re.I)
+_IDENTITY = re.compile(r"\bwhat(?:'s| is) your name\b|\bwho are you\b|\bwhat are you\W*$|\bdo you have a name\b", re.I)
 _FEELING = re.compile(r"\bi(?:'m| am| feel| have been| 've been)( so| really| a bit| a little| very| quite| kind of)?"
                       r" (sad|lonely|alone|stressed|tired|exhausted|worried|anxious|nervous|upset|down|depressed|"
                       r"scared|afraid|frustrated|overwhelmed|dizzy|faint|sick|unwell|ill|nauseous|hurt|in pain|"
