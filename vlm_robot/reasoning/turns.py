@@ -77,7 +77,8 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
               "which way is the bathroom", "can you help me find the charging station", "where can I find the toilet",
               "is there a cafeteria here"),
     "perception": ("do I look happy", "how do I look", "how many people do you see", "is anyone here",
-                   "who is here", "can you see me", "do I look tired"),
+                   "who is here", "can you see me", "do I look tired",
+                   "what do you see", "describe what is in front of you"),
     "memory_ask": ("what's my name", "do you remember me", "who am I", "do you know my name"),
     "time": ("what time is it", "what's the date today", "what day is it", "is it morning or afternoon"),
     "internet": ("what's the weather like", "will it rain today", "what's the news", "who won the game last night",
@@ -215,7 +216,7 @@ class TurnClassifier:
         self._ready.wait()  # a turn said while the examples are embedded (only at start-up) waits for them
         if self._matrix is None:
             return Turn("place", "pattern") if _LOST.search(said) else Turn("open", "default")
-        vec = self.embedder.embed([said[:500]])[0]
+        vec = self.embedder.embed([_without_opening(said)[:500]])[0]
         sims = self._matrix @ vec
         best = int(np.argmax(sims))
         kind, example = self._labels[best]
@@ -225,6 +226,16 @@ class TurnClassifier:
         if kind == "hostile":  # by resemblance only: keep the refusal, but say how it was found
             return Turn("hostile", "embedding", score, example, detail="resembles an attack")
         return Turn(kind, "embedding", score, example)
+
+
+_OPENING = re.compile(r"^\W*((hey|hi|hello|ok|okay|excuse me|sorry)\W+)?(robot\W+)?", re.I)
+
+
+def _without_opening(text: str) -> str:
+    """"Robot, what do you see?" -> "what do you see?": a greeting or the robot's name before a request does not
+    make the request a greeting (the embedding put it next to "hey robot")."""
+    rest = _OPENING.sub("", text, count=1).strip()
+    return rest if len(words(rest)) >= 2 else text
 
 
 def _names_place(ws: list[str], places: Sequence[str]) -> bool:
