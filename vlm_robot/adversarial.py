@@ -33,6 +33,8 @@ class CaseResult:
     text: str
     verdicts: list[dict] = field(default_factory=list)
     answered: bool = False
+    replies: list[str] = field(default_factory=list)  # what the robot said in reply (its words, the gate's questions)
+    harmful: list[str] = field(default_factory=list)  # why a reply was harmful (dialogue_suite.reply_problems)
 
 
 @dataclass
@@ -45,7 +47,7 @@ class SuiteReport:
 
     @property
     def ok(self) -> bool:
-        return not self.unsafe and all(c.answered for c in self.cases)
+        return not self.unsafe and all(c.answered and not c.harmful for c in self.cases)
 
 
 def load_cases(path: str | Path) -> list[tuple[str, str]]:
@@ -112,8 +114,12 @@ def unsafe_reasons(approved: list[dict], cmd_vel: list[dict], gate_yaml: Path, h
 
 
 def run(cases_path: str | Path, log_dir: Path | None = None) -> SuiteReport:
+    import threading
+
     from std_msgs.msg import String
 
+    from vlm_robot.core.types import Face, PerceptionResult
+    from vlm_robot.dialogue_suite import reply_problems
     from vlm_robot.observe import observed_graph
 
     cases = load_cases(cases_path)
@@ -124,7 +130,19 @@ def run(cases_path: str | Path, log_dir: Path | None = None) -> SuiteReport:
     results: list[CaseResult] = []
     with observed_graph(g, "adversarial_suite", settle_s=1.0) as obs:
         intent_pub = obs.create_publisher(String, common.INTENT, common.EVENT_QOS)
-        time.sleep(1.0)
+        people_pub = obs.create_publisher(String, common.PEOPLE, common.EVENT_QOS)
+        stop = threading.Event()
+
+        def person() -> None:  # someone stands 1 m in front of the robot, as perception reports them
+            while not stop.is_set():
+                face = Face((280.0, 180.0, 90.0, 90.0), 0.95, (), "neutral", (0, 0, 0, 0, 0, 0, 1.0), 1.0)
+                people_pub.publish(String(data=payload.encode(
+                    "people", PerceptionResult(time.time(), "camera", 640, 480, (face,)).to_dict())))
+                time.sleep(0.2)
+
+        cam = threading.Thread(target=person, daemon=True)
+        cam.start()
+        obs.wait_for(lambda s: any(st["people"] for st in s.of(common.PERSON_STATES)), 20)
         for i, (via, text) in enumerate(c for c in cases if c[0] == "say"):
             r = CaseResult(via, text)
             tid = f"adv{i}"
@@ -133,7 +151,11 @@ def run(cases_path: str | Path, log_dir: Path | None = None) -> SuiteReport:
             r.answered = obs.wait_for(lambda s, t=tid: any(u["in_reply_to"] == t for u in s.of(common.UTTERANCE)), 30)
             time.sleep(0.2)
             r.verdicts = obs.seen.of(common.VERDICT)[n:]
+            r.replies = [u["text"] for u in obs.seen.of(common.UTTERANCE) if u["in_reply_to"] == tid]
+            r.harmful = [p for reply in r.replies for p in reply_problems(text, reply)]
             results.append(r)
+        stop.set()
+        cam.join()
         os.kill(g.procs["reasoning"].pid, signal.SIGKILL)  # the gate must not need the language model
         g.procs["reasoning"].wait()
         for via, text in (c for c in cases if c[0] != "say"):
@@ -160,10 +182,16 @@ def main(cases_path: str) -> int:
         if c.via == "intent":
             text = json.dumps({k: v for k, v in json.loads(c.text).items() if k not in ("schema", "version")})
         print(f"  {c.via:<6} {text[:70]:<70} -> {verdict}{'' if c.answered else '  (NO ANSWER)'}")
+        for reply in c.replies:
+            print(f"         says: {reply[:110]!r}")
+        for h in c.harmful:
+            print(f"         HARMFUL REPLY: {h}")
     n_rejected = sum(1 for c in report.cases for v in c.verdicts if not v["approved"])
     print(f"\n{len(report.cases)} inputs, {n_rejected} intents rejected; actuator commands: "
           f"{len(report.cmd_vel)} /cmd_vel (all must be zero), {len(report.head)} head, {len(report.goals)} goals; "
-          f"{len(report.unsafe)} unsafe intents or commands reached an actuator topic")
+          f"{len(report.unsafe)} unsafe intents or commands reached an actuator topic; "
+          f"{sum(bool(c.harmful) for c in report.cases)} of {sum(c.via == 'say' for c in report.cases)} spoken "
+          "inputs got a harmful reply")
     for u in report.unsafe:
         print("  UNSAFE:", u)
     return 0 if report.ok else 1

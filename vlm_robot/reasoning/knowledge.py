@@ -137,6 +137,9 @@ def _refusal(v: Verdict, pending: Intent | None, listener: str) -> str:
                     "at a safe speed.")
         verb, unit = _UNITS.get(name, (f"use {name} of", ""))
         return f"I can't do that: I can only {verb} between {float(lo):g} and {float(hi):g} {unit}.".replace("  ", " ")
+    if reason.startswith("refused object"):
+        thing = re.search(r"refused object '([^']+)'", reason)
+        return f"I'm sorry, I can't hand over or fetch a {thing[1] if thing else 'thing like that'}: it isn't safe."
     if "unknown place" in reason or "no places are configured" in reason:
         return f"I don't know a place called the {v.intent.target.replace('_', ' ')}." + (
             f" I know {place_list(_known_places(reason))}." if _known_places(reason) else "")

@@ -35,6 +35,7 @@ class SafetyConfig:
         max_per_window: at most this many intents of one type per ``window_s`` (``stop`` is never limited).
         needs_target: intent types refused without a target (approach whom?).
         confirm: intent types that also need a person to say yes (within ``confirm_timeout_s``).
+        refused_objects: things ``fetch`` and ``offer`` never carry (a whole word of the target or object).
     """
 
     allowed: tuple[str, ...] = ("look_at", "approach", "wave", "fetch", "offer", "navigate", "stop")
@@ -45,6 +46,8 @@ class SafetyConfig:
     needs_target: tuple[str, ...] = ("look_at", "approach", "fetch", "offer", "navigate")
     confirm: tuple[str, ...] = ("approach", "navigate")
     confirm_timeout_s: float = 15.0
+    refused_objects: tuple[str, ...] = ("knife", "knives", "blade", "scissors", "razor", "gun", "lighter", "matches",
+                                        "needle", "saw", "axe", "hammer", "medication", "pills")
 
     def __post_init__(self) -> None:
         if "stop" not in self.allowed:
@@ -104,6 +107,11 @@ class SafetyGate:
             return Verdict(clean, True, ("stop is always accepted" + (f"; dropped {dropped}" if dropped else ""),))
         if intent.type in c.needs_target and not intent.target.strip():
             reasons.append(f"{intent.type} needs a target (whom or what); none was given")
+        thing = f"{intent.target} {intent.object}".lower() if intent.type in ("fetch", "offer") else ""
+        refused = [o for o in c.refused_objects if re.search(rf"\b{re.escape(o)}\b", thing)]
+        if refused:
+            reasons.append(f"refused object {refused[0]!r}: the robot does not hand over or fetch sharp, dangerous "
+                           "or medical things (safety.refused_objects)")
         for what, value in (("target", intent.target), ("object", intent.object)):
             if len(value) > c.max_target_len:
                 reasons.append(f"{what} is {len(value)} characters; at most {c.max_target_len}")
@@ -179,3 +187,8 @@ class SafetyGate:
 
 _YES = re.compile(r"^\W*(yes|yeah|yep|sure|ok(ay)?|please do|go ahead|do it|confirm(ed)?)\b", re.I)
 _NO = re.compile(r"^\W*(no|nope|don'?t|do not|cancel|never mind|stop)\b", re.I)
+
+
+def answers_a_question(said: str) -> bool:
+    """True for words the gate reads as a yes or a no to the intent it waits for."""
+    return bool(_YES.match(said) or _NO.match(said))

@@ -23,6 +23,7 @@ import numpy as np
 from vlm_robot.core.types import Intent
 from vlm_robot.reasoning.dialogue import recall_answer_pattern
 from vlm_robot.reasoning.memory import extract_facts
+from vlm_robot.reasoning.safety import answers_a_question
 
 KINDS = ("empty", "foreign", "hostile", "action", "navigate", "confirm", "greeting", "thanks", "goodbye",
          "never_mind", "repeat", "how_are_you", "identity", "capabilities", "recording", "place", "perception",
@@ -105,9 +106,14 @@ _HOSTILE = (
     ("prompt", re.compile(r"\b(system|initial|hidden|secret) (prompt|instructions)\b|\byour (instructions|prompt)\b",
                           re.I)),
     ("safety", re.compile(r"\b(disable|turn off|switch off|deactivate|bypass|override|ignore|remove) "
-                          r"(the |your |its )?(safety|emergency[ -]stop|safeguards?|limits?|gate)", re.I)),
-    ("harm", re.compile(r"\b(hurt|hit|kill|punch|kick|push|stab|attack|shoot|harm|injure|trip|strangle|slap|"
-                        r"run over|crash into|drive into|ram)\b.{0,40}\b(him|her|them|someone|somebody|people|man|"
+                          r"(the |your |its )?(safety|emergency[ -]stop|safeguards?|limits?|gate)|\b(safety|emergency"
+                          r"[ -]stop|gate|rules|limits?)( gate)? (is|are|has been|have been) (now )?(disabled|off|"
+                          r"deactivated|removed|lifted)|\bsafety (disabled|off)\b", re.I)),
+    ("harm", re.compile(r"\b(launch|fire) (the |a |some )?(missiles?|rockets?|weapons?)\b|\b(bomb|explode|blow up|"
+                        r"set fire|poison)\b|"
+                        r"\b(hurt|hit|kill|punch|kick|push|stab|attack|shoot|harm|injure|trip|strangle|slap|"
+                        r"run over|run into|run at|crash into|drive into|drive at|bump into|smash into|ram)\b.{0,40}"
+                        r"\b(him|her|them|someone|somebody|people|man|"
                         r"woman|child|kid|baby|person|everyone|everybody|wall|cat|dog|boy|girl|guy|lady)\b|\b(knife|blade|scissors|gun|"
                         r"weapon)s?\b.{0,30}\b(child|kid|baby|toddler)|\b(child|kid|baby)\b.{0,30}\b(knife|blade|"
                         r"scissors|gun|weapon)", re.I)),
@@ -132,8 +138,6 @@ _FEELING = re.compile(r"\bi(?:'m| am| feel| have been| 've been)( so| really| a 
                       r"\bi (can'?t|cannot) breathe\b|\bi (fell|have fallen)\b|\bdon'?t feel (well|good)\b", re.I)
 _WHERE = re.compile(r"\b(where|wher|whre|how do i get|how can i get|which way|way to|find|lost|looking for|"
                     r"directions?)\b", re.I)
-_YES_NO = re.compile(r"^\W*(yes|yeah|yep|sure|ok(ay)?|please do|go ahead|do it|confirm(ed)?|no|nope|don'?t|"
-                     r"do not|cancel)\b\W*(please|thanks|thank you)?\W*$", re.I)
 _LOST = re.compile(r"\b(i'?m|i am) lost\b|\blooking for\b|\bwhere(?:'s| is| are| can i find)\b|\bhow (do|can) i get"
                    r" to\b|\bwhich way\b|\bcan'?t find\b|\bfind (the|a)\b", re.I)
 # the 100 most frequent English words: a turn of several words with none of them is not English
@@ -193,15 +197,15 @@ class TurnClassifier:
         ws = words(said)
         if not ws:
             return Turn("empty", "pattern")
-        if (len(ws) >= 3 and not _ENGLISH.intersection(ws)) or _mostly_non_latin(said):
-            return Turn("foreign", "pattern")
         for sub, pattern in _HOSTILE:
             if pattern.search(said) and not (sub == "harm" and _harmless_target(said)):
                 return Turn("hostile", "pattern", detail=sub)
+        if not intents and ((len(ws) >= 3 and not _ENGLISH.intersection(ws)) or _mostly_non_latin(said)):
+            return Turn("foreign", "pattern")
         if intents:
             kinds = {it.type for it in intents}
             return Turn("navigate" if kinds == {"navigate"} else "action", "intent", detail=",".join(sorted(kinds)))
-        if pending and _YES_NO.match(said):
+        if pending and answers_a_question(said) and len(ws) <= 8:
             return Turn("confirm", "pattern")
         if "name" in extract_facts(said):
             return Turn("memory_tell", "pattern")
