@@ -38,6 +38,7 @@ from vlm_robot.reasoning.actuation import load_places
 from vlm_robot.reasoning.dialogue import DialogueConfig, DialogueManager
 from vlm_robot.reasoning.llm import LLMConfig, load_chat_model
 from vlm_robot.reasoning.memory import Memory, MemoryConfig
+from vlm_robot.reasoning.open_talk import OpenTalk, embedding_relevance
 from vlm_robot.reasoning.policy import ProactiveConfig, ProactivePolicy
 from vlm_robot.reasoning.reasoner import Reasoner
 from vlm_robot.reasoning.safety import SafetyConfig, SafetyGate
@@ -143,6 +144,9 @@ class Robot:
                             ProactivePolicy(_build(ProactiveConfig, p.get("proactive", {}))), dialogue,
                             self.text_affect, memory=memory, turns=self.turns, places=self.places,
                             recording=lambda: recording, clock=time.time)
+        reasoner.open_talk = None if self.model is None else OpenTalk(
+            self.model, embedding_relevance(self.embedder) if self.embedder is not None else None,
+            robot_name=self.dialogue_cfg.robot_name, budget_ms=self.dialogue_cfg.open_talk_budget_s * 1000)
         return reasoner, SafetyGate(self.gate_cfg, self.places)
 
     def relevance(self, said: str, reply: str) -> float:

@@ -31,6 +31,7 @@ from vlm_robot.reasoning.dialogue import DialogueConfig, DialogueManager
 from vlm_robot.reasoning.intents import GrammarIntents, IntentConfig
 from vlm_robot.reasoning.llm import LLMConfig, load_chat_model
 from vlm_robot.reasoning.memory import Memory, MemoryConfig
+from vlm_robot.reasoning.open_talk import OpenTalk, embedding_relevance
 from vlm_robot.reasoning.policy import ProactiveConfig, ProactivePolicy
 from vlm_robot.reasoning.reasoner import Outcome, Reasoner
 from vlm_robot.reasoning.tracker import PeopleTracker, TrackerConfig
@@ -59,6 +60,8 @@ class ReasoningNode(Node):
         model = load_chat_model(llm_cfg)
         self.get_logger().info(f"language model {llm_cfg.backend} loaded in {time.perf_counter() - t0:.1f} s")
         dialogue_cfg = common.config_from_params(self, DialogueConfig, "dialogue.")
+        turns = self._turn_classifier(dialogue_cfg)
+        relevance = embedding_relevance(turns.embedder) if turns.embedder is not None else None
         self.reasoner = Reasoner(
             PeopleTracker(common.config_from_params(self, TrackerConfig, "tracker.")),
             ProactivePolicy(common.config_from_params(self, ProactiveConfig, "proactive.")),
@@ -67,9 +70,11 @@ class ReasoningNode(Node):
             TextAffect(),
             *self._intent_source(llm_cfg),
             memory=self._load_memory(),
-            turns=self._turn_classifier(dialogue_cfg),
+            turns=turns,
             places=tuple(load_places(str(common.param(self, "places_file", "")) or graph.config_dir() / "places.yaml")),
             recording=self._recording,
+            open_talk=OpenTalk(model, relevance, robot_name=dialogue_cfg.robot_name,
+                               budget_ms=dialogue_cfg.open_talk_budget_s * 1000),
         )
         common.unknown_parameters(self, [("llm.", LLMConfig), ("tracker.", TrackerConfig),
                                          ("proactive.", ProactiveConfig), ("intents.", IntentConfig),

@@ -37,6 +37,8 @@ class DialogueConfig:
         min_turn_similarity: a turn less like every example sentence of reasoning/turns.py than this (cosine
             of MiniLM embeddings) is open talk for the language model.
         robot_name: what the robot calls itself ("" : "the robot assistant", no personal name).
+        open_talk_budget_s: the language model's candidates for open talk stop after this long (a slow or stuck
+            model): what passed so far is said, else a short reply of the robot's own.
     """
 
     speaker_memory: bool = True
@@ -45,8 +47,11 @@ class DialogueConfig:
     verdict_timeout_s: float = 2.0
     min_turn_similarity: float = 0.5
     robot_name: str = ""
+    open_talk_budget_s: float = 1.5
 
     def __post_init__(self) -> None:
+        if not 0.1 <= self.open_talk_budget_s <= 30:
+            raise ConfigError(f"dialogue.open_talk_budget_s must be in [0.1, 30], got {self.open_talk_budget_s}")
         if not 0.05 <= self.verdict_timeout_s <= 30:
             raise ConfigError(f"dialogue.verdict_timeout_s must be in [0.05, 30], got {self.verdict_timeout_s}")
         if not 0 <= self.min_turn_similarity <= 1:
@@ -151,13 +156,19 @@ class DialogueManager:
         """The chat messages for ``user_text``: a short system line (people in view with their names, the
         speaker from memory, the camera's scene description when given), the history, the user's words.
         """
-        parts = [SYSTEM_PROMPT, describe_people(people, names)]
+        system = f"{SYSTEM_PROMPT} {self.context(people, speaker, scene, names)}".strip()
+        return [{"role": "system", "content": system}, *self.history, {"role": "user", "content": user_text}]
+
+    def context(self, people: list[PersonState], speaker: PersonMemory | None = None, scene: str = "",
+                names: dict[int, str] | None = None) -> str:
+        """What the prompt says of the moment: the people in view with their names, the speaker from memory,
+        the camera's scene description when given."""
+        parts = [describe_people(people, names)]
         if self.config.speaker_memory:
             parts.append(describe_speaker(speaker))
         if scene:
             parts.append(describe_scene(scene, self.config.scene_max_chars))
-        system = " ".join(p for p in parts if p)
-        return [{"role": "system", "content": system}, *self.history, {"role": "user", "content": user_text}]
+        return " ".join(p for p in parts if p)
 
     def generate(self, messages: list[dict[str, str]]) -> Iterator[str]:
         """Stream a reply to ``messages``; stops once ``max_sentences`` sentences are complete."""

@@ -18,6 +18,7 @@ from vlm_robot.reasoning.actuation import bearing_from_box
 from vlm_robot.reasoning.dialogue import DialogueManager, clean_reply
 from vlm_robot.reasoning.intents import GrammarIntents, IntentConfig, greeting_intents, intents_from_transcript
 from vlm_robot.reasoning.memory import Memory, asks_to_be_forgotten
+from vlm_robot.reasoning.open_talk import OpenTalk
 from vlm_robot.reasoning.policy import ProactivePolicy
 from vlm_robot.reasoning.safety import SafetyGate
 from vlm_robot.reasoning.tracker import PeopleTracker
@@ -54,10 +55,12 @@ class Reasoner:
         places: tuple[str, ...] = (),
         recording: Callable[[], bool | None] | None = None,
         clock: Callable[[], float] | None = None,
+        open_talk: OpenTalk | None = None,
     ) -> None:
         """``turns`` classifies what a person said (None: patterns only); ``places`` are the names of
         config/places.yaml; ``recording`` tells whether the recorder runs; ``clock`` is the wall clock for the
-        time and the date (time.time)."""
+        time and the date (time.time); ``open_talk`` checks the language model's candidates
+        (reasoning/open_talk.py; None: the dialogue manager's reply as it streams)."""
         self.intents = intents or IntentConfig()
         self.intent_model = intent_model  # grammar-constrained intents (intents.source grammar | both)
         self._frame_size: tuple[int, int] | None = None  # (width, height) of the last frame, for bearings
@@ -82,6 +85,7 @@ class Reasoner:
         if memory is not None:
             tracker.remember(memory.next_id() - 1, ())
         self.turns = turns or TurnClassifier(None)
+        self.open_talk = open_talk
         self.places = tuple(places)
         self.recording = recording or (lambda: None)
         self.clock = clock or time.time
@@ -367,10 +371,16 @@ class Reasoner:
             return self._reply(t, pid, "I'm not sure what to say to that.", "reply",
                                f"{why}; no language model", out, on_piece)
         with self.lock:
-            messages = self.dialogue.messages(t.text, self.people(), known, self._recent_scene(), self._names())
+            args = (self.people(), known, self._recent_scene(), self._names())
+            messages = self.open_talk.messages(t.text, self.dialogue.context(*args)) if self.open_talk is not None \
+                else self.dialogue.messages(t.text, *args)
         why = f"{why}; answered by the language model"
         try:
-            text = clean_reply("".join(self.dialogue.generate(messages)))
+            if self.open_talk is not None:  # candidates checked for the known failure shapes, else a fallback
+                r = self.open_talk.reply(messages, t.text)
+                text, why = r.text, f"{why} ({r.why})"
+            else:
+                text = clean_reply("".join(self.dialogue.generate(messages)))
             kept = without_unspeakable_sentences(text)
             if kept != text:
                 why = f"{why}; a sentence with a blocked word was left out"
