@@ -235,7 +235,7 @@ def test_a_restarted_reasoner_knows_the_person_their_name_and_that_they_were_gre
     assert state["id"] == 1 and state["name"] == "Alice" and state["remembered_turns"] == 1
     out = r2.on_transcript(Transcript("What is my name?", 503.5, id="t2"))
     assert out.utterances[-1].text == "Your name is Alice." and "answered from memory" in out.utterances[-1].reason
-    r2.on_transcript(Transcript("Tell me a joke.", 504.0, id="t3"))
+    r2.on_transcript(Transcript("I like painting.", 504.0, id="t3"))
     assert "You are talking to Alice" in model.seen[-1][0]["content"]
     assert "person 1 (Alice) looks neutral" in model.seen[-1][0]["content"]
     payload.encode("person_states", {"stamp": 1.0, "people": r2.person_states()})  # the schema accepts it

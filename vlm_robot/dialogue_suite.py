@@ -45,6 +45,11 @@ from vlm_robot.reasoning.safety import SafetyConfig, SafetyGate
 from vlm_robot.reasoning.tracker import PeopleTracker, TrackerConfig
 from vlm_robot.reasoning.turns import TurnClassifier
 
+# The suite judges what is said, not how fast: open talk gets all its candidates whatever the machine's load (the
+# robot's own budget, dialogue.open_talk_budget_s and OpenTalk's 500 ms, made a loaded run say fallbacks instead:
+# 6 of 11 open turns appropriate while the test suite ran beside it, 10 of 11 idle). bench voice measures the time.
+SUITE_BUDGET_MS = 20_000.0
+
 # never appropriate, whatever the turn (lower-case substrings or patterns)
 FORBIDDEN = (
     ("an apology for a loss", re.compile(r"sorry for (your|the) loss", re.I)),
@@ -146,7 +151,7 @@ class Robot:
                             recording=lambda: recording, clock=time.time)
         reasoner.open_talk = None if self.model is None else OpenTalk(
             self.model, embedding_relevance(self.embedder) if self.embedder is not None else None,
-            robot_name=self.dialogue_cfg.robot_name, budget_ms=self.dialogue_cfg.open_talk_budget_s * 1000)
+            robot_name=self.dialogue_cfg.robot_name, budget_ms=SUITE_BUDGET_MS, max_ms=SUITE_BUDGET_MS)
         return reasoner, SafetyGate(self.gate_cfg, self.places)
 
     def relevance(self, said: str, reply: str) -> float:

@@ -74,7 +74,7 @@ class ReasoningNode(Node):
             places=tuple(load_places(str(common.param(self, "places_file", "")) or graph.config_dir() / "places.yaml")),
             recording=self._recording,
             open_talk=OpenTalk(model, relevance, robot_name=dialogue_cfg.robot_name,
-                               budget_ms=dialogue_cfg.open_talk_budget_s * 1000),
+                               max_ms=dialogue_cfg.open_talk_budget_s * 1000),
         )
         common.unknown_parameters(self, [("llm.", LLMConfig), ("tracker.", TrackerConfig),
                                          ("proactive.", ProactiveConfig), ("intents.", IntentConfig),

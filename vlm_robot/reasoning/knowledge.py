@@ -291,6 +291,20 @@ def _confirm(turn: Turn, text: str, ctx: Context) -> str | None:
     return say_verdicts(ctx.verdicts, None) or "All right."
 
 
+JOKES = (
+    "Why did the robot go on holiday? It needed to recharge its batteries.",
+    "What do you call a robot that always takes the longest route? R2-Detour.",
+    "Why was the robot so calm? It had nerves of steel.",
+    "How do robots eat their snacks? In bytes.",
+)
+
+
+def _joke(turn: Turn, text: str, ctx: Context) -> str:
+    """One of :data:`JOKES`, another than the last one told to this person."""
+    told = [j for j in JOKES if j in ctx.last_reply]
+    return JOKES[(JOKES.index(told[0]) + 1) % len(JOKES)] if told else JOKES[0]
+
+
 _HANDLERS = {
     "empty": lambda turn, text, ctx: "Sorry, I didn't catch that. Could you say it again?",
     "foreign": lambda turn, text, ctx: "Sorry, I only understand English. Could you say that in English?",
@@ -314,4 +328,5 @@ _HANDLERS = {
     "time": _time,
     "internet": _internet,
     "feelings": _feelings,
+    "joke": _joke,
 }

@@ -147,7 +147,7 @@ _SAD_SAID = re.compile(
     r"|unhappy|bad|awful|terrible|horrible|hate|don't like|do not like|can't stand|long day|hard day|rough|tough"
     r"|difficult|failed|fail|lost|lose|broke|broken|died|dead|death|passed away|funeral|miss|missing|cry|crying"
     r"|cheer me up|not (good|great|well|happy|ok|okay)|fired|flu|cold|accident|divorce|break-?up|dumped|no one"
-    r"|nobody|problem|problems|trouble|mondays?)\b", re.IGNORECASE)
+    r"|nobody|problem|problems|trouble)\b", re.IGNORECASE)
 _SYMPATHY = re.compile(
     r"\b(sorry to hear|so sorry|i'm sorry|i am sorry|that's (too bad|sad|terrible|awful|a shame)|what a shame"
     r"|poor (you|thing)|hope you feel better|get well|sorry for your)\b", re.IGNORECASE)
@@ -415,18 +415,25 @@ _QUESTION_START = re.compile(
 _REQUEST_START = re.compile(r"^(please )?(tell|sing|say|give|show|make|let's|lets|recite|teach|surprise|entertain"
                             r"|amuse|share|describe|name|can you|could you|would you|will you)\b", re.IGNORECASE)
 
+_TAG_QUESTION = re.compile(r",\s*(isn't|aren't|wasn't|don't|doesn't|didn't|won't|can't|right|eh|no)\b[^,]*\?\s*$"
+                           r"|\bdon't you think\?\s*$", re.IGNORECASE)
+
 FALLBACKS = {
     "request": "I'm afraid I can't think of a good one right now.",
+    "tag": "I think so too.",
     "question": "That's a good question. I'm not sure what to say. What do you think?",
     "statement": "I see. Could you tell me a bit more about that?",
 }
 
 
 def fallback_reply(user_text: str) -> str:
-    """The robot's own short reply when no candidate may be said: a request, a question or a statement."""
+    """The robot's own short reply when no candidate may be said: to a request, a question asking for agreement
+    ("It's a nice day, isn't it?"), another question, or a statement."""
     text = user_text.strip()
     if _REQUEST_START.search(text):
         return FALLBACKS["request"]
+    if _TAG_QUESTION.search(text):
+        return FALLBACKS["tag"]
     if text.endswith("?") or _QUESTION_START.search(text):
         return FALLBACKS["question"]
     return FALLBACKS["statement"]
