@@ -1,15 +1,17 @@
-"""Open talk measured: system prompts x models, raw greedy replies against OpenTalk's checked ones.
+"""Open talk measured: system prompts x models, plain greedy replies against OpenTalk's checked ones.
 
-    .venv/bin/python bench/open_talk_eval.py                      # SmolLM2-135M, every prompt
-    .venv/bin/python bench/open_talk_eval.py --gguf other.gguf --prompts baseline
-    .venv/bin/python bench/open_talk_eval.py --out out/open_talk  # replies as JSON lines, to read and judge
+    .venv/bin/python bench/open_talk_eval.py                                  # SmolLM2-135M, every prompt
+    .venv/bin/python bench/open_talk_eval.py --gguf gemma-3-270m-q4_k_m.gguf --format transcript \
+        --prompts baseline,fewshot                                            # a base model as a transcript
+    .venv/bin/python bench/open_talk_eval.py --recheck --dump-unjudged        # stored replies, today's checks
 
-For each prompt and sentence of :data:`SENTENCES` it records the plain greedy reply (what the dialogue
-layer said before: up to 48 tokens, cut after 2 sentences) with its failure shape
-(vlm_robot.reasoning.open_talk.failure_shape), and OpenTalk's reply (candidates, reasons, time to the
-checked reply). Relevance is the cosine of MiniLM sentence embeddings (vlm_robot/reasoning/embed.py)
-where that module is there, else none (the first passing candidate is taken).
-Run it with nothing else loading the cores: the times are per reply on one llama.cpp thread.
+For each prompt and sentence of :data:`SENTENCES` it records the plain greedy reply (what the dialogue layer
+said before: up to 48 tokens, cut after 2 sentences) and every candidate of :data:`SAMPLINGS` (text, time to
+its checked end, MiniLM relevance), writes them to ``--out`` as JSON lines, and summarises: replies without
+a failure shape (vlm_robot.reasoning.open_talk.failure_shape), replies a person judged fitting
+(:data:`JUDGED_REPLIES`), and OpenTalk's search replayed with each of :data:`POLICIES` (replies said, fitting,
+candidates per reply, time to a checked reply). Run it with nothing else loading the cores: times are on one
+llama.cpp thread.
 """
 
 from __future__ import annotations

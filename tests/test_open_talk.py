@@ -223,6 +223,8 @@ def test_fallback_fits_what_was_said():
     assert fallback_reply("Can you sing?") == FALLBACKS["request"]
     assert fallback_reply("What do you think about music?") == FALLBACKS["question"]
     assert fallback_reply("I like painting.") == FALLBACKS["statement"]
+    assert fallback_reply("It's a nice day, isn't it?") == FALLBACKS["tag"]
+    assert fallback_reply("Robots are cool, don't you think?") == FALLBACKS["tag"]
     assert all(failure_shape(t, "I like painting.") == "" for t in FALLBACKS.values())
 
 
