@@ -212,6 +212,9 @@ def _place(turn: Turn, text: str, ctx: Context) -> str:
 def _perception(turn: Turn, text: str, ctx: Context) -> str:
     n = len(ctx.people)
     low = text.lower()
+    if not re.search(r"\b(i|me|my|you|anyone|anybody|someone|somebody|people|person|persons|who|whom|here|faces?|"
+                     r"look|looks|happy|sad|angry|upset|tired)\b", low):  # a thing, not a person: the VLM's question
+        return "I can't make that out right now. I can tell you who is in view and how they look."
     if re.search(r"\b(do|how do) i look\b|\bcan you see me\b", low):
         if ctx.speaker is None:
             return "I can't see you right now. Could you step in front of my camera?"

@@ -35,6 +35,7 @@ _FACTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("likes", re.compile(r"\bi (?:really )?(?:like|love|enjoy)\s+([a-z][a-z ,'\-]{1,40}?)\s*(?:[.!?]|$)",
                          re.IGNORECASE)),
 )
+_JOINERS = {"and", "but", "or", "so", "i", "im", "from", "here", "too", "nice", "please", "thanks", "by", "the"}
 _NOT_NAMES = {"not", "no", "never", "sorry", "a", "an", "the", "robot", "you", "it", "what", "that"}
 _FORGET = re.compile(r"\bforget (?:me|my name|about me|everything about me)\b", re.IGNORECASE)
 
@@ -50,6 +51,8 @@ def extract_facts(text: str) -> dict[str, str]:
         if key == "name":
             if value.split()[0].lower() in _NOT_NAMES:
                 continue
+            # "My name is Nando and I work here": the pattern is case-blind, so "and" looked like a surname
+            value = " ".join([value.split()[0]] + [w for w in value.split()[1:2] if w.lower() not in _JOINERS])
             value = " ".join(w[:1].upper() + w[1:] for w in value.split())
         if value:
             facts[key] = value
