@@ -1,8 +1,8 @@
 """Spoken conversation through the real ROS 2 graph: microphone_node -> reasoning_node -> speech_out_node.
 
 A WAV of a user sentence (espeak-ng's en-us+f3 voice; the robot speaks en-us) is the microphone; the
-transcript must carry the sentence's words and timing, the reasoning node answers it (the gate approves the fetch), and speech out
-turns the streamed reply into audio. Then barge-in through ROS: speech out plays a long utterance in real
+transcript must carry the sentence's words and timing, the reasoning node answers it (the gate approves the
+fetch), and speech out turns the reply into audio. Then barge-in through ROS: speech out plays a long utterance in real
 time to WAV files, and a voice-activity event, then a transcript, stops it.
 """
 
