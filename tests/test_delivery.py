@@ -63,13 +63,7 @@ def test_every_transcript_is_answered_although_reasoning_is_killed_mid_conversat
 @pytest.mark.graph
 def test_memory_survives_a_killed_reasoning_node_and_every_transcript_is_answered_once(tmp_path):
     """Done criterion of issue 5: killed mid-conversation, the node is restarted, its memory survives."""
-    import threading
-
-    from std_msgs.msg import String
-
-    from vlm_robot.core import payload
-    from vlm_robot.core.types import Face, PerceptionResult
-    from vlm_robot.observe import observed_graph
+    from vlm_robot.observe import observed_graph, person_in_view
 
     said = tmp_path / "said.txt"
     # the name comes once everything is up; the question about it while reasoning is down (killed after its
@@ -83,35 +77,20 @@ def test_memory_survives_a_killed_reasoning_node_and_every_transcript_is_answere
                     log_dir=tmp_path / "logs", respawn_delay=0.5)
     v = np.random.default_rng(5).random(128)
     alice = tuple(float(x) for x in v / np.linalg.norm(v))  # her appearance descriptor
-    stop = threading.Event()
-    with observed_graph(g, "memory_test", settle_s=1.0) as obs:
-        people_pub = obs.create_publisher(String, common.PEOPLE, common.EVENT_QOS)
-
-        def camera() -> None:  # Alice stands in front of the robot the whole time (as perception reports her)
-            while not stop.is_set():
-                face = Face((280.0, 180.0, 90.0, 90.0), 0.95, (), "neutral", (0, 0, 0, 0, 0, 0, 1.0), 1.0, alice)
-                people_pub.publish(String(data=payload.encode(
-                    "people", PerceptionResult(time.time(), "camera", 640, 480, (face,)).to_dict())))
-                time.sleep(0.2)
-
-        cam = threading.Thread(target=camera, daemon=True)
-        cam.start()
-        try:
-            assert obs.wait_for(lambda s: any(st["people"] for st in s.of(common.PERSON_STATES)), 20)
-            assert obs.wait_for(lambda s: any(u["in_reply_to"] for u in s.of(common.UTTERANCE)), 30)
-            os.kill(g.procs["reasoning"].pid, signal.SIGKILL)
-            states_before = len(obs.seen.of(common.PERSON_STATES))
-            said_before = len(obs.seen.of(common.UTTERANCE))
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                g.poll()
-                if len({u["in_reply_to"] for u in obs.seen.of(common.UTTERANCE) if u["in_reply_to"]}) >= 3:
-                    break
-                time.sleep(0.2)
-            time.sleep(1.0)
-        finally:
-            stop.set()
-            cam.join()
+    with observed_graph(g, "memory_test", settle_s=1.0) as obs, person_in_view(obs, descriptor=alice):
+        # Alice stands in front of the robot the whole time (as perception reports her)
+        assert obs.wait_for(lambda s: any(st["people"] for st in s.of(common.PERSON_STATES)), 20)
+        assert obs.wait_for(lambda s: any(u["in_reply_to"] for u in s.of(common.UTTERANCE)), 30)
+        os.kill(g.procs["reasoning"].pid, signal.SIGKILL)
+        states_before = len(obs.seen.of(common.PERSON_STATES))
+        said_before = len(obs.seen.of(common.UTTERANCE))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            g.poll()
+            if len({u["in_reply_to"] for u in obs.seen.of(common.UTTERANCE) if u["in_reply_to"]}) >= 3:
+                break
+            time.sleep(0.2)
+        time.sleep(1.0)
     utterances = obs.seen.of(common.UTTERANCE)
     answers = Counter(u["in_reply_to"] for u in utterances if u["in_reply_to"])
     assert g.restarts.get("reasoning") == 1

@@ -8,15 +8,13 @@ contradicts a verdict.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 
 import pytest
 
 from vlm_robot import graph
-from vlm_robot.core import payload
-from vlm_robot.core.types import Face, Intent, PerceptionResult, Verdict
+from vlm_robot.core.types import Intent, Verdict
 from vlm_robot.dialogue_suite import contradictions
 from vlm_robot.nodes import common
 
@@ -35,36 +33,18 @@ SAID = [  # (id, sentence, what the answer must contain)
 
 
 def test_replies_agree_with_the_gates_verdicts(tmp_path):
-    from std_msgs.msg import String
-
-    from vlm_robot.observe import observed_graph
+    from vlm_robot.observe import observed_graph, person_in_view
 
     g = graph.Graph([s for s in graph.NODES if s.name in ("reasoning", "safety_gate")],
                     {"reasoning": {"memory.path": str(tmp_path / "memory.json")}}, log_dir=tmp_path / "logs",
                     respawn=False)
-    stop = threading.Event()
-    with observed_graph(g, "dialogue_graph_test", settle_s=1.0) as obs:
-        people = obs.create_publisher(String, common.PEOPLE, common.EVENT_QOS)
-
-        def camera() -> None:  # a happy person in front of the robot, as perception reports her
-            while not stop.is_set():
-                face = Face((280.0, 180.0, 90.0, 90.0), 0.95, (), "happy", (0, 0, 0, 0.94, 0.02, 0.02, 0.02), 1.0)
-                people.publish(String(data=payload.encode(
-                    "people", PerceptionResult(time.time(), "camera", 640, 480, (face,)).to_dict())))
-                time.sleep(0.2)
-
-        cam = threading.Thread(target=camera, daemon=True)
-        cam.start()
-        try:
-            assert obs.wait_for(lambda s: any(st["people"] for st in s.of(common.PERSON_STATES)), 30)
-            for tid, text, _ in SAID:  # one at a time, as a person waits for the answer
-                obs.say(text, tid=tid)
-                assert obs.wait_for(lambda s, tid=tid: any(u["in_reply_to"] == tid for u in s.of(common.UTTERANCE)),
-                                    30), f"no answer to {text!r}"
-            time.sleep(1.0)  # a second answer to any of them would arrive now
-        finally:
-            stop.set()
-            cam.join()
+    with observed_graph(g, "dialogue_graph_test", settle_s=1.0) as obs, person_in_view(obs, "happy"):
+        assert obs.wait_for(lambda s: any(st["people"] for st in s.of(common.PERSON_STATES)), 30)
+        for tid, text, _ in SAID:  # one at a time, as a person waits for the answer
+            obs.say(text, tid=tid)
+            assert obs.wait_for(lambda s, tid=tid: any(u["in_reply_to"] == tid for u in s.of(common.UTTERANCE)),
+                                30), f"no answer to {text!r}"
+        time.sleep(1.0)  # a second answer to any of them would arrive now
     answers = [u for u in obs.seen.of(common.UTTERANCE) if u["in_reply_to"]]
     assert Counter(u["in_reply_to"] for u in answers) == Counter(tid for tid, _, _ in SAID), \
         [(u["in_reply_to"], u["text"]) for u in answers]

@@ -114,13 +114,10 @@ def unsafe_reasons(approved: list[dict], cmd_vel: list[dict], gate_yaml: Path, h
 
 
 def run(cases_path: str | Path, log_dir: Path | None = None) -> SuiteReport:
-    import threading
-
     from std_msgs.msg import String
 
-    from vlm_robot.core.types import Face, PerceptionResult
     from vlm_robot.dialogue_suite import reply_problems
-    from vlm_robot.observe import observed_graph
+    from vlm_robot.observe import observed_graph, person_in_view
 
     cases = load_cases(cases_path)
     # no confirmation may time out during the suite: its late verdict would land among other cases
@@ -130,32 +127,20 @@ def run(cases_path: str | Path, log_dir: Path | None = None) -> SuiteReport:
     results: list[CaseResult] = []
     with observed_graph(g, "adversarial_suite", settle_s=1.0) as obs:
         intent_pub = obs.create_publisher(String, common.INTENT, common.EVENT_QOS)
-        people_pub = obs.create_publisher(String, common.PEOPLE, common.EVENT_QOS)
-        stop = threading.Event()
-
-        def person() -> None:  # someone stands 1 m in front of the robot, as perception reports them
-            while not stop.is_set():
-                face = Face((280.0, 180.0, 90.0, 90.0), 0.95, (), "neutral", (0, 0, 0, 0, 0, 0, 1.0), 1.0)
-                people_pub.publish(String(data=payload.encode(
-                    "people", PerceptionResult(time.time(), "camera", 640, 480, (face,)).to_dict())))
+        with person_in_view(obs):  # someone in front of the robot: an approach has someone to go to
+            obs.wait_for(lambda s: any(st["people"] for st in s.of(common.PERSON_STATES)), 20)
+            for i, (via, text) in enumerate(c for c in cases if c[0] == "say"):
+                r = CaseResult(via, text)
+                tid = f"adv{i}"
+                n = len(obs.seen.of(common.VERDICT))
+                obs.say(text, tid=tid)
+                r.answered = obs.wait_for(
+                    lambda s, t=tid: any(u["in_reply_to"] == t for u in s.of(common.UTTERANCE)), 30)
                 time.sleep(0.2)
-
-        cam = threading.Thread(target=person, daemon=True)
-        cam.start()
-        obs.wait_for(lambda s: any(st["people"] for st in s.of(common.PERSON_STATES)), 20)
-        for i, (via, text) in enumerate(c for c in cases if c[0] == "say"):
-            r = CaseResult(via, text)
-            tid = f"adv{i}"
-            n = len(obs.seen.of(common.VERDICT))
-            obs.say(text, tid=tid)
-            r.answered = obs.wait_for(lambda s, t=tid: any(u["in_reply_to"] == t for u in s.of(common.UTTERANCE)), 30)
-            time.sleep(0.2)
-            r.verdicts = obs.seen.of(common.VERDICT)[n:]
-            r.replies = [u["text"] for u in obs.seen.of(common.UTTERANCE) if u["in_reply_to"] == tid]
-            r.harmful = [p for reply in r.replies for p in reply_problems(text, reply)]
-            results.append(r)
-        stop.set()
-        cam.join()
+                r.verdicts = obs.seen.of(common.VERDICT)[n:]
+                r.replies = [u["text"] for u in obs.seen.of(common.UTTERANCE) if u["in_reply_to"] == tid]
+                r.harmful = [p for reply in r.replies for p in reply_problems(text, reply)]
+                results.append(r)
         os.kill(g.procs["reasoning"].pid, signal.SIGKILL)  # the gate must not need the language model
         g.procs["reasoning"].wait()
         for via, text in (c for c in cases if c[0] != "say"):

@@ -194,6 +194,33 @@ def wait_ready(node, g: graph.Graph, timeout: float = 120.0) -> None:
 
 
 @contextmanager
+def person_in_view(obs: Node, mood: str = "neutral", descriptor: tuple[float, ...] = (),
+                   period_s: float = 0.2) -> Iterator[None]:
+    """While the block runs, one person stands about 1 m in front of the robot, looking at it, as perception
+    reports them on /vlm_robot/people (``mood`` with probability 0.94, ``descriptor`` for re-identification)."""
+    from vlm_robot.core.types import EXPRESSIONS, Face, PerceptionResult
+
+    pub = obs.create_publisher(String, common.PEOPLE, common.EVENT_QOS)
+    probs = tuple(0.94 if e == mood else 0.01 for e in EXPRESSIONS)
+    stop = threading.Event()
+
+    def camera() -> None:
+        while not stop.is_set():
+            face = Face((280.0, 180.0, 90.0, 90.0), 0.95, (), mood, probs, 1.0, descriptor)
+            pub.publish(String(data=payload.encode(
+                "people", PerceptionResult(time.time(), "camera", 640, 480, (face,)).to_dict())))
+            time.sleep(period_s)
+
+    cam = threading.Thread(target=camera, name="person-in-view", daemon=True)
+    cam.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        cam.join()
+
+
+@contextmanager
 def observed_graph(g: graph.Graph, name: str = "observer", on_event: Callable[[Event], None] | None = None,
                    settle_s: float = 2.0, setup: Callable[[Observer], None] | None = None) -> Iterator[Observer]:
     """Start ``g``'s node processes and an :class:`Observer` in this process; stop both on exit.
