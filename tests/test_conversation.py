@@ -52,6 +52,7 @@ def classifier():
     ("Is it going to snow tomorrow?", "internet"),
     ("Morning! Nice to see you.", "greeting"),
     ("Could you say it once more, I missed it.", "repeat"),
+    ("Could you switch on the light in here?", "unable"),
     ("Tell me something about dinosaurs.", "open"),
     ("I like painting.", "open"),
     ("", "empty"),

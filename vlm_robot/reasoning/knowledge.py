@@ -251,6 +251,9 @@ def _memory_ask(turn: Turn, text: str, ctx: Context) -> str:
 
 def _time(turn: Turn, text: str, ctx: Context) -> str:
     t = time.localtime(ctx.now)
+    if re.search(r"\b(open|opens|close|closes|start|starts|leave|leaves|arrive|arrives|begin|begins)\b", text, re.I):
+        now = time.strftime("%H:%M", t)
+        return f"I don't know that: I only know this building's places and the clock. It's {now} now."
     if re.search(r"\b(date|day)\b", text, re.I):
         return f"Today is {time.strftime('%A, %d %B %Y', t).replace(' 0', ' ')}."
     return f"It's {time.strftime('%H:%M', t)}."
@@ -332,4 +335,5 @@ _HANDLERS = {
     "internet": _internet,
     "feelings": _feelings,
     "joke": _joke,
+    "unable": lambda turn, text, ctx: f"Sorry, I can't do that. {_capabilities(turn, text, ctx)}",
 }
