@@ -300,18 +300,9 @@ def failure_shape(reply: str, user_text: str, system_prompt: str = "", robot_nam
         return f"too long ({len(text)} characters)"
     if text.rstrip("\"')”’")[-1:] not in (".", "!", "?"):
         return "unfinished sentence"
-    if unspeakable(text):
-        return "blocked word"
-    if _INSULT.search(text):
-        return "insult"
-    if _LOSS_REPLY.search(text) and not _LOSS_SAID.search(user_text):
-        return "condolences for a loss nobody mentioned"
-    if _CONFUSION_APOLOGY.search(text):
-        return "apology for a confusion nobody mentioned"
-    if _AI_DISCLAIMER.search(text):
-        return "'as an AI' disclaimer"
-    if _SELF_NAME.search(text):
-        return "gives itself a name"
+    shape = _plain_shape(text, user_text)
+    if shape:
+        return shape
     m = _IM_NAME.search(text)
     if m and m[1] not in _NOT_NAMES and (not robot_name or m[1].lower() not in robot_name.lower()):
         return f"gives itself a name ({m[0]})"
@@ -350,14 +341,9 @@ def failure_shape(reply: str, user_text: str, system_prompt: str = "", robot_nam
     return (_prompt_echo(text, system_prompt) or _echo(text, user_text) or _self_repetition(text))
 
 
-def early_shape(partial: str, user_text: str) -> str:
-    """A failure shape already certain in the first words of a reply still being generated (the rest need not
-    be generated): condolences, "as an AI", a name for itself, a blocked word or insult, a speaker label, talk
-    about the exchange. Only complete words are looked at."""
-    cut = partial.rfind(" ")
-    text = partial[:cut] if cut > 0 else ""
-    if not text.strip():
-        return ""
+def _plain_shape(text: str, user_text: str) -> str:
+    """The failure shapes a few words already show (checked in this order by both :func:`failure_shape` and
+    :func:`early_shape`)."""
     if unspeakable(text):
         return "blocked word"
     if _INSULT.search(text):
@@ -370,6 +356,20 @@ def early_shape(partial: str, user_text: str) -> str:
         return "'as an AI' disclaimer"
     if _SELF_NAME.search(text):
         return "gives itself a name"
+    return ""
+
+
+def early_shape(partial: str, user_text: str) -> str:
+    """A failure shape already certain in the first words of a reply still being generated (the rest need not
+    be generated): condolences, "as an AI", a name for itself, a blocked word or insult, a speaker label, talk
+    about the exchange. Only complete words are looked at."""
+    cut = partial.rfind(" ")
+    text = partial[:cut] if cut > 0 else ""
+    if not text.strip():
+        return ""
+    shape = _plain_shape(text, user_text)
+    if shape:
+        return shape
     if _META.search(text):
         return "talks about the exchange instead of in it"
     if _SCRIPT.search(text):
