@@ -116,8 +116,12 @@ def recall_answer(text: str, memory: PersonMemory | None) -> str | None:
     """
     if memory is None or not memory.name or _RECALL.search(text) is None:
         return None
-    return f"Yes, you are {memory.name}." if text.lower().lstrip().startswith("do you") else \
-        f"Your name is {memory.name}."
+    return name_answer(text, memory.name)
+
+
+def name_answer(text: str, name: str) -> str:
+    """"Yes, you are Alice." to "do you ...?", else "Your name is Alice."."""
+    return f"Yes, you are {name}." if text.lower().lstrip().startswith("do you") else f"Your name is {name}."
 
 
 def _sounds(sentiment: float) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from vlm_robot.core import vocabulary
 from vlm_robot.core.types import Intent, PersonState, Verdict
+from vlm_robot.reasoning.dialogue import name_answer
 from vlm_robot.reasoning.memory import PersonMemory, extract_facts
 from vlm_robot.reasoning.turns import Turn, words
 
@@ -244,9 +245,7 @@ def _memory_tell(turn: Turn, text: str, ctx: Context) -> str:
 
 def _memory_ask(turn: Turn, text: str, ctx: Context) -> str:
     name = _name(ctx)
-    if name:
-        return f"Yes, you are {name}." if text.lower().lstrip().startswith("do you") else f"Your name is {name}."
-    return "I don't know your name yet. What should I call you?"
+    return name_answer(text, name) if name else "I don't know your name yet. What should I call you?"
 
 
 def _time(turn: Turn, text: str, ctx: Context) -> str:
