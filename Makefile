@@ -4,10 +4,13 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
+IFACE_STAMP := $(VENV)/.interfaces-done
+IFACE_SRC := $(wildcard vlm_robot_interfaces/msg/*.msg vlm_robot_interfaces/srv/*.srv vlm_robot_interfaces/action/*.action) \
+	vlm_robot_interfaces/CMakeLists.txt vlm_robot_interfaces/package.xml vlm_robot_interfaces/build_into_venv.sh
 
 .PHONY: setup demo test lint bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(IFACE_STAMP)
 
 $(STAMP): setup.py requirements/core.txt requirements/ros.txt requirements/models.txt requirements/llm.txt requirements/vlm.txt requirements/speech.txt requirements/test.txt requirements/sim.txt
 	@command -v espeak-ng >/dev/null && command -v unshare >/dev/null && command -v ip >/dev/null && \
@@ -26,6 +29,12 @@ $(STAMP): setup.py requirements/core.txt requirements/ros.txt requirements/model
 	$(PY) -m pip install -q -r requirements/sim.txt && $(PY) -m pip install -q --no-deps matplotlib==3.11.2
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
+
+# vlm_robot_interfaces: rosidl generation with the build tools from the ros-jazzy-* wheels, into the venv
+$(IFACE_STAMP): $(STAMP) $(IFACE_SRC) requirements/interfaces.txt
+	$(PY) -m pip install -q -r requirements/interfaces.txt
+	vlm_robot_interfaces/build_into_venv.sh $(VENV)
+	touch $(IFACE_STAMP)
 
 demo: setup
 	$(VENV)/bin/vlm-robot demo
