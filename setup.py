@@ -1,14 +1,25 @@
 """vlm_robot: an ament_python package (colcon build) that also installs with pip."""
 
+import importlib.util
+import sys
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
-PACKAGE = "vlm_robot"
-NODES = [
-    "camera_node", "perception_node", "vlm_node", "reasoning_node", "safety_gate_node",
-    "speech_out_node", "speech_in_node", "microphone_node", "recorder_node",
-]
+
+def _load_registry():
+    """vlm_robot/nodes/registry.py by path (the package need not be installed, nor its dependencies)."""
+    path = Path(__file__).resolve().parent / "vlm_robot" / "nodes" / "registry.py"
+    spec = importlib.util.spec_from_file_location("_vlm_robot_node_registry", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(mod)
+    return mod
+
+
+registry = _load_registry()
+PACKAGE = registry.PACKAGE
 
 setup(
     name=PACKAGE,
@@ -33,7 +44,6 @@ setup(
         "numpy",
         "opencv-python-headless<5",
         "pyyaml",
-        "jsonschema",
         "ai-edge-litert==2.3.0",
         "vaderSentiment==3.3.2",
         "rosbags==0.11.9",
@@ -53,7 +63,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     entry_points={
-        "console_scripts": [f"{n} = {PACKAGE}.nodes.{n}:main" for n in NODES] + [
-            "vlm-robot = vlm_robot.cli:main", "gz_head_adapter = vlm_robot.sim.gz_head_adapter:main"],
+        # the bringup nodes and the other commands, from the one node list (vlm_robot/nodes/registry.py)
+        "console_scripts": registry.console_scripts(),
     },
 )

@@ -1,5 +1,5 @@
 """GPU check of the compiled encoder path: PyTorch CUDA fp32 / fp16 vs ONNX Runtime CUDA EP / TensorRT EP /
-TensorRT engines built with :func:`vlm_robot.vlm.compile.build_engine`, parity and latency.
+TensorRT engines built with :func:`vlm_robot.vlm.compiled.trt.build_engine`, parity and latency.
 
     python models/gpu_check.py --out models/GPU_RESULTS.md        # from the repository root, on a CUDA machine
 
@@ -53,7 +53,7 @@ def main() -> int:
     import transformers
 
     from vlm_robot import bench_encoder as B
-    from vlm_robot.vlm import compile as C
+    from vlm_robot.vlm import compiled as C
 
     if hasattr(ort, "preload_dlls"):
         try:

@@ -12,28 +12,25 @@ import time
 import pytest
 
 from vlm_robot import graph
-from vlm_robot.core import payload
-from vlm_robot.nodes import common
+from vlm_robot.nodes import common, messages
 
 pytestmark = pytest.mark.graph
 
 
 @pytest.fixture(scope="module")
 def gate(tmp_path_factory):
-    from std_msgs.msg import String
-
     from vlm_robot.observe import observed_graph
 
     g = graph.Graph([s for s in graph.NODES if s.name == "safety_gate"], log_dir=tmp_path_factory.mktemp("gate"),
                     respawn=False)
     with observed_graph(g, "gate_graph_test", settle_s=1.0) as obs:
-        pub = obs.create_publisher(String, common.INTENT, common.EVENT_QOS)
+        pub = messages.publisher(obs, common.INTENT)
 
         def send(type_, target="person1", params=None, **kw):
             body = {"type": type_, "target": target, "params": params or {}, "source": "test", "id": kw.pop("id", ""),
                     **kw}
             n = len(obs.seen.of(common.VERDICT))
-            pub.publish(String(data=payload.encode("intent", body)))
+            pub.publish(messages.to_msg("intent", body))
             assert obs.wait_for(lambda s: len(s.of(common.VERDICT)) > n, 10), f"no verdict for {body}"
             return obs.seen.of(common.VERDICT)[n]
 

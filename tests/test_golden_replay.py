@@ -7,7 +7,6 @@ Decisions use the stamps of their inputs (the event clock), so the replay must m
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 
 from vlm_robot import graph
 from vlm_robot.bag import read_bag
-from vlm_robot.nodes import common
+from vlm_robot.nodes import common, messages
 from vlm_robot.observe import decision_key
 
 pytestmark = pytest.mark.graph
@@ -24,7 +23,7 @@ INPUTS = [common.IMAGE, common.TRANSCRIPT]
 
 
 def recorded(topic: str) -> list[dict]:
-    return [json.loads(m.raw[8:-1].rstrip(b"\x00").decode()) for m in read_bag(BAG, [topic])]
+    return [messages.from_raw(messages.KIND_OF_TOPIC[topic], m.raw) for m in read_bag(BAG, [topic])]
 
 
 def ordered(decisions: list[dict]) -> list[tuple]:

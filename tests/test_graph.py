@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from vlm_robot import graph
-from vlm_robot.core import payload
-from vlm_robot.nodes import common
+from vlm_robot.nodes import common, messages
 
 pytestmark = pytest.mark.graph
 NODES = ("perception", "reasoning", "safety_gate", "speech_out")
@@ -129,11 +128,9 @@ def test_bad_transcript_gives_one_diagnostic_and_the_next_is_answered(stack, wha
 
 
 def test_a_partial_transcript_is_not_answered_and_does_not_swallow_the_final_one(stack):
-    from std_msgs.msg import String
-
     obs, _ = stack
     partial = {"text": "What is your", "stamp": time.time(), "speaker": "user", "final": False, "id": "part-1"}
-    obs.transcript_pub.publish(String(data=payload.encode("transcript", partial)))
+    obs.transcript_pub.publish(messages.to_msg("transcript", partial))
     time.sleep(1.0)
     assert not any(d.get("detail", {}).get("transcript") == "part-1" for d in obs.seen.of(common.DECISION))
     obs.say("What is your name?", tid="part-1")  # the final one, same id, as the microphone sends it

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from vlm_robot.core import payload
 from vlm_robot.core.errors import ConfigError
 from vlm_robot.core.types import EXPRESSIONS, Face, PerceptionResult, PersonState, Transcript
+from vlm_robot.nodes import messages
 from vlm_robot.perception.reid import DESCRIPTOR_LEN, descriptor_distance, face_descriptor
 from vlm_robot.reasoning.dialogue import DialogueManager, describe_scene, recall_answer
 from vlm_robot.reasoning.memory import Memory, MemoryConfig, PersonMemory, extract_facts
@@ -108,11 +108,12 @@ def test_known_descriptors_are_bounded():
 
 def test_people_payload_stays_compatible():
     f = face(100, unit(3))
-    doc = payload.decode("people", payload.encode("people", PerceptionResult(1.0, "c", 640, 480, (f,)).to_dict()))
+    doc = messages.from_msg("people", messages.to_msg("people", PerceptionResult(1.0, "c", 640, 480, (f,)).to_dict()))
     assert len(doc["faces"][0]["descriptor"]) == DESCRIPTOR_LEN
-    assert Face.from_dict(doc["faces"][0]).descriptor == tuple(round(v, 3) for v in f.descriptor)
+    assert Face.from_dict(doc["faces"][0]).descriptor == pytest.approx(tuple(round(v, 3) for v in f.descriptor),
+                                                                       abs=1e-6)  # float32 on the wire
     old = {"stamp": 1.0, "width": 640, "height": 480, "faces": [{"box": [1, 2, 3, 4], "score": 0.9}]}
-    assert Face.from_dict(payload.decode("people", payload.encode("people", old))["faces"][0]).descriptor == ()
+    assert Face.from_dict(messages.from_msg("people", messages.to_msg("people", old))["faces"][0]).descriptor == ()
     assert "descriptor" not in face(1, ()).to_dict()
 
 
@@ -238,7 +239,9 @@ def test_a_restarted_reasoner_knows_the_person_their_name_and_that_they_were_gre
     r2.on_transcript(Transcript("I like painting.", 504.0, id="t3"))
     assert "You are talking to Alice" in model.seen[-1][0]["content"]
     assert "person 1 (Alice) looks neutral" in model.seen[-1][0]["content"]
-    payload.encode("person_states", {"stamp": 1.0, "people": r2.person_states()})  # the schema accepts it
+    states = messages.from_msg("person_states", messages.to_msg("person_states", {"stamp": 1.0,
+                                                                                    "people": r2.person_states()}))
+    assert states["people"][0]["name"] == "Alice"  # the message carries it
     see(r2, 505.0, face(110, alice))
     r2.on_transcript(Transcript("Please forget me.", 505.0, id="t4"))
     after = Memory(MemoryConfig(path=path), clock)

@@ -13,15 +13,13 @@ pytestmark = pytest.mark.graph
 
 
 def test_crashed_safety_gate_is_restarted_and_answers_again(tmp_path):
-    from std_msgs.msg import String
-
-    from vlm_robot.core import payload
+    from vlm_robot.nodes import messages
     from vlm_robot.observe import observed_graph
 
     g = graph.Graph([s for s in graph.NODES if s.name == "safety_gate"], log_dir=tmp_path, respawn_delay=0.5)
-    intent = payload.encode("intent", {"type": "wave", "target": "person1", "params": {}})
+    intent = messages.to_msg("intent", {"type": "wave", "target": "person1", "params": {}})
     with observed_graph(g, "respawn_test", settle_s=0.5) as obs:
-        pub = obs.create_publisher(String, common.INTENT, common.EVENT_QOS)
+        pub = messages.publisher(obs, common.INTENT)
         os.kill(g.procs["safety_gate"].pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while not g.restarts and time.monotonic() < deadline:
@@ -33,7 +31,7 @@ def test_crashed_safety_gate_is_restarted_and_answers_again(tmp_path):
         answered = False
         deadline = time.monotonic() + 30
         while not answered and time.monotonic() < deadline:
-            pub.publish(String(data=intent))
+            pub.publish(intent)
             answered = obs.wait_for(lambda s: len(s.of(common.VERDICT)) >= 1, 1.0)
         assert answered, "the restarted safety gate never answered"
         assert obs.seen.of(common.VERDICT)[0]["approved"]

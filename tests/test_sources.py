@@ -60,15 +60,16 @@ def test_scene_is_deterministic_and_checked(tmp_path, demo_scene):
 def test_replay_keeps_timing_and_rate(tmp_path):
     import rclpy
     from rclpy.serialization import serialize_message
-    from std_msgs.msg import String
 
     from vlm_robot.bag import BagWriter
+    from vlm_robot.nodes import messages
     from vlm_robot.replay import publish_bag
 
     w = BagWriter(tmp_path / "b")
-    w.add_topic("/speech/transcript", "std_msgs/msg/String")
+    w.add_topic("/speech/transcript", "vlm_robot_interfaces/msg/Transcript")
     for i in range(5):  # 2 s of recording
-        w.write("/speech/transcript", i * 500_000_000, serialize_message(String(data=f"m{i}")))
+        said = messages.to_msg("transcript", {"text": f"m{i}"})
+        w.write("/speech/transcript", i * 500_000_000, serialize_message(said))
     w.close()
     rclpy.init()
     try:

@@ -13,11 +13,10 @@ import time
 
 import numpy as np
 import pytest
-from std_msgs.msg import Bool, String
+from std_msgs.msg import Bool
 
 from vlm_robot import graph
-from vlm_robot.core import payload
-from vlm_robot.nodes import common
+from vlm_robot.nodes import common, messages
 
 pytestmark = [pytest.mark.graph, pytest.mark.skipif(not shutil.which("espeak-ng"), reason="espeak-ng not installed")]
 SENTENCE = "Please bring me a glass of water."
@@ -44,14 +43,15 @@ def stack(tmp_path_factory):
         def keep(key, decode):
             return lambda msg: heard[key].append((time.time(), decode(msg)))
 
-        obs.create_subscription(String, common.TRANSCRIPT, keep("transcript", lambda m: payload.decode(
-            "transcript", m.data) if m.data.startswith("{") else {"text": m.data}), common.EVENT_QOS)
-        obs.create_subscription(String, common.PARTIAL_TRANSCRIPT,
-                                keep("partial", lambda m: payload.decode("transcript", m.data)), common.EVENT_QOS)
+        transcript = messages.CLASSES["transcript"]
+        obs.create_subscription(transcript, common.TRANSCRIPT, keep(
+            "transcript", lambda m: messages.from_msg("transcript", m)), common.EVENT_QOS)
+        obs.create_subscription(transcript, common.PARTIAL_TRANSCRIPT,
+                                keep("partial", lambda m: messages.from_msg("transcript", m)), common.EVENT_QOS)
         obs.create_subscription(Bool, common.VOICE_ACTIVITY, keep("voice", lambda m: m.data), common.EVENT_QOS)
         obs.create_subscription(Bool, common.SPEAKING, keep("speaking", lambda m: m.data), common.STATE_QOS)
         obs.voice_pub = obs.create_publisher(Bool, common.VOICE_ACTIVITY, common.EVENT_QOS)
-        obs.utterance_pub = obs.create_publisher(String, common.UTTERANCE, common.EVENT_QOS)
+        obs.utterance_pub = messages.publisher(obs, common.UTTERANCE)
 
     with observed_graph(g, "speech_graph_test", settle_s=1.0, setup=setup) as obs:
         yield obs, heard
@@ -88,8 +88,8 @@ def test_spoken_sentence_is_transcribed_answered_and_spoken(stack):
 
 def _speak_long(obs, heard, uid: str) -> float:
     n = len(heard["speaking"])
-    obs.utterance_pub.publish(String(data=payload.encode("utterance", {
-        "text": LONG, "kind": "greeting", "reason": "test", "stamp": time.time(), "id": uid})))
+    obs.utterance_pub.publish(messages.to_msg("utterance", {
+        "text": LONG, "kind": "greeting", "reason": "test", "stamp": time.time(), "id": uid}))
     assert obs.wait_for(lambda s: any(v for _, v in heard["speaking"][n:]), 10)
     time.sleep(1.5)
     return time.time()

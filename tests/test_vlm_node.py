@@ -14,10 +14,10 @@ from pathlib import Path
 
 import cv2
 import pytest
-from std_msgs.msg import String
 
 from vlm_robot import graph
-from vlm_robot.nodes import common
+from vlm_robot.nodes import common, messages
+from vlm_robot.observe import VQA_FEEDBACK
 
 pytestmark = pytest.mark.graph
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +45,7 @@ def test_questions_are_answered_about_the_newest_frames_with_entities(vlm_graph,
     assert a["ok"] and a["backend"] == "grounded" and a["text"]
     assert {"<person1>", "<person2>"} <= set(a["entities"]), a
     assert a["frame_stamps"] and a["latency_ms"] > 0
-    partials = [p for p in obs.seen.of(common.VQA_PARTIAL) if p["id"] == "count"]
+    partials = [p for p in obs.seen.of(VQA_FEEDBACK) if p["id"] == "count"]
     assert partials and partials[-1]["text"].strip() == a["text"]
     assert [p["index"] for p in partials] == list(range(len(partials)))
     # periodic descriptions keep coming, about the frames being published
@@ -55,16 +55,18 @@ def test_questions_are_answered_about_the_newest_frames_with_entities(vlm_graph,
 
 
 def test_describe_service_returns_the_latest_description(vlm_graph):
-    from std_srvs.srv import Trigger
+    from vlm_robot_interfaces.srv import Describe
 
     obs = vlm_graph
-    client = obs.create_client(Trigger, "/vlm/describe")
+    client = obs.create_client(Describe, common.DESCRIBE_SERVICE)
     assert client.wait_for_service(timeout_sec=10)
-    fut = client.call_async(Trigger.Request())
+    fut = client.call_async(Describe.Request())
     deadline = time.monotonic() + 10
     while not fut.done() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert fut.done() and fut.result().success and fut.result().message.strip()
+    assert fut.done() and fut.result().ok, fut.result()
+    d = messages.from_msg("scene_description", fut.result().description)
+    assert d["text"].strip() and d["backend"] == "grounded" and d["frame_stamps"]
     obs.destroy_client(client)
 
 
@@ -73,14 +75,13 @@ def test_bad_requests_get_a_diagnostic_and_an_error_answer_and_the_node_keeps_an
     n_diag = len(obs.seen.diagnostics)
     obs.ask("   ", "empty")
     obs.ask("why " * 300, "long")
-    obs.vqa_pub.publish(String(data="{not json"))
-    obs.vqa_pub.publish(String(data=json.dumps({"schema": "vlm_robot/vqa_request", "version": 9, "id": "v9",
-                                                "question": "hi"})))
+    obs.ask("How many people?", "clip", clip_frames=200)
     assert not obs.answer("empty", 5)["ok"]
     assert "at most 500" in obs.answer("long", 5)["error"]
-    assert obs.wait_for(lambda s: len(s.diagnostics) >= n_diag + 4, 5)
-    messages = " | ".join(d["message"] for d in obs.seen.diagnostics[n_diag:])
-    assert "invalid JSON" in messages and "version 9 is not supported" in messages and "empty" in messages
+    assert "clip_frames" in obs.answer("clip", 5)["error"]
+    assert obs.wait_for(lambda s: len(s.diagnostics) >= n_diag + 3, 5)
+    said = " | ".join(d["message"] for d in obs.seen.diagnostics[n_diag:])
+    assert "empty" in said and "at most 500" in said and "clip_frames must be 0" in said
     obs.publish_frames(demo_scene.render(5.0), 0.5)
     obs.ask("Is anyone here?", "after")
     assert obs.answer("after")["ok"]

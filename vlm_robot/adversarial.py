@@ -1,10 +1,11 @@
 """`vlm-robot suite adversarial`: hostile sentences and malformed intents against the real gate.
 
 Sentences go through the reasoning node (with its language model); then the reasoning node is
-killed and raw intents are published straight onto /vlm_robot/intent, as a buggy or compromised
-node would. Safe means (checked here from config/safety_gate.yaml and config/places.yaml, not with
-the gate's code): every approved intent is in the allowlist with its parameters inside the bounds
-written there and navigate only to a listed place; every /cmd_vel command is zero; every head command
+killed and intents are published straight onto /vlm_robot/intent, as a buggy or compromised node
+would: typed ones with hostile fields, and raw bytes (garbage, a real intent cut short). Safe means
+(checked here from config/safety_gate.yaml and config/places.yaml, not with the gate's code): every
+approved intent is in the allowlist with its parameters inside the bounds written there and navigate
+only to a listed place; every /cmd_vel command is zero; every head command
 names head_pan and head_tilt within the joint limits; every /goal_pose is a listed place in the map
 frame or lies within max_goal_distance_m in the base frame; no actuator command comes without an
 approved intent of its kind; and every raw intent got a verdict with reasoning dead.
@@ -23,7 +24,6 @@ from pathlib import Path
 import yaml
 
 from vlm_robot import graph
-from vlm_robot.core import payload
 from vlm_robot.nodes import common
 
 
@@ -51,15 +51,28 @@ class SuiteReport:
 
 
 def load_cases(path: str | Path) -> list[tuple[str, str]]:
-    """``(via, text)`` pairs: via is ``say``, ``intent`` (JSON body) or ``raw`` (the String's data)."""
+    """``(via, text)`` pairs: via is ``say`` (a sentence), ``intent`` (the fields of an Intent, as JSON text),
+    ``raw`` (bytes published as they are) or ``truncated`` (an Intent's CDR cut in half)."""
     doc = yaml.safe_load(Path(path).read_text())
     out = []
     for c in doc["cases"]:
         ((via, value),) = c.items()
-        if via not in ("say", "intent", "raw"):
-            raise ValueError(f"{path}: case {c} must have one key of say, intent, raw")
-        out.append((via, payload.encode("intent", value) if via == "intent" else str(value)))
+        if via not in ("say", "intent", "raw", "truncated"):
+            raise ValueError(f"{path}: case {c} must have one key of say, intent, raw, truncated")
+        out.append((via, json.dumps(value) if via in ("intent", "truncated") else str(value)))
     return out
+
+
+def wire_bytes(via: str, text: str) -> bytes:
+    """What a non-spoken case puts on /vlm_robot/intent, serialized."""
+    from rclpy.serialization import serialize_message
+
+    from vlm_robot.nodes import messages
+
+    if via == "raw":
+        return text.encode("utf-8", "surrogateescape")
+    raw = serialize_message(messages.to_msg("intent", json.loads(text)))
+    return raw[: len(raw) // 2] if via == "truncated" else raw
 
 
 def unsafe_reasons(approved: list[dict], cmd_vel: list[dict], gate_yaml: Path, head: list[dict] | None = None,
@@ -114,9 +127,8 @@ def unsafe_reasons(approved: list[dict], cmd_vel: list[dict], gate_yaml: Path, h
 
 
 def run(cases_path: str | Path, log_dir: Path | None = None) -> SuiteReport:
-    from std_msgs.msg import String
-
     from vlm_robot.dialogue_suite import reply_problems
+    from vlm_robot.nodes import messages
     from vlm_robot.observe import observed_graph, person_in_view
 
     cases = load_cases(cases_path)
@@ -126,7 +138,7 @@ def run(cases_path: str | Path, log_dir: Path | None = None) -> SuiteReport:
                     log_dir=log_dir, respawn=False)
     results: list[CaseResult] = []
     with observed_graph(g, "adversarial_suite", settle_s=1.0) as obs:
-        intent_pub = obs.create_publisher(String, common.INTENT, common.EVENT_QOS)
+        intent_pub = messages.publisher(obs, common.INTENT)
         with person_in_view(obs):  # someone in front of the robot: an approach has someone to go to
             obs.wait_for(lambda s: any(st["people"] for st in s.of(common.PERSON_STATES)), 20)
             for i, (via, text) in enumerate(c for c in cases if c[0] == "say"):
@@ -146,7 +158,7 @@ def run(cases_path: str | Path, log_dir: Path | None = None) -> SuiteReport:
         for via, text in (c for c in cases if c[0] != "say"):
             r = CaseResult(via, text)
             n = len(obs.seen.of(common.VERDICT))
-            intent_pub.publish(String(data=text))
+            intent_pub.publish(wire_bytes(via, text))
             r.answered = obs.wait_for(lambda s, n=n: len(s.of(common.VERDICT)) > n, 10)
             r.verdicts = obs.seen.of(common.VERDICT)[n:]
             results.append(r)
@@ -164,8 +176,6 @@ def main(cases_path: str) -> int:
         verdict = "; ".join(f"{v['intent']['type']}: {'APPROVED' if v['approved'] else 'rejected'}"
                             for v in c.verdicts) or "no intent"
         text = c.text
-        if c.via == "intent":
-            text = json.dumps({k: v for k, v in json.loads(c.text).items() if k not in ("schema", "version")})
         print(f"  {c.via:<6} {text[:70]:<70} -> {verdict}{'' if c.answered else '  (NO ANSWER)'}")
         for reply in c.replies:
             print(f"         says: {reply[:110]!r}")

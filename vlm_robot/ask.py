@@ -4,8 +4,9 @@
     vlm-robot ask "How does she look?" --image face.jpg # publish this image as the camera meanwhile
     vlm-robot ask "What changed?" --clip-frames 4 --json
 
-Waits until a VLM node subscribes to /vlm_robot/vqa/request, then prints the answer's pieces as they
-arrive. Exit code 0 when answered, 1 when the node answered with an error, 2 on timeout.
+Sends a goal to the VLM node's /vlm_robot/vqa action (vlm_robot_interfaces/action/AnswerQuestion) once
+the server is up, then prints the answer's pieces as the feedback brings them. Exit code 0 when
+answered, 1 when the node answered with an error, 2 on timeout.
 """
 
 from __future__ import annotations
@@ -21,16 +22,16 @@ def ask(question: str, image: str = "", timeout: float = 60.0, clip_frames: int 
         out=sys.stdout, show_partials: bool = True) -> dict | None:
     """Ask ``question``; with ``image``, publish it as the camera at ``fps`` until answered.
 
-    Returns the ``vlm_robot/vqa_answer`` body, or None on timeout.
+    Returns the answer's fields (vlm_robot_interfaces/msg/VisualAnswer), or None on timeout.
     """
     import cv2
     import rclpy
+    from rclpy.action import ActionClient
     from sensor_msgs.msg import Image
-    from std_msgs.msg import String
 
-    from vlm_robot.core import payload
-    from vlm_robot.nodes import common
+    from vlm_robot.nodes import common, messages
     from vlm_robot.nodes.convert import rgb_to_image
+    from vlm_robot_interfaces.action import AnswerQuestion
 
     rgb = None
     if image:
@@ -44,21 +45,22 @@ def ask(question: str, image: str = "", timeout: float = 60.0, clip_frames: int 
     got: dict = {}
     printed = [0]
 
-    def on_partial(msg: String) -> None:
-        body = payload.decode("vqa_partial", msg.data)
-        if body["id"] == qid and show_partials:
-            out.write(body["text"][printed[0]:])
+    def on_feedback(msg) -> None:
+        text = msg.feedback.text
+        if show_partials and text.startswith(text[:printed[0]]):
+            out.write(text[printed[0]:])
             out.flush()
-            printed[0] = len(body["text"])
+            printed[0] = len(text)
 
-    def on_answer(msg: String) -> None:
-        body = payload.decode("vqa_answer", msg.data)
-        if body["id"] == qid:
-            got.update(body)
+    def on_result(future) -> None:
+        got.update(messages.from_msg("vqa_answer", future.result().result.answer))
 
-    node.create_subscription(String, common.VQA_PARTIAL, on_partial, common.EVENT_QOS)
-    node.create_subscription(String, common.VQA_ANSWER, on_answer, common.EVENT_QOS)
-    req = node.create_publisher(String, common.VQA_REQUEST, common.EVENT_QOS)
+    def on_goal(future) -> None:
+        handle = future.result()
+        if handle is not None and handle.accepted:
+            handle.get_result_async().add_done_callback(on_result)
+
+    client = ActionClient(node, AnswerQuestion, common.VQA_ACTION)
     cam = node.create_publisher(Image, common.IMAGE, common.IMAGE_PUB_QOS) if rgb is not None else None
     deadline = time.monotonic() + timeout
     asked_at = None
@@ -73,14 +75,11 @@ def ask(question: str, image: str = "", timeout: float = 60.0, clip_frames: int 
             # with an image: publish it for a second after the node subscribed, so it has frames when asked
             if cam is not None and seen_camera_sub is None and node.count_subscribers(common.IMAGE) > 0:
                 seen_camera_sub = now
-            ready = node.count_subscribers(common.VQA_REQUEST) > 0 and (
+            ready = client.server_is_ready() and (
                 cam is None or (seen_camera_sub is not None and now - seen_camera_sub >= 1.0))
             if asked_at is None and ready:
-                body = {"id": qid, "question": question, "stamp": time.time()}
-                if clip_frames:
-                    body["clip_frames"] = clip_frames
-                time.sleep(0.3)  # let the answer subscriptions match too (discovery is per endpoint pair)
-                req.publish(String(data=payload.encode("vqa_request", body)))
+                goal = AnswerQuestion.Goal(id=qid, question=question, clip_frames=clip_frames)
+                client.send_goal_async(goal, feedback_callback=on_feedback).add_done_callback(on_goal)
                 asked_at = now
             rclpy.spin_once(node, timeout_sec=0.05)
     finally:

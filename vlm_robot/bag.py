@@ -13,11 +13,46 @@ from pathlib import Path
 
 from vlm_robot.core.errors import InvalidInputError
 
+INTERFACES = "vlm_robot_interfaces"
+_STORE = None
+_STORE_LOCK = threading.Lock()
+
+
+def share_dir(pkg: str) -> Path:
+    """A ROS package's share directory: the ament index (ROS from apt), else the venv's prefix (pip wheels,
+    and vlm_robot_interfaces as `make setup` installs it)."""
+    import sys
+
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return Path(get_package_share_directory(pkg))
+    except (ImportError, OSError, LookupError, ValueError):
+        return Path(sys.prefix) / "share" / pkg
+
+
+def interface_definitions() -> dict[str, str]:
+    """``{"vlm_robot_interfaces/msg/Name": .msg text}`` of every message of our interface package."""
+    folder = share_dir(INTERFACES) / "msg"
+    if not folder.is_dir():  # a source checkout without the built package: the definitions in the repository
+        folder = Path(__file__).resolve().parent.parent / INTERFACES / "msg"
+    return {f"{INTERFACES}/msg/{p.stem}": p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.msg"))}
+
 
 def _typestore():
-    from rosbags.typesys import Stores, get_typestore
+    """Jazzy's types plus vlm_robot_interfaces, so that bags carry our definitions and RIHS01 hashes."""
+    global _STORE
+    with _STORE_LOCK:
+        if _STORE is None:
+            from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-    return get_typestore(Stores.ROS2_JAZZY)
+            store = get_typestore(Stores.ROS2_JAZZY)
+            types: dict = {}
+            for name, text in interface_definitions().items():
+                types.update(get_types_from_msg(text, name))
+            store.register(types)
+            _STORE = store
+        return _STORE
 
 
 class BagWriter:
@@ -97,6 +132,23 @@ def bag_summary(path: str | Path) -> dict[str, tuple[str, int]]:
 
     with Reader(Path(path)) as reader:
         return {c.topic: (c.msgtype, c.msgcount) for c in reader.connections}
+
+
+def check_wire_format(path: str | Path) -> None:
+    """Refuse a bag recorded before the typed interfaces, saying so (not a crash halfway through a replay).
+
+    Raises:
+        InvalidInputError: a topic of ours is recorded as std_msgs/msg/String (the JSON wire format, version 1).
+    """
+    from vlm_robot.nodes.topics import TOPIC_TYPES
+
+    old = sorted(t for t, (msgtype, _) in bag_summary(path).items()
+                 if msgtype == "std_msgs/msg/String" and TOPIC_TYPES.get(t, "").startswith(INTERFACES))
+    if old:
+        raise InvalidInputError(
+            f"{path} was recorded with vlm_robot's old wire format (JSON in std_msgs/String, version 1) on "
+            f"{len(old)} topics ({', '.join(old[:3])}...); this build reads and writes {INTERFACES} messages "
+            "(version 2). Record the session again with this build (`vlm-robot demo` or `vlm-robot run --record`)")
 
 
 def deserialize(msg: BagMessage):

@@ -108,25 +108,24 @@ def naive_node_main() -> int:
     """A perception node done the naive way: inference in the image callback, every frame, depth-10 queue."""
     from rclpy.node import Node
     from sensor_msgs.msg import Image
-    from std_msgs.msg import String
 
-    from vlm_robot.core import payload
     from vlm_robot.core.image import image_to_rgb
     from vlm_robot.core.types import Frame
+    from vlm_robot.nodes import messages
     from vlm_robot.perception.pipeline import Perceiver
 
     class NaivePerception(Node):
         def __init__(self) -> None:
             super().__init__("naive_perception")
             self.perceiver = Perceiver()
-            self.pub = self.create_publisher(String, common.PEOPLE, common.EVENT_QOS)
+            self.pub = messages.publisher(self, common.PEOPLE)
             self.create_subscription(Image, common.IMAGE, self.on_image, 10)  # default reliable, depth 10
 
         def on_image(self, msg: Image) -> None:
             rgb = image_to_rgb(msg.height, msg.width, msg.encoding, msg.step, msg.data)
             stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
             result = self.perceiver.process(Frame(rgb, stamp))
-            self.pub.publish(String(data=payload.encode("people", result.to_dict())))
+            self.pub.publish(messages.to_msg("people", result.to_dict()))
 
     return common.spin_node(NaivePerception)
 

@@ -83,7 +83,7 @@ def bench_one(name: str, threads: int, runs: int, warmup: int, workdir: Path, in
               fused: bool = True) -> list[Row]:
     import torch
 
-    from vlm_robot.vlm import compile as C
+    from vlm_robot.vlm import compiled as C
 
     torch.set_num_threads(threads)
     module, pixels = build_encoder(name)

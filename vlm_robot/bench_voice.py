@@ -188,10 +188,9 @@ class _Ear:
         self.speaking: list[tuple[float, bool]] = []
 
     def setup(self, obs) -> None:
-        from std_msgs.msg import Bool, String
+        from std_msgs.msg import Bool
 
-        from vlm_robot.core import payload
-        from vlm_robot.nodes import common
+        from vlm_robot.nodes import common, messages
 
         def keep(store, decode):
             def cb(msg) -> None:
@@ -199,8 +198,8 @@ class _Ear:
                     store.append((time.time(), decode(msg)))
             return cb
 
-        obs.create_subscription(String, common.TRANSCRIPT, keep(self.transcripts, lambda m: payload.decode(
-            "transcript", m.data)), common.EVENT_QOS)
+        obs.create_subscription(messages.CLASSES["transcript"], common.TRANSCRIPT, keep(
+            self.transcripts, lambda m: messages.from_msg("transcript", m)), common.EVENT_QOS)
         obs.create_subscription(Bool, common.VOICE_ACTIVITY, keep(self.voice, lambda m: m.data), common.EVENT_QOS)
         obs.create_subscription(Bool, common.SPEAKING, keep(self.speaking, lambda m: m.data), common.STATE_QOS)
 

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from vlm_robot.isolate import loopback_defaults, reexec_isolated
+from vlm_robot.nodes.registry import LAUNCH_ARGS, is_true
 
 DEFAULT_SCENE = "sim/scenes/demo.yaml"
 
@@ -48,14 +49,8 @@ def cmd_run(a: argparse.Namespace) -> int:
 
     if a.local:
         loopback_defaults()
-    overrides: dict[str, dict[str, str]] = {"camera": {"source": a.camera}}
-    if a.transcripts:
-        overrides["speech_in"] = {"source": a.transcripts}
-    if a.mic:
-        overrides["microphone"] = {"source": a.mic}
-    if a.bag:
-        overrides["recorder"] = {"output": a.bag}
-    nodes = [s for s in graph.NODES if a.record or s.name != "recorder"]
+    # each bringup.launch.py argument (camera_source:=, mic:=, record:=, ...) has its `vlm-robot run` option
+    nodes, overrides = graph.bringup({arg.name: getattr(a, arg.option) for arg in LAUNCH_ARGS})
     g = graph.Graph(nodes, overrides, env=graph.current_env(), log_dir=Path(a.log_dir) if a.log_dir else None)
     print(f"starting {len(nodes)} nodes: {', '.join(s.executable for s in nodes)} (Ctrl-C stops)")
     g.start()
@@ -93,7 +88,7 @@ def cmd_sim(a: argparse.Namespace) -> int:
 
     loopback_defaults()
     if a.faces:
-        from vlm_robot.sim.faces import main as faces_main
+        from vlm_robot.sim.face_reading import main as faces_main
 
         return faces_main()
     return sim_cli.main(a.scenario, a.all, a.fast, a.out, a.record, a.repeat, a.replay, a.dir)
@@ -178,12 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--scale", type=float, default=1.0, help="frame size factor (0.5: 320x240)")
     d.set_defaults(fn=cmd_demo, isolate=True)
     r = sub.add_parser("run", help="start the bringup nodes (same as bringup.launch.py)")
-    r.add_argument("--camera", default="/dev/video0", help="V4L2 device, video file or image folder")
-    r.add_argument("--transcripts", default="", help="speech_in source: stdin or a text file")
-    r.add_argument("--mic", default="", help="microphone_node source: a device name or index "
+    launch = {arg.option: arg for arg in LAUNCH_ARGS}  # bringup.launch.py's arguments, same defaults
+    r.add_argument("--camera", default=launch["camera"].default, help="V4L2 device, video file or image folder")
+    r.add_argument("--transcripts", default=launch["transcripts"].default,
+                   help="speech_in source: stdin or a text file")
+    r.add_argument("--mic", default=launch["mic"].default, help="microphone_node source: a device name or index "
                    "(`vlm-robot audio devices`), 'default', or a WAV file (default: idle)")
-    r.add_argument("--no-record", dest="record", action="store_false", help="do not record a bag")
-    r.add_argument("--bag", default="", help="bag folder to write")
+    r.add_argument("--no-record", dest="record", action="store_false", default=is_true(launch["record"].default),
+                   help="do not record a bag")
+    r.add_argument("--bag", default=launch["bag"].default, help="bag folder to write")
     r.add_argument("--log-dir", default="", help="write each node's output to LOG_DIR/<node>.log")
     r.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run until Ctrl-C)")
     r.add_argument("--local", action="store_true", help="keep DDS on this machine (localhost discovery, random domain)")

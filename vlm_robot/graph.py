@@ -1,8 +1,8 @@
 """The robot's node graph, started without ``ros2 launch``: same executables, same parameter files.
 
-``launch/bringup.launch.py`` is the ROS 2 way to start these nodes; :data:`NODES` is the same list
-for machines without the launch package (a test proves the two agree). Each node runs in its own
-process, is restarted when it crashes (like ``respawn=True``), and is stopped with SIGINT.
+``launch/bringup.launch.py`` is the ROS 2 way to start these nodes; both take their list from
+:mod:`vlm_robot.nodes.registry` (:data:`NODES`), as do setup.py's console scripts. Each node runs in its
+own process, is restarted when it crashes (like ``respawn=True``), and is stopped with SIGINT.
 """
 
 from __future__ import annotations
@@ -12,49 +12,30 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from vlm_robot.isolate import dds_defaults
+from vlm_robot.nodes.registry import LAUNCH_ARGS, NODES, RESPAWN_DELAY_S, NodeSpec, selected
+from vlm_robot.paths import config_dir
 
-@dataclass(frozen=True)
-class NodeSpec:
-    """One node of the bringup: its name, its console script and its parameter file."""
+__all__ = ["LAUNCH_ARGS", "MODULES", "NODES", "Graph", "NodeSpec", "bringup", "config_dir", "current_env",
+           "node_command"]
 
-    name: str
-    executable: str
-    params_file: str  # relative to the config directory
-
-
-NODES: tuple[NodeSpec, ...] = (
-    NodeSpec("camera", "camera_node", "camera.yaml"),
-    NodeSpec("perception", "perception_node", "perception.yaml"),
-    NodeSpec("vlm", "vlm_node", "vlm.yaml"),
-    NodeSpec("reasoning", "reasoning_node", "reasoning.yaml"),
-    NodeSpec("safety_gate", "safety_gate_node", "safety_gate.yaml"),
-    NodeSpec("speech_out", "speech_out_node", "speech_out.yaml"),
-    NodeSpec("speech_in", "speech_in_node", "speech_in.yaml"),
-    NodeSpec("microphone", "microphone_node", "microphone.yaml"),
-    NodeSpec("recorder", "recorder_node", "recorder.yaml"),
-)
-
-MODULES = {s.executable: f"vlm_robot.nodes.{s.executable}" for s in NODES}
+MODULES = {s.executable: s.module for s in NODES}
 
 
-def config_dir() -> Path:
-    """The parameter files: the source tree's ``config/``, else the installed share directory."""
-    here = Path(__file__).resolve().parent.parent / "config"
-    if here.is_dir():
-        return here
-    share = Path(sys.prefix) / "share" / "vlm_robot" / "config"
-    if share.is_dir():
-        return share
-    raise FileNotFoundError(f"no config directory at {here} or {share}; reinstall vlm_robot")
+def bringup(values: dict[str, object] | None = None) -> tuple[list[NodeSpec], dict[str, dict[str, str]]]:
+    """The nodes and per-node parameter overrides that bringup.launch.py starts for these launch argument values.
+
+    ``values``: launch argument name -> value (``{"record": False, "mic": "default"}``); the rest take their
+    defaults. Returns ``(nodes, overrides)`` for :class:`Graph`.
+    """
+    chosen = selected(values)
+    return [s for s, _ in chosen], {s.name: p for s, p in chosen if p}
 
 
 def current_env() -> dict[str, str]:
     """This process's environment for the nodes, with unbuffered output so logs arrive as they happen."""
-    from vlm_robot.isolate import dds_defaults
-
     dds_defaults()
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
@@ -80,7 +61,7 @@ class Graph:
 
     def __init__(self, nodes: list[NodeSpec], overrides: dict[str, dict[str, str]] | None = None,
                  env: dict[str, str] | None = None, log_dir: Path | None = None, respawn: bool = True,
-                 respawn_delay: float = 1.0) -> None:
+                 respawn_delay: float = RESPAWN_DELAY_S) -> None:
         self.nodes = nodes
         self.overrides = overrides or {}
         self.env = env or current_env()

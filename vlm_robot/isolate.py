@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import sys
 
+from vlm_robot.paths import config_dir
+
 _FLAG = "VLM_ROBOT_ISOLATED"
 _NETNS_SETUP = "ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo"
 
@@ -43,8 +45,6 @@ def loopback_defaults() -> None:
 
 def dds_defaults() -> None:
     """Use the package's Fast DDS profile (large shared-memory segment for images) unless one is set."""
-    from vlm_robot.graph import config_dir
-
     if "FASTRTPS_DEFAULT_PROFILES_FILE" not in os.environ:
         profile = config_dir() / "fastdds.xml"
         if profile.is_file():

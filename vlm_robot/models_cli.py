@@ -18,7 +18,7 @@ from vlm_robot.core.errors import VlmRobotError
 
 
 def export(a: argparse.Namespace) -> int:
-    from vlm_robot.vlm import compile as C
+    from vlm_robot.vlm import compiled as C
     from vlm_robot.vlm.families import family
 
     source = a.model
@@ -43,7 +43,7 @@ def export(a: argparse.Namespace) -> int:
 
 
 def build(a: argparse.Namespace) -> int:
-    from vlm_robot.vlm import compile as C
+    from vlm_robot.vlm import compiled as C
 
     calib = None
     if a.precision == "int8":
@@ -56,7 +56,7 @@ def build(a: argparse.Namespace) -> int:
 
 
 def list_(a: argparse.Namespace) -> int:
-    from vlm_robot.vlm import compile as C
+    from vlm_robot.vlm import compiled as C
     from vlm_robot.vlm.families import FAMILIES, family
 
     print("families:")
@@ -87,7 +87,7 @@ def list_(a: argparse.Namespace) -> int:
 
 
 def verify(a: argparse.Namespace) -> int:
-    from vlm_robot.vlm import compile as C
+    from vlm_robot.vlm import compiled as C
 
     r = C.verify_export(a.encoder, a.provider, allow_download=a.allow_download)
     ok = r["max_abs_diff"] <= a.tol

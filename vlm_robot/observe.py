@@ -17,18 +17,19 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, Twist
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Bool, Empty, String
+from std_msgs.msg import Bool, Empty
 
 from vlm_robot import graph
-from vlm_robot.core import payload
-from vlm_robot.nodes import common
+from vlm_robot.nodes import common, messages
 
 WATCHED = {
     common.PEOPLE: "people", common.PERSON_STATES: "person_states", common.DECISION: "decision",
     common.UTTERANCE: "utterance", common.INTENT: "intent", common.VERDICT: "verdict",
     common.SPEECH_DONE: "speech_done", common.REPLY_CHUNK: "reply_chunk", common.APPROVED: "intent",
-    common.VQA_PARTIAL: "vqa_partial", common.VQA_ANSWER: "vqa_answer", common.SCENE_DESCRIPTION: "scene_description",
+    common.VQA_ANSWER: "vqa_answer", common.SCENE_DESCRIPTION: "scene_description",
 }
+VQA_FEEDBACK = common.VQA_ACTION + "/feedback"
+"""Not a topic: the events of the answers so far that :meth:`Observer.ask` receives as the action's feedback."""
 
 
 @dataclass
@@ -61,21 +62,21 @@ class Observer(Node):
         self.on_event = on_event
         self.lock = threading.Lock()
         for topic, kind in WATCHED.items():
-            self.create_subscription(String, topic, self._cb(topic, kind), common.EVENT_QOS)
+            self.create_subscription(messages.CLASSES[kind], topic, self._cb(topic, kind), common.EVENT_QOS)
         self.create_subscription(DiagnosticArray, common.DIAGNOSTICS, self._on_diag, common.EVENT_QOS)
         self.create_subscription(Twist, common.CMD_VEL, self._on_twist, common.EVENT_QOS)
         self.create_subscription(JointState, common.HEAD_COMMAND, self._on_head, common.EVENT_QOS)
         self.create_subscription(PoseStamped, common.GOAL_POSE, self._on_goal, common.EVENT_QOS)
         self.create_subscription(Empty, common.CANCEL, self._on_cancel, common.EVENT_QOS)
         self.image_pub = self.create_publisher(Image, common.IMAGE, common.IMAGE_PUB_QOS)
-        self.transcript_pub = self.create_publisher(String, common.TRANSCRIPT, common.EVENT_QOS)
+        self.transcript_pub = messages.publisher(self, common.TRANSCRIPT)
         self.estop_pub = self.create_publisher(Bool, common.ESTOP, common.STATE_QOS)
-        self.vqa_pub = self.create_publisher(String, common.VQA_REQUEST, common.EVENT_QOS)
+        self._vqa = None
 
     def _cb(self, topic: str, kind: str):
-        def cb(msg: String) -> None:
+        def cb(msg) -> None:
             try:
-                body = payload.decode(kind, msg.data)
+                body = messages.from_msg(kind, msg)
             except Exception as e:  # noqa: BLE001 - the observer reports, it does not crash
                 body = {"invalid": str(e)}
             self._add(Event(topic, time.time(), body))
@@ -124,14 +125,29 @@ class Observer(Node):
         """Publish a transcript as a speech recogniser would."""
         body = {"text": text, "stamp": stamp if stamp is not None else time.time(), "speaker": "user",
                 "final": True, "id": tid}
-        self.transcript_pub.publish(String(data=payload.encode("transcript", body)))
+        self.transcript_pub.publish(messages.to_msg("transcript", body))
 
     def ask(self, question: str, qid: str, clip_frames: int = 0) -> None:
-        """Put a question to the VLM node (answers arrive on /vlm_robot/vqa/answer with ``qid``)."""
-        body: dict = {"id": qid, "question": question, "stamp": time.time()}
-        if clip_frames:
-            body["clip_frames"] = clip_frames
-        self.vqa_pub.publish(String(data=payload.encode("vqa_request", body)))
+        """Send a goal to the VLM node's /vlm_robot/vqa action and return at once.
+
+        The answer arrives on /vlm_robot/vqa/answer with ``qid`` (:meth:`answer`); the feedback is
+        kept as :data:`VQA_FEEDBACK` events ``{"id", "text", "index"}``.
+        """
+        from rclpy.action import ActionClient
+
+        from vlm_robot_interfaces.action import AnswerQuestion
+
+        if self._vqa is None:
+            self._vqa = ActionClient(self, AnswerQuestion, common.VQA_ACTION)
+        if not self._vqa.wait_for_server(timeout_sec=30.0):
+            raise AssertionError(f"no server for {common.VQA_ACTION} within 30 s")
+
+        def feedback(msg) -> None:
+            self._add(Event(VQA_FEEDBACK, time.time(), {"id": qid, "text": msg.feedback.text,
+                                                        "index": msg.feedback.index}))
+
+        goal = AnswerQuestion.Goal(id=qid, question=question, clip_frames=clip_frames)
+        self._vqa.send_goal_async(goal, feedback_callback=feedback)
 
     def publish_frames(self, rgb, seconds: float, fps: float = 10.0) -> list[float]:
         """Publish ``rgb`` as the camera for ``seconds`` at ``fps``, stamped now; return the stamps."""
@@ -166,7 +182,7 @@ class Observer(Node):
 # topic -> the nodes that subscribe to it (besides observers and the recorder)
 SUBSCRIBERS = {
     common.IMAGE: ("perception", "vlm"), common.TRANSCRIPT: ("reasoning",), common.PEOPLE: ("reasoning",),
-    common.INTENT: ("safety_gate",), common.UTTERANCE: ("speech_out",), common.VQA_REQUEST: ("vlm",),
+    common.INTENT: ("safety_gate",), common.UTTERANCE: ("speech_out",),
 }
 
 
@@ -179,7 +195,7 @@ def wait_ready(node, g: graph.Graph, timeout: float = 120.0) -> None:
     names = {s.name for s in g.nodes}
     need = {}
     for topic, subs in SUBSCRIBERS.items():
-        is_input = topic in (common.IMAGE, common.TRANSCRIPT, common.VQA_REQUEST)
+        is_input = topic in (common.IMAGE, common.TRANSCRIPT)
         # inputs: the recorder records them too; outputs: the observer itself subscribes
         need[topic] = sum(s in names for s in subs) + (("recorder" in names) if is_input else 1)
     deadline = time.monotonic() + timeout
@@ -200,15 +216,15 @@ def person_in_view(obs: Node, mood: str = "neutral", descriptor: tuple[float, ..
     reports them on /vlm_robot/people (``mood`` with probability 0.94, ``descriptor`` for re-identification)."""
     from vlm_robot.core.types import EXPRESSIONS, Face, PerceptionResult
 
-    pub = obs.create_publisher(String, common.PEOPLE, common.EVENT_QOS)
+    pub = messages.publisher(obs, common.PEOPLE)
     probs = tuple(0.94 if e == mood else 0.01 for e in EXPRESSIONS)
     stop = threading.Event()
 
     def camera() -> None:
         while not stop.is_set():
             face = Face((280.0, 180.0, 90.0, 90.0), 0.95, (), mood, probs, 1.0, descriptor)
-            pub.publish(String(data=payload.encode(
-                "people", PerceptionResult(time.time(), "camera", 640, 480, (face,)).to_dict())))
+            pub.publish(messages.to_msg(
+                "people", PerceptionResult(time.time(), "camera", 640, 480, (face,)).to_dict()))
             time.sleep(period_s)
 
     cam = threading.Thread(target=camera, name="person-in-view", daemon=True)

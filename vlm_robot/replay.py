@@ -10,17 +10,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from vlm_robot.bag import BagMessage, read_bag
+from vlm_robot.bag import BagMessage, check_wire_format, read_bag
 
 
 def publish_bag(node, bag: str | Path, rate: float = 1.0, topics: list[str] | None = None,
                 on_message: Callable[[BagMessage], None] | None = None) -> int:
     """Publish every message of ``bag`` (optionally only ``topics``) from ``node``; return the count."""
     from vlm_robot.nodes import common
-    from vlm_robot.nodes.recorder_node import message_class
+    from vlm_robot.nodes.topics import message_class
 
     if rate <= 0:
         raise ValueError(f"replay rate must be > 0, got {rate}")
+    check_wire_format(bag)
     pubs: dict[str, object] = {}
     first_bag = first_wall = None
     n = 0
@@ -46,8 +47,14 @@ def main(bag: str, rate: float = 1.0, topics: list[str] | None = None) -> int:
     import rclpy
 
     from vlm_robot.bag import bag_summary
+    from vlm_robot.core.errors import InvalidInputError
 
-    summary = bag_summary(bag)
+    try:
+        check_wire_format(bag)
+        summary = bag_summary(bag)
+    except InvalidInputError as e:
+        print(f"replay: {e}")
+        return 2
     chosen = topics or list(summary)
     missing = [t for t in chosen if t not in summary]
     if missing:

@@ -2,13 +2,12 @@
 
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Bool, String
+from std_msgs.msg import Bool
 
 from vlm_robot.bag import BagWriter
-from vlm_robot.core import payload
-from vlm_robot.nodes import common
+from vlm_robot.nodes import common, messages
 from vlm_robot.nodes.convert import stamp_msg
-from vlm_robot.nodes.recorder_node import TOPIC_TYPES
+from vlm_robot.nodes.topics import TOPIC_TYPES
 from vlm_robot.sim.replay_lockstep import ordered_inputs
 
 
@@ -28,7 +27,7 @@ def test_frames_follow_the_joint_state_of_their_moment_and_speech_follows_the_fr
     w = BagWriter(tmp_path / "bag")
     for topic in (common.IMAGE, common.JOINT_STATES, common.TRANSCRIPT, common.DND):
         w.add_topic(topic, TOPIC_TYPES[topic])
-    said = String(data=payload.encode("transcript", {"text": "hi", "stamp": 0.2, "id": "a"}))
+    said = messages.to_msg("transcript", {"text": "hi", "stamp": 0.2, "id": "a"})
     # as the recorder's callbacks happened to run: frame 0.2 before its joint state, speech before the frame
     written = [(common.DND, Bool(data=True)), (common.JOINT_STATES, _joints(0.0, 0.0)), (common.IMAGE, _image(0.0)),
                (common.TRANSCRIPT, said), (common.IMAGE, _image(0.2)), (common.JOINT_STATES, _joints(0.2, 0.3))]

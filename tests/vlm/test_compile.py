@@ -18,7 +18,7 @@ pytest.importorskip("onnxscript")
 
 from vlm_robot.core.errors import BackendUnavailableError, ConfigError, InvalidInputError  # noqa: E402
 from vlm_robot.core.types import Frame  # noqa: E402
-from vlm_robot.vlm import compile as C  # noqa: E402
+from vlm_robot.vlm import compiled as C  # noqa: E402
 from vlm_robot.vlm.families import FAMILIES  # noqa: E402
 
 FP32_TOL = 1e-4

@@ -15,33 +15,36 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-# Topic names; every one is documented in README.md with its type and QoS.
-IMAGE = "/camera/image_raw"
-TRANSCRIPT = "/speech/transcript"
-PEOPLE = "/vlm_robot/people"
-PERSON_STATES = "/vlm_robot/person_states"
-DECISION = "/vlm_robot/decision"
-UTTERANCE = "/vlm_robot/utterance"
-REPLY_CHUNK = "/vlm_robot/reply_chunk"
-INTENT = "/vlm_robot/intent"
-VERDICT = "/vlm_robot/intent_verdict"
-APPROVED = "/vlm_robot/approved_intent"
-ESTOP = "/vlm_robot/emergency_stop"
-DND = "/vlm_robot/do_not_disturb"
-CMD_VEL = "/cmd_vel"
-HEAD_COMMAND = "/head/command"  # sensor_msgs/JointState: head_pan, head_tilt positions (safety gate only)
-GOAL_POSE = "/goal_pose"  # geometry_msgs/PoseStamped: navigation goal, as Nav2's bt_navigator takes it
-CANCEL = "/vlm_robot/cancel"  # std_msgs/Empty: stop and emergency stop cancel any navigation goal
-SPEAKING = "/vlm_robot/speaking"
-SPEECH_DONE = "/vlm_robot/speech_done"
-VOICE_ACTIVITY = "/speech/voice_activity"  # std_msgs/Bool: true when a person starts speaking, false when done
-PARTIAL_TRANSCRIPT = "/speech/partial"  # vlm_robot/transcript with final=false (speculative, may change)
-DIAGNOSTICS = "/diagnostics"
-VQA_REQUEST = "/vlm_robot/vqa/request"
-VQA_PARTIAL = "/vlm_robot/vqa/partial"
-VQA_ANSWER = "/vlm_robot/vqa/answer"
-SCENE_DESCRIPTION = "/vlm_robot/scene_description"
-JOINT_STATES = "/joint_states"  # sensor_msgs/JointState from the robot (or the simulator): where the head points
+# Topic names, types and QoS: one table, nodes/topics.py (README.md's "Topics" table is checked against it)
+from vlm_robot.nodes.topics import (  # noqa: F401 - re-exported: nodes write common.PEOPLE
+    APPROVED,
+    BY_NAME,
+    CANCEL,
+    CMD_VEL,
+    DECISION,
+    DESCRIBE_SERVICE,
+    DIAGNOSTICS,
+    DND,
+    ESTOP,
+    GOAL_POSE,
+    HEAD_COMMAND,
+    IMAGE,
+    INTENT,
+    JOINT_STATES,
+    PARTIAL_TRANSCRIPT,
+    PEOPLE,
+    PERSON_STATES,
+    REPLY_CHUNK,
+    SCENE_DESCRIPTION,
+    SPEAKING,
+    SPEECH_DONE,
+    TRANSCRIPT,
+    UTTERANCE,
+    VERDICT,
+    VOICE_ACTIVITY,
+    VQA_ACTION,
+    VQA_ANSWER,
+)
 
 # Latest frame wins: a slow consumer gets the newest image, never a backlog. Subscribers are
 # best effort so that any camera driver (sensor-data QoS) matches; our publishers are reliable
@@ -60,12 +63,13 @@ STATE_QOS = QoSProfile(
 )
 
 def qos_for(topic: str, publisher: bool) -> QoSProfile:
-    """The QoS to publish (``publisher=True``) or record/subscribe ``topic`` with."""
-    if topic == IMAGE:
+    """The QoS to publish (``publisher=True``) or record/subscribe ``topic`` with (its kind in nodes/topics.py)."""
+    kind = BY_NAME[topic].qos if topic in BY_NAME else "event"
+    if kind == "image":
         return IMAGE_PUB_QOS if publisher else IMAGE_RECORD_QOS
-    if topic == JOINT_STATES:
+    if kind == "sensor":
         return EVENT_QOS if publisher else SENSOR_QOS
-    return STATE_QOS if topic in (ESTOP, SPEAKING, DND) else EVENT_QOS
+    return STATE_QOS if kind == "state" else EVENT_QOS
 
 
 class Diagnostics:
@@ -75,6 +79,11 @@ class Diagnostics:
         self._node = node
         self._pub = node.create_publisher(DiagnosticArray, DIAGNOSTICS, EVENT_QOS)
         self.errors = 0
+
+    @staticmethod
+    def quiet() -> _Quiet:
+        """For a second subscriber of a topic whose main consumer reports its bad messages (transcripts)."""
+        return _Quiet()
 
     def error(self, what: str, message: str, **values: Any) -> None:
         self.errors += 1
@@ -91,6 +100,13 @@ class Diagnostics:
         arr = DiagnosticArray(status=[st])
         arr.header.stamp = self._node.get_clock().now().to_msg()
         self._pub.publish(arr)
+
+
+class _Quiet:
+    errors = 0
+
+    def error(self, what: str, message: str, **values: Any) -> None:
+        pass
 
 
 C = TypeVar("C")

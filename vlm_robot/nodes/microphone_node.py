@@ -7,7 +7,7 @@ Run:  microphone_node --ros-args --params-file config/microphone.yaml -p source:
 With ``source: ""`` (the default) the node opens no audio and says so, so the bringup runs on machines
 without a sound card. A reader thread captures frames into a bounded queue; a worker runs the VAD, the
 end-of-turn detector and Whisper (:mod:`vlm_robot.speech.listener`). Publishes final transcripts on
-/speech/transcript (the ``vlm_robot/transcript`` payload with id, stamp and timing fields), speculative
+/speech/transcript (vlm_robot_interfaces/Transcript with id, stamp and timing fields), speculative
 ones (``final: false``) on /speech/partial, and /speech/voice_activity (Bool) when a voice starts and
 ends, which lets speech_out_node stop talking (barge-in). Reads the latched /vlm_robot/speaking.
 A bad source (unreadable file, unsupported rate, no such device), clipping or long digital silence
@@ -23,11 +23,10 @@ import threading
 import time
 
 from rclpy.node import Node
-from std_msgs.msg import Bool, String
+from std_msgs.msg import Bool
 
-from vlm_robot.core import payload
 from vlm_robot.core.errors import BackendUnavailableError, InvalidInputError
-from vlm_robot.nodes import common
+from vlm_robot.nodes import common, messages
 from vlm_robot.speech.asr import ASRConfig
 from vlm_robot.speech.audio import FRAME, SAMPLE_RATE
 from vlm_robot.speech.listener import MicrophoneConfig, open_source
@@ -42,8 +41,8 @@ class MicrophoneNode(Node):
         self.asr_cfg = common.config_from_params(self, ASRConfig, "asr.")
         common.unknown_parameters(self, [("", MicrophoneConfig), ("vad.", TurnConfig), ("asr.", ASRConfig)])
         self.diag = common.Diagnostics(self)
-        self.pub = self.create_publisher(String, common.TRANSCRIPT, common.EVENT_QOS)
-        self.partial_pub = self.create_publisher(String, common.PARTIAL_TRANSCRIPT, common.EVENT_QOS)
+        self.pub = messages.publisher(self, common.TRANSCRIPT)
+        self.partial_pub = messages.publisher(self, common.PARTIAL_TRANSCRIPT)
         self.voice_pub = self.create_publisher(Bool, common.VOICE_ACTIVITY, common.EVENT_QOS)
         self.create_subscription(Bool, common.SPEAKING, self._on_speaking, common.STATE_QOS)
         self.frames: queue.Queue = queue.Queue(maxsize=int(30 * SAMPLE_RATE / FRAME))  # 30 s of audio
@@ -122,7 +121,7 @@ class MicrophoneNode(Node):
             self.get_logger().info(f"{self.cfg.source}: end of file; idle")
 
     def _publish(self, body: dict) -> None:
-        data = String(data=payload.encode("transcript", body))
+        data = messages.to_msg("transcript", body)
         (self.pub if body["final"] else self.partial_pub).publish(data)
         if body["final"]:
             self.get_logger().info(f'heard: "{body["text"]}" (ASR {body["asr_ms"]:.0f} ms)')

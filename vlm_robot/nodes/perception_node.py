@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from rclpy.node import Node
 from sensor_msgs.msg import Image
-from std_msgs.msg import String
 
-from vlm_robot.core import payload
 from vlm_robot.core.image import DEFAULT_MAX_PIXELS
 from vlm_robot.core.types import Frame
-from vlm_robot.nodes import common
+from vlm_robot.nodes import common, messages
 from vlm_robot.nodes.convert import frame_from_image
 from vlm_robot.nodes.latest import LatestSlot
 from vlm_robot.perception.pipeline import Perceiver, PerceptionConfig
@@ -28,7 +26,7 @@ class PerceptionNode(Node):
         self.perceiver = Perceiver(common.config_from_params(self, PerceptionConfig, "perception."))
         common.unknown_parameters(self, [("perception.", PerceptionConfig)], ("max_pixels",))
         self.diag = common.Diagnostics(self)
-        self.pub = self.create_publisher(String, common.PEOPLE, common.EVENT_QOS)
+        self.pub = messages.publisher(self, common.PEOPLE)
         self.slot: LatestSlot[Frame] = LatestSlot(self._process, "perception-worker")
         self.create_subscription(Image, common.IMAGE, self._on_image, common.IMAGE_QOS)
         self.get_logger().info(f"perception ready ({self.perceiver.config.face_model}-range face model)")
@@ -40,7 +38,7 @@ class PerceptionNode(Node):
 
     def _process(self, frame: Frame) -> None:
         result = self.perceiver.process(frame)
-        self.pub.publish(String(data=payload.encode("people", result.to_dict())))
+        self.pub.publish(messages.to_msg("people", result.to_dict()))
 
     def close(self) -> None:
         self.slot.close()

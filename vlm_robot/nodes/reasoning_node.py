@@ -2,9 +2,9 @@
 
 Run:  reasoning_node --ros-args --params-file config/reasoning.yaml
 
-Transcripts arrive as raw CDR and are decoded here, so invalid UTF-8 becomes a diagnostic rather
-than a crash. All reasoning (and the language model) runs on one worker thread in arrival order;
-every transcript gets a reply or an explicit error utterance.
+Every message arrives as raw CDR and is decoded and checked by nodes/messages.py, so invalid UTF-8 or
+an out-of-range field becomes a diagnostic rather than a crash. All reasoning (and the language model)
+runs on worker threads in arrival order; every transcript gets a reply or an explicit error utterance.
 """
 
 from __future__ import annotations
@@ -14,15 +14,14 @@ import time
 
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool, String
+from std_msgs.msg import Bool
 
 from vlm_robot import graph
-from vlm_robot.core import payload
 from vlm_robot.core.delivery import SeenIds
 from vlm_robot.core.errors import InvalidInputError
-from vlm_robot.core.transcript import MAX_CHARS, parse_transcript, string_from_cdr
+from vlm_robot.core.transcript import MAX_CHARS, parse_transcript
 from vlm_robot.core.types import Intent, PerceptionResult, Transcript, Verdict
-from vlm_robot.nodes import common
+from vlm_robot.nodes import common, messages
 from vlm_robot.nodes.latest import WorkQueue
 from vlm_robot.nodes.vqa_client import VQAClient
 from vlm_robot.perception.text_affect import TextAffect
@@ -81,7 +80,7 @@ class ReasoningNode(Node):
                                          ("dialogue.", DialogueConfig), ("memory.", MemoryConfig)],
                                   ("max_transcript_chars", "vlm_questions", "vlm_timeout_s", "places_file"))
         self.diag = common.Diagnostics(self)
-        self.pubs = {t: self.create_publisher(String, t, common.EVENT_QOS) for t in (
+        self.pubs = {t: messages.publisher(self, t) for t in (
             common.DECISION, common.UTTERANCE, common.REPLY_CHUNK, common.INTENT, common.PERSON_STATES)}
         self.vqa = VQAClient(self)
         self.seq = 0
@@ -91,14 +90,14 @@ class ReasoningNode(Node):
         # two workers: the scene keeps being followed while the language model talks
         self.scene_work: WorkQueue[PerceptionResult] = WorkQueue(self._follow_scene, "reasoning-scene")
         self.dialogue_work: WorkQueue[tuple[Transcript, bool]] = WorkQueue(self._answer, "reasoning-dialogue")
-        self.create_subscription(String, common.PEOPLE, self._on_people, common.EVENT_QOS)
-        self.create_subscription(String, common.TRANSCRIPT, self._on_transcript, common.EVENT_QOS, raw=True)
+        messages.subscribe(self, common.PEOPLE, self._on_people, self.diag)
+        messages.subscribe(self, common.TRANSCRIPT, self._on_transcript, self.diag)
         self.create_subscription(Bool, common.DND, self._on_dnd, common.STATE_QOS)
         # where the camera points: a head turn moves every face in the image, not the people
         self.create_subscription(JointState, common.JOINT_STATES, self._on_joint_states, common.SENSOR_QOS)
-        self.create_subscription(String, common.SCENE_DESCRIPTION, self._on_scene_description, common.EVENT_QOS)
+        messages.subscribe(self, common.SCENE_DESCRIPTION, self._on_scene_description, self.diag)
         # the gate's verdicts: a reply about an action says what the gate decided, never the opposite
-        self.create_subscription(String, common.VERDICT, self._on_verdict, common.EVENT_QOS)
+        messages.subscribe(self, common.VERDICT, self._on_verdict, self.diag)
         self.get_logger().info("reasoning ready")
 
     def _turn_classifier(self, cfg: DialogueConfig) -> TurnClassifier:
@@ -123,13 +122,12 @@ class ReasoningNode(Node):
         except Exception:  # noqa: BLE001 - a graph query during shut-down: unknown, not a crash
             return None
 
-    def _on_verdict(self, msg: String) -> None:
+    def _on_verdict(self, doc: dict) -> None:
         try:
-            doc = payload.decode("verdict", msg.data)
             v = Verdict(Intent.from_dict(doc["intent"]), bool(doc["approved"]), tuple(doc["reasons"]),
                         pending=bool(doc.get("pending", False)))
-        except (InvalidInputError, KeyError, TypeError, ValueError) as e:
-            self.diag.error("bad payload on " + common.VERDICT, str(e))
+        except (KeyError, TypeError, ValueError) as e:
+            self.diag.error("bad message on " + common.VERDICT, str(e))
             return
         self.reasoner.on_verdict(v)
 
@@ -142,12 +140,7 @@ class ReasoningNode(Node):
         self.get_logger().info(f"memory: {len(memory.people)} people, {len(memory.conversation)} exchanges; {where}")
         return memory
 
-    def _on_scene_description(self, msg: String) -> None:
-        try:
-            doc = payload.decode("scene_description", msg.data)
-        except InvalidInputError as e:
-            self.diag.error("bad payload on " + common.SCENE_DESCRIPTION, str(e))
-            return
+    def _on_scene_description(self, doc: dict) -> None:
         self.reasoner.on_scene_description(doc["text"], float(doc["stamp"]))
 
     def _intent_source(self, llm_cfg: LLMConfig) -> tuple[IntentConfig, GrammarIntents | None]:
@@ -158,11 +151,11 @@ class ReasoningNode(Node):
         self.get_logger().info(f"intents from speech: {cfg.source}")
         return cfg, model
 
-    def _on_people(self, msg: String) -> None:
+    def _on_people(self, doc: dict) -> None:
         try:
-            result = PerceptionResult.from_dict(payload.decode("people", msg.data))
-        except (InvalidInputError, KeyError, TypeError, ValueError) as e:
-            self.diag.error("bad payload on " + common.PEOPLE, str(e))
+            result = PerceptionResult.from_dict(doc)
+        except (KeyError, TypeError, ValueError) as e:
+            self.diag.error("bad message on " + common.PEOPLE, str(e))
             return
         if not self.scene_work.put(result):
             self.diag.error("overload", "reasoning queue full; a perception result was dropped")
@@ -179,12 +172,12 @@ class ReasoningNode(Node):
             self.reasoner.policy.do_not_disturb = bool(msg.data)
         self.get_logger().info(f"do-not-disturb {'on' if msg.data else 'off'}")
 
-    def _on_transcript(self, raw: bytes) -> None:
+    def _on_transcript(self, fields: dict) -> None:
         self.seq += 1
         try:
-            t = parse_transcript(string_from_cdr(raw), time.time(), self.seq, self.max_chars)
+            t = parse_transcript(fields, time.time(), self.seq, self.max_chars)
         except InvalidInputError as e:
-            self.diag.error("bad transcript on " + common.TRANSCRIPT, str(e), received_bytes=len(raw))
+            self.diag.error("bad transcript on " + common.TRANSCRIPT, str(e))
             return
         if not t.final:  # a speculative partial (it belongs on /speech/partial): the final one follows, same id
             self.get_logger().debug(f"partial transcript {t.id} ignored; waiting for the final one")
@@ -211,8 +204,8 @@ class ReasoningNode(Node):
             return
         # the ids of what this frame caused, so a lockstep simulator or replay knows what to wait for
         caused = {"utterances": [u.id for u in out.utterances], "intents": [it.id for it in out.intents]}
-        self.pubs[common.PERSON_STATES].publish(String(data=payload.encode(
-            "person_states", {"stamp": result.stamp, "people": states, "caused": caused})))
+        self.pubs[common.PERSON_STATES].publish(messages.to_msg("person_states", {
+            "stamp": result.stamp, "frame_id": result.frame_id, "people": states, "caused": caused}))
         self._emit(out)
 
     def _answer(self, item: tuple[Transcript, bool]) -> None:
@@ -223,8 +216,8 @@ class ReasoningNode(Node):
         index = [0]
 
         def chunk(piece: str) -> None:
-            self.pubs[common.REPLY_CHUNK].publish(String(data=payload.encode(
-                "reply_chunk", {"in_reply_to": t.id, "text": piece, "index": index[0]})))
+            self.pubs[common.REPLY_CHUNK].publish(messages.to_msg(
+                "reply_chunk", {"in_reply_to": t.id, "text": piece, "index": index[0], "stamp": t.stamp}))
             index[0] += 1
 
         try:
@@ -270,13 +263,13 @@ class ReasoningNode(Node):
     def _emit(self, out: Outcome) -> None:
         self._await_discovery()
         for d in out.decisions:
-            self.pubs[common.DECISION].publish(String(data=payload.encode("decision", d.to_dict())))
+            self.pubs[common.DECISION].publish(messages.to_msg("decision", d.to_dict()))
         for u in out.utterances:
-            self.pubs[common.UTTERANCE].publish(String(data=payload.encode("utterance", u.to_dict())))
+            self.pubs[common.UTTERANCE].publish(messages.to_msg("utterance", u.to_dict()))
             if u.kind == "error":  # the person heard an apology; whoever runs the robot sees the fault
                 self.diag.error("no proper reply", u.reason)
         for it in out.intents:
-            self.pubs[common.INTENT].publish(String(data=payload.encode("intent", it.to_dict())))
+            self.pubs[common.INTENT].publish(messages.to_msg("intent", it.to_dict()))
 
     def close(self) -> None:
         self.scene_work.close()

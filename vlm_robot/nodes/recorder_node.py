@@ -2,7 +2,8 @@
 
 Run:  recorder_node --ros-args --params-file config/recorder.yaml -p output:=out/session
 
-Subscribes with raw=True, so messages are stored byte for byte as they were on the wire.
+Subscribes with raw=True, so messages are stored byte for byte as they were on the wire; the MCAP carries
+the definitions and RIHS01 hashes of every type, vlm_robot_interfaces included (vlm_robot/bag.py).
 The bag is closed (metadata.yaml written) on SIGINT/SIGTERM.
 """
 
@@ -14,45 +15,10 @@ from pathlib import Path
 from rclpy.node import Node
 
 from vlm_robot.bag import BagWriter
-from vlm_robot.nodes import common
+from vlm_robot.nodes import common, topics
 
-# topic -> ROS type of everything the stack publishes
-TOPIC_TYPES: dict[str, str] = {
-    common.IMAGE: "sensor_msgs/msg/Image",
-    common.TRANSCRIPT: "std_msgs/msg/String",
-    common.PEOPLE: "std_msgs/msg/String",
-    common.PERSON_STATES: "std_msgs/msg/String",
-    common.DECISION: "std_msgs/msg/String",
-    common.UTTERANCE: "std_msgs/msg/String",
-    common.REPLY_CHUNK: "std_msgs/msg/String",
-    common.INTENT: "std_msgs/msg/String",
-    common.VERDICT: "std_msgs/msg/String",
-    common.APPROVED: "std_msgs/msg/String",
-    common.ESTOP: "std_msgs/msg/Bool",
-    common.DND: "std_msgs/msg/Bool",
-    common.CMD_VEL: "geometry_msgs/msg/Twist",
-    common.HEAD_COMMAND: "sensor_msgs/msg/JointState",
-    common.GOAL_POSE: "geometry_msgs/msg/PoseStamped",
-    common.CANCEL: "std_msgs/msg/Empty",
-    common.SPEAKING: "std_msgs/msg/Bool",
-    common.SPEECH_DONE: "std_msgs/msg/String",
-    common.DIAGNOSTICS: "diagnostic_msgs/msg/DiagnosticArray",
-    common.VQA_REQUEST: "std_msgs/msg/String",
-    common.VQA_PARTIAL: "std_msgs/msg/String",
-    common.VQA_ANSWER: "std_msgs/msg/String",
-    common.SCENE_DESCRIPTION: "std_msgs/msg/String",
-    common.VOICE_ACTIVITY: "std_msgs/msg/Bool",
-    common.PARTIAL_TRANSCRIPT: "std_msgs/msg/String",
-    common.JOINT_STATES: "sensor_msgs/msg/JointState",
-}
-
-
-def message_class(msgtype: str):
-    """The rclpy message class of ``pkg/msg/Name``."""
-    import importlib
-
-    pkg, _, name = msgtype.split("/")
-    return getattr(importlib.import_module(f"{pkg}.msg"), name)
+TOPIC_TYPES = topics.TOPIC_TYPES  # topic -> ROS type of everything the stack publishes (nodes/topics.py)
+message_class = topics.message_class
 
 
 class RecorderNode(Node):

@@ -16,14 +16,13 @@ import time
 from geometry_msgs.msg import PoseStamped, Twist
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool, Empty, String
+from std_msgs.msg import Bool, Empty
 
 from vlm_robot import graph
-from vlm_robot.core import payload
 from vlm_robot.core.errors import InvalidInputError
-from vlm_robot.core.transcript import parse_transcript, string_from_cdr
+from vlm_robot.core.transcript import parse_transcript
 from vlm_robot.core.types import Intent, Verdict
-from vlm_robot.nodes import common
+from vlm_robot.nodes import common, messages
 from vlm_robot.reasoning.actuation import Actuation, ActuationConfig, GoalCommand, HeadCommand, StopCommand, load_places
 from vlm_robot.reasoning.safety import SafetyConfig, SafetyGate
 
@@ -37,8 +36,8 @@ class SafetyGateNode(Node):
         self.actuation = Actuation(act_cfg, places)
         common.unknown_parameters(self, [("safety.", SafetyConfig), ("actuation.", ActuationConfig)])
         self.diag = common.Diagnostics(self)
-        self.verdicts = self.create_publisher(String, common.VERDICT, common.EVENT_QOS)
-        self.approved = self.create_publisher(String, common.APPROVED, common.EVENT_QOS)
+        self.verdicts = messages.publisher(self, common.VERDICT)
+        self.approved = messages.publisher(self, common.APPROVED)
         self.cmd_vel = self.create_publisher(Twist, common.CMD_VEL, common.EVENT_QOS)
         # A position-controlled head takes target positions; sensor_msgs/JointState carries them by joint name
         # with the speed limit in `velocity`, needs no extra message package, and is what dynamixel- and
@@ -47,11 +46,12 @@ class SafetyGateNode(Node):
         self.head = self.create_publisher(JointState, common.HEAD_COMMAND, common.EVENT_QOS)
         self.goal = self.create_publisher(PoseStamped, common.GOAL_POSE, common.EVENT_QOS)
         self.cancel = self.create_publisher(Empty, common.CANCEL, common.EVENT_QOS)
-        self.ask = self.create_publisher(String, common.UTTERANCE, common.EVENT_QOS)
-        self.create_subscription(String, common.INTENT, self._on_intent, common.EVENT_QOS)
+        self.ask = messages.publisher(self, common.UTTERANCE)
+        # a malformed intent is answered with a rejection, so the one who sent it hears why
+        messages.subscribe(self, common.INTENT, self._on_intent, self.diag, on_error=self._on_malformed)
         self.create_subscription(Bool, common.ESTOP, self._on_estop, common.STATE_QOS)
         # a person's yes or no for intents that need confirmation, read by fixed patterns, no model
-        self.create_subscription(String, common.TRANSCRIPT, self._on_transcript, common.EVENT_QOS, raw=True)
+        messages.subscribe(self, common.TRANSCRIPT, self._on_transcript, common.Diagnostics.quiet())
         # where the head points now: bearings in intents were measured in the camera image
         self.head_pose: tuple[float, float] | None = None
         self.create_subscription(JointState, common.JOINT_STATES, self._on_joint_states, common.SENSOR_QOS)
@@ -74,29 +74,32 @@ class SafetyGateNode(Node):
             if math.isfinite(pan) and math.isfinite(tilt):
                 self.head_pose = (pan, tilt)
 
-    def _on_intent(self, msg: String) -> None:
+    def _on_malformed(self, why: str) -> None:
+        intent = Intent("malformed", "", {}, "unknown", why[:200])
+        verdict = Verdict(intent, False, (f"malformed intent: {why}",))
+        self.verdicts.publish(messages.to_msg("verdict", verdict.to_dict()))
+
+    def _on_intent(self, fields: dict) -> None:
         try:
-            intent = Intent.from_dict(payload.decode("intent", msg.data))
-        except (InvalidInputError, KeyError, TypeError, ValueError) as e:
-            intent = Intent("malformed", "", {}, "unknown", msg.data[:200])
+            intent = Intent.from_dict(fields)
+        except (KeyError, TypeError, ValueError) as e:
             self.diag.error("rejected malformed intent", str(e))
-            self.verdicts.publish(String(data=payload.encode(
-                "verdict", Verdict(intent, False, (f"malformed intent: {e}",)).to_dict())))
+            self._on_malformed(str(e))
             return
         verdict = self.gate.check(intent, time.monotonic())
         self._publish(verdict)
         if verdict.pending:
             question = self.gate.question(intent)
-            self.ask.publish(String(data=payload.encode("utterance", {
+            self.ask.publish(messages.to_msg("utterance", {
                 "text": question, "kind": "question", "reason": verdict.reasons[0], "stamp": intent.stamp,
-                "person_id": None, "in_reply_to": intent.in_reply_to, "id": f"gate-q{intent.id or id(intent)}"})))
+                "person_id": None, "in_reply_to": intent.in_reply_to, "id": f"gate-q{intent.id or id(intent)}"}))
 
-    def _on_transcript(self, raw: bytes) -> None:
+    def _on_transcript(self, fields: dict) -> None:
         if self.gate.pending is None:
             return
         self.seq += 1
         try:
-            t = parse_transcript(string_from_cdr(raw), time.time(), self.seq)
+            t = parse_transcript(fields, time.time(), self.seq)
         except InvalidInputError:
             return  # the reasoning node reports bad transcripts; here only a clear yes or no counts
         verdict = self.gate.answer(t.text, time.monotonic())
@@ -112,13 +115,13 @@ class SafetyGateNode(Node):
 
     def _publish(self, verdict: Verdict) -> None:
         """Publish the verdict; an approval also goes out as an approved intent and its actuator commands."""
-        self.verdicts.publish(String(data=payload.encode("verdict", verdict.to_dict())))
+        self.verdicts.publish(messages.to_msg("verdict", verdict.to_dict()))
         intent = verdict.intent
         if not verdict.approved:
             if not verdict.pending:
                 self.get_logger().warning(f"rejected {intent.type} -> {intent.target}: {'; '.join(verdict.reasons)}")
             return
-        self.approved.publish(String(data=payload.encode("intent", intent.to_dict())))
+        self.approved.publish(messages.to_msg("intent", intent.to_dict()))
         try:
             commands = self.actuation.commands(intent, self.head_pose or (0.0, 0.0))
         except InvalidInputError as e:  # approved but not executable: nothing moves, and it is said why

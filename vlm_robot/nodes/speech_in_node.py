@@ -16,13 +16,10 @@ import uuid
 from pathlib import Path
 
 from rclpy.node import Node
-from std_msgs.msg import String
 
-from vlm_robot.core import payload
 from vlm_robot.core.delivery import PendingTranscripts
-from vlm_robot.core.errors import InvalidInputError
 from vlm_robot.core.transcript import MAX_CHARS
-from vlm_robot.nodes import common
+from vlm_robot.nodes import common, messages
 
 
 def parse_line(line: str) -> tuple[float | None, str]:
@@ -41,12 +38,12 @@ class SpeechInNode(Node):
         super().__init__("speech_in")
         self.source = str(common.param(self, "source", ""))
         self.speaker = str(common.param(self, "speaker", "user"))
-        self.pub = self.create_publisher(String, common.TRANSCRIPT, common.EVENT_QOS)
+        self.pub = messages.publisher(self, common.TRANSCRIPT)
         self.seq = 0
         self.session = uuid.uuid4().hex[:8]  # ids stay unique when this node restarts
         self.pending = PendingTranscripts(float(common.param(self, "resend_after_s", 8.0)))
         self.lock = threading.Lock()
-        self.create_subscription(String, common.UTTERANCE, self._on_utterance, common.EVENT_QOS)
+        messages.subscribe(self, common.UTTERANCE, self._on_utterance, common.Diagnostics.quiet())
         self.create_timer(1.0, self._resend)
         if not self.source:
             self.get_logger().info("no transcript source set (source:=stdin or a file); idle")
@@ -73,26 +70,22 @@ class SpeechInNode(Node):
         with self.lock:
             self.seq += 1
             tid = f"{self.session}-{self.seq}"
-            data = payload.encode("transcript", {"text": text, "stamp": time.time(), "speaker": self.speaker,
-                                                 "final": True, "id": tid})
+            data = messages.to_msg("transcript", {"text": text, "stamp": time.time(), "speaker": self.speaker,
+                                                  "final": True, "id": tid})
             self.pending.sent(tid, data, time.monotonic())
-        self.pub.publish(String(data=data))
+        self.pub.publish(data)
         self.get_logger().info(f'heard: "{text}"')
 
-    def _on_utterance(self, msg: String) -> None:
-        try:
-            tid = payload.decode("utterance", msg.data).get("in_reply_to", "")
-        except InvalidInputError:
-            return
+    def _on_utterance(self, u: dict) -> None:
         with self.lock:
-            self.pending.answered(tid)
+            self.pending.answered(u["in_reply_to"])
 
     def _resend(self) -> None:
         with self.lock:
             resend, gave_up = self.pending.due(time.monotonic())
         for tid, data in resend:
             self.get_logger().warning(f"transcript {tid} not answered yet; sending it again")
-            self.pub.publish(String(data=data))
+            self.pub.publish(data)
         for tid in gave_up:
             self.get_logger().error(f"transcript {tid} was never answered after {self.pending.max_tries} tries")
 

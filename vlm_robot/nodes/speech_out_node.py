@@ -15,12 +15,11 @@ The logic is in :mod:`vlm_robot.speech.speech_out`.
 from __future__ import annotations
 
 from rclpy.node import Node
-from std_msgs.msg import Bool, String
+from std_msgs.msg import Bool
 
-from vlm_robot.core import payload
 from vlm_robot.core.errors import InvalidInputError
-from vlm_robot.core.transcript import parse_transcript, string_from_cdr
-from vlm_robot.nodes import common
+from vlm_robot.core.transcript import parse_transcript
+from vlm_robot.nodes import common, messages
 from vlm_robot.speech.speech_out import BargeInConfig, SpeechOut, SpeechOutConfig
 
 
@@ -40,49 +39,42 @@ class SpeechOutNode(Node):
             sink = DeviceSink(cfg.device or None)
         self.diag = common.Diagnostics(self)
         self.speaking = self.create_publisher(Bool, common.SPEAKING, common.STATE_QOS)
-        self.done = self.create_publisher(String, common.SPEECH_DONE, common.EVENT_QOS)
+        self.done = messages.publisher(self, common.SPEECH_DONE)
         self.speaking.publish(Bool(data=False))
         self.out = SpeechOut(cfg, synth, sink, on_done=self._on_done,
                              on_speaking=lambda b: self.speaking.publish(Bool(data=b)),
                              on_error=lambda what, msg: self.diag.error(what, msg))
-        self.create_subscription(String, common.UTTERANCE, self._on_utterance, common.EVENT_QOS)
-        self.create_subscription(String, common.REPLY_CHUNK, self._on_chunk, common.EVENT_QOS)
+        messages.subscribe(self, common.UTTERANCE, self._on_utterance, self.diag)
+        messages.subscribe(self, common.REPLY_CHUNK, self._on_chunk, self.diag)
         self.create_subscription(Bool, common.VOICE_ACTIVITY, self._on_voice, common.EVENT_QOS)
-        self.create_subscription(String, common.TRANSCRIPT, self._on_transcript, common.EVENT_QOS, raw=True)
+        # the reasoning node reports bad transcripts; here only a valid final one interrupts
+        messages.subscribe(self, common.TRANSCRIPT, self._on_transcript, common.Diagnostics.quiet())
         self.get_logger().info(f"speech out ready ({cfg.engine} -> {cfg.output}{', real time' * cfg.realtime}; "
                                f"streaming {'on' if cfg.stream_replies else 'off'}; barge-in on voice "
                                f"{self.barge.on_voice_activity}, on transcript {self.barge.on_transcript})")
 
-    def _on_utterance(self, msg: String) -> None:
-        try:
-            self.out.utterance(payload.decode("utterance", msg.data))
-        except InvalidInputError as e:
-            self.diag.error("bad utterance", str(e))
+    def _on_utterance(self, u: dict) -> None:
+        self.out.utterance(u)
 
-    def _on_chunk(self, msg: String) -> None:
-        try:
-            c = payload.decode("reply_chunk", msg.data)
-        except InvalidInputError as e:
-            self.diag.error("bad reply chunk", str(e))
-            return
+    def _on_chunk(self, c: dict) -> None:
         self.out.chunk(c["in_reply_to"], c["text"])
 
     def _on_voice(self, msg: Bool) -> None:
         if msg.data and self.barge.on_voice_activity and self.out.busy:
             self.out.barge_in("a voice started on " + common.VOICE_ACTIVITY)
 
-    def _on_transcript(self, raw: bytes) -> None:
+    def _on_transcript(self, fields: dict) -> None:
         if not (self.barge.on_transcript and self.out.busy):
             return
-        try:  # the reasoning node reports bad transcripts; here only a valid final one interrupts
-            t = parse_transcript(string_from_cdr(raw), 0.0, 0)
+        try:
+            t = parse_transcript(fields, 0.0, 0)
         except InvalidInputError:
             return
         if t.final and not self.out.replying_to(t.id):  # the words being answered (or sent again) go on
             self.out.barge_in(f"transcript {t.id}: {t.text[:40]!r}")
 
     def _on_done(self, report: dict) -> None:
-        self.done.publish(String(data=payload.encode("speech_done", report)))
+        self.done.publish(messages.to_msg("speech_done", report))
         if report["aborted"]:
             self.get_logger().info(f"utterance {report['utterance_id'] or '?'} cut after {report['duration_s']} s")
 

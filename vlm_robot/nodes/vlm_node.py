@@ -3,12 +3,12 @@
 Run:  vlm_node --ros-args --params-file config/vlm.yaml
       vlm_node --ros-args --params-file config/vlm.yaml -p vlm.backend:=transformers -p vlm.model:=/models/llava
 
-Ask:  publish a ``vlm_robot/vqa_request`` ({"id": "q1", "question": "Who is here?"}) on
-      /vlm_robot/vqa/request; pieces arrive on /vlm_robot/vqa/partial, the answer (or an error that
-      says why) on /vlm_robot/vqa/answer with the same id. ``~/describe`` (std_srvs/Trigger) returns
-      the latest scene description at once. A question with a free-text field needs a custom .srv,
-      which needs the ROS build tools; request/answer topics with ids carry the same contract and
-      allow streaming.
+Ask:  the action /vlm_robot/vqa (vlm_robot_interfaces/action/AnswerQuestion): goal = question (and clip
+      length); feedback = the answer so far as it streams; result = the answer (or an error that says
+      why), the entities it cites, backend, latency and the stamps of the frames looked at. Every finished
+      answer is also published on /vlm_robot/vqa/answer (recorded). ``vlm-robot ask "Who is here?"`` does
+      this from a shell. The service /vlm_robot/describe (vlm_robot_interfaces/srv/Describe) returns the
+      latest scene description at once.
 
 The image callback only validates the frame and stores it; the model runs on a worker thread and
 sees the newest frames when it takes up a question (latest frame wins). The model is loaded once,
@@ -18,21 +18,23 @@ only DDS discovery has to reach it (tests/test_vlm_node.py runs it in a second n
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
 
+from rclpy.action import ActionServer
 from rclpy.node import Node
+from rclpy.task import Future
 from sensor_msgs.msg import Image
-from std_msgs.msg import String
-from std_srvs.srv import Trigger
 
-from vlm_robot.core import payload
 from vlm_robot.core.errors import InvalidInputError
 from vlm_robot.core.image import DEFAULT_MAX_PIXELS
-from vlm_robot.core.transcript import string_from_cdr
-from vlm_robot.nodes import common
+from vlm_robot.nodes import common, messages
 from vlm_robot.nodes.convert import frame_from_image
 from vlm_robot.vlm.base import VLMConfig, make_backend
 from vlm_robot.vlm.service import VLMNodeConfig, VLMService, parse_question
+from vlm_robot_interfaces.action import AnswerQuestion
+from vlm_robot_interfaces.srv import Describe
 
 
 class VLMNode(Node):
@@ -48,12 +50,14 @@ class VLMNode(Node):
         vlm.load()
         self.get_logger().info(f"VLM backend {vlm_cfg.backend} ({getattr(vlm, 'model_name', '')}) loaded in "
                                f"{time.perf_counter() - t0:.1f} s")
-        self.pubs = {t: self.create_publisher(String, t, common.EVENT_QOS)
-                     for t in (common.VQA_PARTIAL, common.VQA_ANSWER, common.SCENE_DESCRIPTION)}
+        self.pubs = {t: messages.publisher(self, t) for t in (common.VQA_ANSWER, common.SCENE_DESCRIPTION)}
         self.service = VLMService(vlm, vlm_cfg, node_cfg, self._on_partial, self._on_answer, self._on_description)
+        self._goals: dict[str, tuple[object, Future]] = {}  # question id -> (goal handle, its answer)
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
         self.create_subscription(Image, common.IMAGE, self._on_image, common.IMAGE_QOS)
-        self.create_subscription(String, common.VQA_REQUEST, self._on_request, common.EVENT_QOS, raw=True)
-        self.create_service(Trigger, "~/describe", self._on_describe)
+        self.action = ActionServer(self, AnswerQuestion, common.VQA_ACTION, self._execute)
+        self.create_service(Describe, common.DESCRIBE_SERVICE, self._on_describe)
         if node_cfg.describe_rate_hz > 0:
             self.create_timer(1.0 / node_cfg.describe_rate_hz, self.service.request_description)
         self.get_logger().info("vlm ready")
@@ -63,42 +67,53 @@ class VLMNode(Node):
         if frame is not None:
             self.service.add_frame(frame)
 
-    def _on_request(self, raw: bytes) -> None:
-        body = None
+    async def _execute(self, goal_handle) -> AnswerQuestion.Result:
+        """One question: checked, queued for the model's worker; the executor is free while it runs."""
+        goal = goal_handle.request
+        qid = goal.id or f"q{next(self._ids)}"
+        body = {"id": qid, "question": goal.question, "clip_frames": int(goal.clip_frames)}
+        answer: Future = Future()
         try:
-            data = string_from_cdr(raw)
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise InvalidInputError(f"vqa_request: expected UTF-8 text, got invalid bytes at {e.start}") from e
-            body = payload.decode("vqa_request", text)
+            if goal.clip_frames > 32:
+                raise InvalidInputError(f"AnswerQuestion: field clip_frames must be 0 (the node's default) or "
+                                        f"1..32, got {goal.clip_frames}")
             q = parse_question(body, self.service.node_config.max_question_chars)
         except InvalidInputError as e:
-            self.diag.error("bad request on " + common.VQA_REQUEST, str(e))
-            if body is not None:  # the asker has an id: tell them, do not leave them waiting
-                self._on_answer({"id": str(body["id"]), "question": str(body.get("question", ""))[:200],
-                                 "text": "", "ok": False, "error": str(e)})
-            return
-        self.service.ask(q)
+            self.diag.error("bad goal on " + common.VQA_ACTION, str(e), id=qid)
+            self._on_answer({"id": qid, "question": goal.question[:200], "text": "", "ok": False, "error": str(e)})
+            answer.set_result({"id": qid, "question": goal.question[:200], "text": "", "ok": False, "error": str(e)})
+        else:
+            with self._lock:
+                self._goals[qid] = (goal_handle, answer)
+            self.service.ask(q)
+        body = await answer
+        goal_handle.succeed()
+        return AnswerQuestion.Result(answer=messages.to_msg("vqa_answer", body))
 
     def _on_partial(self, qid: str, text: str, index: int) -> None:
-        self.pubs[common.VQA_PARTIAL].publish(String(data=payload.encode("vqa_partial", {
-            "id": qid, "text": text, "index": index})))
+        with self._lock:
+            entry = self._goals.get(qid)
+        if entry is not None:
+            entry[0].publish_feedback(AnswerQuestion.Feedback(text=text, index=index))
 
     def _on_answer(self, body: dict) -> None:
         if not body["ok"]:
             self.get_logger().warning(f"question {body['id']!r} not answered: {body['error']}")
-        self.pubs[common.VQA_ANSWER].publish(String(data=payload.encode("vqa_answer", body)))
+        self.pubs[common.VQA_ANSWER].publish(messages.to_msg("vqa_answer", body))
+        with self._lock:
+            entry = self._goals.pop(body["id"], None)
+        if entry is not None:
+            entry[1].set_result(body)
 
     def _on_description(self, body: dict) -> None:
-        self.pubs[common.SCENE_DESCRIPTION].publish(String(data=payload.encode("scene_description", body)))
+        self.pubs[common.SCENE_DESCRIPTION].publish(messages.to_msg("scene_description", body))
 
-    def _on_describe(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+    def _on_describe(self, _request: Describe.Request, response: Describe.Response) -> Describe.Response:
         latest = self.service.latest_description
         if latest is None:
-            response.success, response.message = False, "no scene description yet (no frame, or the first is running)"
+            response.ok, response.error = False, "no scene description yet (no frame, or the first is running)"
         else:
-            response.success, response.message = True, latest["text"]
+            response.ok, response.description = True, messages.to_msg("scene_description", latest)
         self.service.request_description()
         return response
 

@@ -1,66 +1,60 @@
-"""Ask the VLM node from inside another node and wait for its answer on a worker thread."""
+"""Ask the VLM node's /vlm_robot/vqa action from inside another node and wait on a worker thread."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 
+from rclpy.action import ActionClient
 from rclpy.node import Node
-from std_msgs.msg import String
 
-from vlm_robot.core import payload
 from vlm_robot.core.errors import InvalidInputError
-from vlm_robot.nodes import common
+from vlm_robot.nodes import common, messages
+from vlm_robot_interfaces.action import AnswerQuestion
 
 
 class VQAClient:
-    """Publishes ``vlm_robot/vqa_request`` and hands the streamed answer back to the waiting thread.
+    """Sends AnswerQuestion goals and hands the streamed answer back to the waiting thread.
 
-    The subscription callbacks run on the executor thread; :meth:`ask` blocks only its caller (a worker).
+    The action's callbacks run on the executor thread; :meth:`ask` blocks only its caller (a worker).
     """
 
     def __init__(self, node: Node) -> None:
         self._node = node
-        self._pub = node.create_publisher(String, common.VQA_REQUEST, common.EVENT_QOS)
-        self._pending: dict[str, dict] = {}
-        self._lock = threading.Lock()
-        node.create_subscription(String, common.VQA_PARTIAL, self._on_partial, common.EVENT_QOS)
-        node.create_subscription(String, common.VQA_ANSWER, self._on_answer, common.EVENT_QOS)
+        self._client = ActionClient(node, AnswerQuestion, common.VQA_ACTION)
 
     def available(self) -> bool:
-        """A VLM node subscribes to the requests."""
-        return self._node.count_subscribers(common.VQA_REQUEST) > 0
+        """A VLM node serves the action."""
+        return self._client.server_is_ready()
 
-    def ask(self, question: str, qid: str, on_piece: Callable[[str], None], timeout: float) -> dict | None:
-        """The ``vqa_answer`` body for ``question`` (None on timeout); new text pieces go to ``on_piece``."""
-        entry = {"done": threading.Event(), "answer": None, "text": "", "on_piece": on_piece}
-        with self._lock:
-            self._pending[qid] = entry
-        self._pub.publish(String(data=payload.encode("vqa_request", {"id": qid, "question": question})))
-        entry["done"].wait(timeout)
-        with self._lock:
-            self._pending.pop(qid, None)
-        return entry["answer"]
+    def ask(self, question: str, qid: str, on_piece: Callable[[str], None], timeout: float,
+            clip_frames: int = 0) -> dict | None:
+        """The answer's fields for ``question`` (None on timeout); new text pieces go to ``on_piece``."""
+        done = threading.Event()
+        state: dict = {"text": "", "answer": None}
 
-    def _on_partial(self, msg: String) -> None:
-        try:
-            body = payload.decode("vqa_partial", msg.data)
-        except InvalidInputError:
-            return  # the VLM node's own diagnostics cover its output; not ours to report
-        with self._lock:
-            entry = self._pending.get(body["id"])
-        if entry is not None and body["text"].startswith(entry["text"]):
-            piece, entry["text"] = body["text"][len(entry["text"]):], body["text"]
-            if piece:
-                entry["on_piece"](piece)
+        def on_feedback(msg) -> None:
+            text = msg.feedback.text
+            if text.startswith(state["text"]):
+                piece, state["text"] = text[len(state["text"]):], text
+                if piece:
+                    on_piece(piece)
 
-    def _on_answer(self, msg: String) -> None:
-        try:
-            body = payload.decode("vqa_answer", msg.data)
-        except InvalidInputError:
-            return
-        with self._lock:
-            entry = self._pending.get(body["id"])
-        if entry is not None:
-            entry["answer"] = body
-            entry["done"].set()
+        def on_result(future) -> None:
+            try:
+                state["answer"] = messages.from_msg("vqa_answer", future.result().result.answer)
+            except InvalidInputError as e:  # the VLM node's answer out of range: not an answer
+                self._node.get_logger().error(f"unusable answer from {common.VQA_ACTION}: {e}")
+            done.set()
+
+        def on_goal(future) -> None:
+            handle = future.result()
+            if handle is None or not handle.accepted:
+                done.set()
+                return
+            handle.get_result_async().add_done_callback(on_result)
+
+        goal = AnswerQuestion.Goal(id=qid, question=question, clip_frames=clip_frames)
+        self._client.send_goal_async(goal, feedback_callback=on_feedback).add_done_callback(on_goal)
+        done.wait(timeout)
+        return state["answer"]

@@ -41,13 +41,11 @@ class ReplayResult:
 
 
 def recorded_decisions(bag: str | Path) -> list[dict]:
-    from rclpy.serialization import deserialize_message
-    from std_msgs.msg import String
+    from vlm_robot.bag import check_wire_format
+    from vlm_robot.nodes import messages
 
-    from vlm_robot.core import payload
-
-    return [payload.decode("decision", deserialize_message(m.raw, String).data)
-            for m in read_bag(bag, [common.DECISION])]
+    check_wire_format(bag)
+    return [messages.from_raw("decision", m.raw) for m in read_bag(bag, [common.DECISION])]
 
 
 RANK = {common.DND: 0, common.JOINT_STATES: 1, common.IMAGE: 2, common.TRANSCRIPT: 3}
@@ -57,15 +55,14 @@ def ordered_inputs(bag: str | Path) -> list:
     """The bag's inputs in the order they happened, not the order the recorder got them.
 
     The recorder writes each topic as its callback runs, so a frame can land before the joint state of
-    the same moment. Inputs are ordered by their own stamps (header, or the transcript's ``stamp``);
+    the same moment. Inputs are ordered by their own header stamps;
     at one stamp do-not-disturb, then joint states, the frame, and what was said. Do-not-disturb has no
     stamp and takes that of the next frame.
     """
     from rclpy.serialization import deserialize_message
     from sensor_msgs.msg import Image, JointState
-    from std_msgs.msg import String
 
-    from vlm_robot.core import payload
+    from vlm_robot.nodes import messages
 
     msgs = list(read_bag(bag, list(INPUTS)))
     stamps: list[float | None] = []
@@ -74,8 +71,7 @@ def ordered_inputs(bag: str | Path) -> list:
             st = deserialize_message(m.raw, Image if m.topic == common.IMAGE else JointState).header.stamp
             stamps.append(st.sec + st.nanosec * 1e-9)
         elif m.topic == common.TRANSCRIPT:
-            body = payload.decode("transcript", deserialize_message(m.raw, String).data)
-            stamps.append(float(body["stamp"]) if "stamp" in body else None)
+            stamps.append(messages.from_raw("transcript", m.raw)["stamp"])
         else:
             stamps.append(None)
     nxt = None  # an unstamped message takes the stamp of the next stamped one (or the last one)
@@ -96,10 +92,9 @@ def replay_lockstep(bag: str | Path, out: Path) -> ReplayResult:
     """Play ``bag``'s inputs through perception, reasoning and the gate in lockstep."""
     from rclpy.serialization import deserialize_message
     from sensor_msgs.msg import Image
-    from std_msgs.msg import String
 
-    from vlm_robot.core import payload
-    from vlm_robot.nodes.recorder_node import message_class
+    from vlm_robot.nodes import messages
+    from vlm_robot.nodes.topics import message_class
     from vlm_robot.observe import observed_graph
     from vlm_robot.sim.runner import sim_graph
 
@@ -134,7 +129,7 @@ def replay_lockstep(bag: str | Path, out: Path) -> ReplayResult:
                 continue
             pubs[msg.topic].publish(msg.raw)
             if msg.topic == common.TRANSCRIPT:
-                tid = payload.decode("transcript", deserialize_message(msg.raw, String).data).get("id", "")
+                tid = messages.from_raw("transcript", msg.raw)["id"]
                 if tid:
                     lock.after_transcript(tid)
         decisions = [b for k, b in inbox.drain() if k == "decision"]

@@ -105,10 +105,9 @@ def run_scenario(sc: Scenario, out: Path, record: bool = True, printer=None) -> 
     """Run ``sc`` through the node graph in lockstep; results and the bag go to ``out``."""
     from geometry_msgs.msg import Twist  # noqa: F401 - rclpy message types load before the world's GL
     from sensor_msgs.msg import JointState
-    from std_msgs.msg import Bool, String
+    from std_msgs.msg import Bool
 
-    from vlm_robot.core import payload
-    from vlm_robot.nodes import common
+    from vlm_robot.nodes import common, messages
     from vlm_robot.nodes.convert import rgb_to_image, stamp_msg
     from vlm_robot.observe import observed_graph
     from vlm_robot.sim.world import World
@@ -186,7 +185,7 @@ def run_scenario(sc: Scenario, out: Path, record: bool = True, printer=None) -> 
                                                             "scenario_speaker": ln.speaker}))
                     for body in bodies:
                         body["speaker"] = speaker
-                        obs.transcript_pub.publish(String(data=payload.encode("transcript", body)))
+                        obs.transcript_pub.publish(messages.to_msg("transcript", body))
                         log.events.append((t, "heard", {**body, "said": ln.text, "scenario_speaker": ln.speaker}))
                         lock.after_transcript(body["id"])
                         collect(t)

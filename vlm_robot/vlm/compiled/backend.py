@@ -24,6 +24,16 @@ from typing import Any
 from vlm_robot.core.errors import BackendUnavailableError, ConfigError, InvalidInputError
 from vlm_robot.core.types import Frame
 from vlm_robot.vlm.base import VLMAnswer, VLMConfig, answer_from_stream
+from vlm_robot.vlm.compiled.cache import cache_dir
+from vlm_robot.vlm.compiled.export import export_module
+from vlm_robot.vlm.compiled.inputs import (
+    encoder_input_names,
+    family_name,
+    load_family_model,
+    simulated_frames,
+    vision_inputs,
+)
+from vlm_robot.vlm.compiled.trt import build_engine, open_encoder
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +77,6 @@ class CompiledVLM:
         """
         import torch
 
-        from vlm_robot.vlm import compile as C
-
         cfg = self.config
         if cfg.dtype != "float32" and not cfg.device.startswith("cuda"):
             raise ConfigError(f"vlm.dtype {cfg.dtype} needs a CUDA device; on the CPU use float32")
@@ -77,27 +85,27 @@ class CompiledVLM:
                 f"vlm.device {cfg.device} asked for, but torch {torch.__version__} sees no CUDA device; "
                 "install a CUDA build of torch or set vlm.device: cpu"
             )
-        self.family, self.model, self.processor = C.load_family_model(
+        self.family, self.model, self.processor = load_family_model(
             cfg.model, allow_download=cfg.allow_download, device=cfg.device, dtype=cfg.dtype
         )
         vision = self.family.VisionEncoder(self.model)
-        self.input_names = C.encoder_input_names(self.family, self.model, vision)
+        self.input_names = encoder_input_names(self.family, self.model, vision)
         path = Path(cfg.encoder) if cfg.encoder else None
         if path is None:
             root = cfg.extra.get("cache_dir") or None
-            example = C.vision_inputs(self.family, self.processor, self.input_names, C.simulated_frames(1))
-            res = C.export_module(vision, example, family=C.family_name(self.family), model_source=cfg.model,
-                                  cache_root=root)
+            example = vision_inputs(self.family, self.processor, self.input_names, simulated_frames(1))
+            res = export_module(vision, example, family=family_name(self.family), model_source=cfg.model,
+                                cache_root=root)
             log.warning(
                 "vlm.encoder is empty: %s the %s vision encoder at %s (cache %s); set vlm.encoder to it to skip this",
-                "reusing" if res.cached else "exported", C.family_name(self.family), res.onnx_path, C.cache_dir(root),
+                "reusing" if res.cached else "exported", family_name(self.family), res.onnx_path, cache_dir(root),
             )
             path = res.onnx_path
             if cfg.provider == "engine":
-                path = C.build_engine(path, "fp16" if cfg.extra.get("fp16", True) else "fp32")
+                path = build_engine(path, "fp16" if cfg.extra.get("fp16", True) else "fp32")
         self.encoder_path = path
-        self.encoder = C.open_encoder(path, cfg.provider, int(cfg.extra.get("threads", 0)),
-                                      fp16=bool(cfg.extra.get("fp16", False)))
+        self.encoder = open_encoder(path, cfg.provider, int(cfg.extra.get("threads", 0)),
+                                    fp16=bool(cfg.extra.get("fp16", False)))
         del vision  # the PyTorch vision tower stays in the model (generate never runs it) but is not used
 
     def features(self, inputs: dict[str, Any]) -> Any:
