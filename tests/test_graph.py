@@ -99,28 +99,51 @@ def test_bad_image_gives_one_diagnostic_and_the_next_frame_is_processed(stack, d
     assert not g.restarts
 
 
-BAD_TRANSCRIPTS = [
-    ("empty", b"", "empty"),
-    ("100 kB", b"x" * 100_000, "100000 characters"),
-    ("invalid UTF-8", b"hello \xff\xfe robot", "not valid UTF-8"),
-    ("wrong version", b'{"schema": "vlm_robot/transcript", "version": 9, "text": "hi"}', "version 9"),
+def _transcript(text: str) -> bytes:
+    from rclpy.serialization import serialize_message
+
+    return serialize_message(messages.to_msg("transcript", {"text": text, "id": ""}))
+
+
+def _people_with_box(box) -> bytes:
+    from rclpy.serialization import serialize_message
+
+    face = {"box": box, "score": 0.9, "expression": "happy"}
+    return serialize_message(messages.to_msg("people", {"stamp": 1.0, "width": 640, "height": 480, "faces": [face]}))
+
+
+def _utterance(kind: str) -> bytes:
+    from rclpy.serialization import serialize_message
+
+    return serialize_message(messages.to_msg("utterance", {"text": "x", "kind": kind, "reason": "", "stamp": 1.0}))
+
+
+# what, topic, raw CDR as it arrives on the wire, words of the diagnostic, the node that reports it
+BAD_INPUT = [
+    ("empty", common.TRANSCRIPT, _transcript(""), "empty", "reasoning"),
+    ("100 kB", common.TRANSCRIPT, _transcript("x" * 100_000), "100000 characters", "reasoning"),
+    ("invalid UTF-8", common.TRANSCRIPT, _transcript("hello \u00e9 robot").replace("é".encode(), b"\xff\xfe"),
+     "UTF-8", "reasoning"),
+    ("not CDR", common.TRANSCRIPT, b"not a message", "expected a CDR vlm_robot_interfaces/Transcript", "reasoning"),
+    ("NaN box", common.PEOPLE, _people_with_box([float("nan"), 1.0, 2.0, 3.0]), "faces[0].box.x", "reasoning"),
+    ("negative size", common.PEOPLE, _people_with_box([1.0, 1.0, -5.0, 3.0]), "faces[0].box.width", "reasoning"),
+    ("unknown utterance kind", common.UTTERANCE, _utterance("shout"), "field kind", "speech_out"),
 ]
 
 
-def _cdr_string(data: bytes) -> bytes:
-    import struct
-
-    return b"\x00\x01\x00\x00" + struct.pack("<I", len(data) + 1) + data + b"\x00"
-
-
-@pytest.mark.parametrize(("what", "data", "words"), BAD_TRANSCRIPTS, ids=[b[0] for b in BAD_TRANSCRIPTS])
-def test_bad_transcript_gives_one_diagnostic_and_the_next_is_answered(stack, what, data, words):
+@pytest.mark.parametrize(("what", "topic", "raw", "words", "node"), BAD_INPUT, ids=[b[0] for b in BAD_INPUT])
+def test_bad_input_gives_one_diagnostic_naming_the_field_and_the_next_is_answered(stack, what, topic, raw, words,
+                                                                                  node):
     obs, g = stack
     n_diag = len(obs.seen.diagnostics)
-    obs.transcript_pub.publish(_cdr_string(data))  # raw CDR, exactly what arrives on the wire
-    assert obs.wait_for(lambda s: len(s.diagnostics) > n_diag, 10), f"no diagnostic for bad transcript ({what})"
-    d = obs.seen.diagnostics[n_diag]
-    assert d["level"] == 2 and words in d["message"] and "reasoning" in d["name"]
+    pub = obs.transcript_pub if topic == common.TRANSCRIPT else messages.publisher(obs, topic)
+    if pub is not obs.transcript_pub:
+        time.sleep(1.0)  # a new publisher: let discovery match it
+    pub.publish(raw)
+    assert obs.wait_for(lambda s: any(words in d["message"] for d in s.diagnostics[n_diag:]), 10), \
+        f"no diagnostic for bad input ({what}): {obs.seen.diagnostics[n_diag:]}"
+    d = next(d for d in obs.seen.diagnostics[n_diag:] if words in d["message"])
+    assert d["level"] == 2 and node in d["name"] and topic in d["name"] + d["message"]
     tid = f"ok-after-{what}"
     obs.say("What is your name?", tid=tid)
     assert obs.wait_for(lambda s: any(u["in_reply_to"] == tid for u in s.of(common.UTTERANCE)), 30)

@@ -47,3 +47,18 @@ def test_out_of_range_values_are_refused_with_the_reason(make_node):
     n = make_node(**{"safety.allowed": ["wave"]})
     with pytest.raises(ConfigError, match="must include 'stop'"):
         common.config_from_params(n, SafetyConfig, "safety.")
+
+
+def test_parameters_describe_themselves_and_refuse_a_change_that_would_be_ignored(make_node):
+    from vlm_robot.reasoning.dialogue import DialogueConfig
+
+    n = make_node(**{"dialogue.verdict_timeout_s": 3.0})
+    cfg = common.config_from_params(n, DialogueConfig, "dialogue.")
+    assert cfg.verdict_timeout_s == 3.0  # the YAML value survives being declared again with its descriptor
+    [desc] = n.describe_parameters(["dialogue.verdict_timeout_s"])
+    assert desc.read_only and "safety gate's verdict" in desc.description and "restart" in desc.additional_constraints
+    [default] = n.describe_parameters(["dialogue.robot_name"])  # declared from the default, not the YAML
+    assert default.read_only and "calls itself" in default.description
+    [result] = n.set_parameters([Parameter("dialogue.verdict_timeout_s", value=9.0)])
+    assert not result.successful and "read-only" in result.reason
+    assert n.get_parameter("dialogue.verdict_timeout_s").value == 3.0

@@ -119,6 +119,7 @@ def config_from_params(node: Node, cls: type[C], prefix: str = "", **fixed: Any)
     Raises ConfigError (from the dataclass) when a value is out of range.
     """
     kwargs: dict[str, Any] = {}
+    docs = field_docs(cls)
     for f in dataclasses.fields(cls):
         if f.name in fixed:
             continue
@@ -131,7 +132,7 @@ def config_from_params(node: Node, cls: type[C], prefix: str = "", **fixed: Any)
             continue
         if isinstance(default, tuple):
             default = list(default)
-        value = param(node, name, default)
+        value = param(node, name, default, docs.get(f.name, "") or f"{cls.__name__}.{f.name}")
         kwargs[f.name] = tuple(value) if isinstance(f.default, tuple) else value
     kwargs.update(fixed)
     return cls(**kwargs)
@@ -148,10 +149,51 @@ def _unflatten(flat: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def param(node: Node, name: str, default: Any) -> Any:
-    """Declare ``name`` with ``default`` unless a parameter file already declared it; return its value."""
-    if not node.has_parameter(name):
-        node.declare_parameter(name, default)
+READ_AT_START = ("read once when the node starts (models are loaded and configs checked then); a change at run "
+                 "time would be ignored, so `ros2 param set` is refused: set it in the YAML or with --ros-args -p "
+                 "and restart the node")
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """``{field: description}`` from the ``Attributes:`` section of a dataclass's docstring."""
+    import inspect
+    import re
+
+    doc = inspect.getdoc(cls) or ""
+    if "Attributes:" not in doc:
+        return {}
+    out: dict[str, str] = {}
+    name = None
+    for line in doc.split("Attributes:", 1)[1].splitlines():
+        m = re.match(r"^    (\w+)(?: \([^)]*\))?: (.*)$", line)
+        if m:
+            name = m.group(1)
+            out[name] = m.group(2).strip()
+        elif name and line.startswith("        "):
+            out[name] += " " + line.strip()
+        elif line.strip() and not line.startswith(" "):
+            break
+    return out
+
+
+def param(node: Node, name: str, default: Any, description: str = "") -> Any:
+    """Declare ``name`` (read-only, with ``description``) and return its value: the parameter file's or
+    the command line's value when given (already declared from the overrides), else ``default``.
+
+    Every parameter of our nodes is read once at start-up, so it is declared read-only: ``ros2 param
+    describe`` says what it is and that it is read at start, and ``ros2 param set`` is refused with that
+    reason instead of "succeeding" without effect.
+    """
+    from rcl_interfaces.msg import ParameterDescriptor
+
+    desc = ParameterDescriptor(name=name, description=description or name, read_only=True,
+                               additional_constraints=READ_AT_START)
+    if node.has_parameter(name):  # declared from the YAML / command line without a descriptor: declare it again
+        value = node.get_parameter(name).value
+        node.undeclare_parameter(name)
+        node.declare_parameter(name, value, desc)
+    else:
+        node.declare_parameter(name, default, desc)
     return node.get_parameter(name).value
 
 

@@ -68,11 +68,15 @@ DECISION_ACTIONS = ("greet", "reply", "silent", "intent")
 # --- time -------------------------------------------------------------------------------------------------
 
 def to_time(t: float | None) -> Time:
-    """Seconds (float) -> builtin_interfaces/Time; None or a non-finite value -> zero."""
-    if t is None or not math.isfinite(t) or t <= 0:
+    """Seconds (float) -> builtin_interfaces/Time (negative times too: simulations start before 0);
+    None or a non-finite value -> zero."""
+    if t is None or not math.isfinite(t):
         return Time()
-    sec = int(t)
-    return Time(sec=sec, nanosec=min(round((t - sec) * 1e9), 999_999_999))
+    sec = math.floor(t)
+    nanosec = round((t - sec) * 1e9)
+    if nanosec >= 1_000_000_000:
+        sec, nanosec = sec + 1, nanosec - 1_000_000_000
+    return Time(sec=sec, nanosec=nanosec)
 
 
 def seconds(t: Time) -> float:
@@ -293,7 +297,10 @@ def _transcript_to(d: dict) -> Transcript:
                    final=bool(d.get("final", True)), speech_start=to_time(d.get("speech_start")),
                    speech_end=to_time(d.get("speech_end")), audio_s=float(d.get("audio_s", 0.0)),
                    asr_ms=float(d.get("asr_ms", 0.0)), model=str(d.get("model", "")))
-    m.header.stamp = to_time(d.get("stamp"))
+    stamp = d.get("stamp")
+    # a zero stamp means "stamp it on arrival" (ros2 topic pub): a transcript said at exactly t = 0 of a
+    # simulation is sent 1 ns later
+    m.header.stamp = Time(sec=0, nanosec=1) if stamp == 0 else to_time(stamp)
     return m
 
 
@@ -304,12 +311,11 @@ def _transcript_from(m: Transcript) -> dict:
         raise _bad(k, "text", "UTF-8 text (bytes that are not UTF-8 arrived; they read as U+FFFD)", m.text)
     out: dict[str, Any] = {"text": _text(k, "text", m.text), "final": m.final, "id": _text(k, "id", m.id, 256),
                            "speaker": m.speaker or "unknown"}
-    stamp = seconds(m.header.stamp)
-    out["stamp"] = stamp if stamp > 0 else None
+    out["stamp"] = seconds(m.header.stamp) if (m.header.stamp.sec, m.header.stamp.nanosec) != (0, 0) else None
     for name in ("speech_start", "speech_end"):
-        v = seconds(getattr(m, name))
-        if v > 0:
-            out[name] = v
+        v = getattr(m, name)
+        if (v.sec, v.nanosec) != (0, 0):
+            out[name] = seconds(v)
     if m.audio_s:
         out["audio_s"] = _finite(k, "audio_s", m.audio_s, 0.0)
     if m.asr_ms:
