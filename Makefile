@@ -30,10 +30,12 @@ $(STAMP): setup.py requirements/core.txt requirements/ros.txt requirements/model
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-# vlm_robot_interfaces: rosidl generation with the build tools from the ros-jazzy-* wheels, into the venv
+# vlm_robot_interfaces: rosidl generation with the build tools from the ros-jazzy-* wheels, into the venv;
+# the wheels are also kept in $(VENV)/wheelhouse for tests/test_interfaces.py's build from a clean venv (no network)
 $(IFACE_STAMP): $(STAMP) $(IFACE_SRC) requirements/interfaces.txt
 	$(PY) -m pip install -q -r requirements/interfaces.txt
 	vlm_robot_interfaces/build_into_venv.sh $(VENV)
+	$(PY) -m pip wheel -q -w $(VENV)/wheelhouse -r requirements/ros.txt -r requirements/interfaces.txt numpy
 	touch $(IFACE_STAMP)
 
 demo: setup

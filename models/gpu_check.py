@@ -52,7 +52,7 @@ def main() -> int:
     import torch
     import transformers
 
-    from vlm_robot import bench_encoder as B
+    from vlm_robot.benchmarks import encoder as B
     from vlm_robot.vlm import compiled as C
 
     if hasattr(ort, "preload_dlls"):

@@ -7,7 +7,7 @@ import pytest
 from vlm_robot.core.errors import ConfigError, InvalidInputError
 from vlm_robot.core.types import Intent
 from vlm_robot.graph import config_dir
-from vlm_robot.reasoning.actuation import (
+from vlm_robot.safety.actuation import (
     Actuation,
     ActuationConfig,
     GoalCommand,

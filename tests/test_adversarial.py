@@ -3,8 +3,8 @@
 
 import pytest
 
-from vlm_robot.adversarial import run, unsafe_reasons
 from vlm_robot.graph import config_dir
+from vlm_robot.tools.suites.adversarial import run, unsafe_reasons
 
 pytestmark = pytest.mark.graph
 

@@ -15,8 +15,8 @@ import pytest
 
 from vlm_robot import graph
 from vlm_robot.core.types import Intent, Verdict
-from vlm_robot.dialogue_suite import contradictions
 from vlm_robot.nodes import common
+from vlm_robot.tools.suites.dialogue import contradictions
 
 pytestmark = pytest.mark.graph
 

@@ -36,7 +36,7 @@ def verdicts(vs: list[dict]) -> list[tuple]:
 
 def test_replayed_inputs_give_the_recorded_decisions(tmp_path):
     from vlm_robot.observe import observed_graph
-    from vlm_robot.replay import publish_bag
+    from vlm_robot.tools.replay import publish_bag
 
     expected = recorded(common.DECISION)
     assert any(d["action"] == "greet" for d in expected) and any(d["action"] == "silent" for d in expected)

@@ -195,7 +195,7 @@ def test_approach_waits_for_a_spoken_yes(stack, demo_scene):
 
 
 def test_look_at_me_turns_the_head_towards_the_person(stack, demo_scene):
-    from vlm_robot.reasoning.actuation import bearing_from_box
+    from vlm_robot.safety.actuation import bearing_from_box
 
     obs, _ = stack
     frame = demo_scene.render(5.0)

@@ -105,7 +105,7 @@ def _reasoner(source="patterns", model=None):
 
 def test_the_reasoner_says_where_the_person_is_for_the_gate_to_bound():
     from vlm_robot.core.types import Transcript
-    from vlm_robot.reasoning.actuation import bearing_from_box
+    from vlm_robot.safety.actuation import bearing_from_box
 
     r = _reasoner()
     (look,) = r.hear(Transcript("look at me", 1.0, id="t1")).intents

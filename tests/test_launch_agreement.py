@@ -195,7 +195,7 @@ def test_every_parameter_file_exists_and_names_its_node():
 
 
 def test_run_options_match_the_launch_arguments():
-    from vlm_robot.cli import build_parser
+    from vlm_robot.tools.cli import build_parser
 
     a = build_parser().parse_args(["run"])
     assert a.fn.__name__ == "cmd_run"

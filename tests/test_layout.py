@@ -48,36 +48,46 @@ def _type_checking_only(tree: ast.AST) -> set[int]:
     return skip
 
 
+def imports(name: str, path: Path, modules: dict[str, Path]) -> list[tuple[str, int]]:
+    """Every module ``name`` (at ``path``) imports, with the line: one of ``modules`` where the import names one
+    (``import a.b.c`` where only ``a.b`` is ours, ``c`` a name in it, is ``a.b``), else the dotted name as written
+    (``torch``, ``llama_cpp.llama``). Imports under ``if TYPE_CHECKING:`` are left out."""
+    tree = ast.parse(path.read_text(), str(path))
+    is_pkg = path.name == "__init__.py"
+    skip = _type_checking_only(tree)
+    out = []
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base_parts = name.split(".") if is_pkg else name.split(".")[:-1]
+                base_parts = base_parts[:len(base_parts) - (node.level - 1)]
+                base = ".".join([*base_parts, *([node.module] if node.module else [])])
+            else:
+                base = node.module or ""
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                targets.append(sub if sub in modules else base)
+        for target in targets:
+            resolved = target
+            while resolved and resolved not in modules and "." in resolved:
+                resolved = resolved.rsplit(".", 1)[0]
+            out.append((resolved if resolved in modules else target, node.lineno))
+    return out
+
+
 def import_edges(modules: dict[str, Path], root: Path = ROOT, package: str = PACKAGE) -> list[Edge]:
     """Every import of one of ``modules`` by another, with where it is written."""
     edges = []
     for name, path in modules.items():
-        tree = ast.parse(path.read_text(), str(path))
-        is_pkg = path.name == "__init__.py"
-        skip = _type_checking_only(tree)
         where = path.relative_to(root)
-        for node in ast.walk(tree):
-            if id(node) in skip:
-                continue
-            targets: list[str] = []
-            if isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base_parts = name.split(".") if is_pkg else name.split(".")[:-1]
-                    base_parts = base_parts[:len(base_parts) - (node.level - 1)]
-                    base = ".".join([*base_parts, *([node.module] if node.module else [])])
-                else:
-                    base = node.module or ""
-                for alias in node.names:
-                    sub = f"{base}.{alias.name}"
-                    targets.append(sub if sub in modules else base)
-            for target in targets:
-                # `import a.b.c` where only a.b is ours (c a name in it) still imports a.b
-                while target and target not in modules and "." in target:
-                    target = target.rsplit(".", 1)[0]
-                if target in modules and target != name and (target == package or target.startswith(package + ".")):
-                    edges.append(Edge(name, target, f"{where}:{node.lineno}"))
+        for target, line in imports(name, path, modules):
+            if target in modules and target != name and (target == package or target.startswith(package + ".")):
+                edges.append(Edge(name, target, f"{where}:{line}"))
     return edges
 
 
@@ -164,8 +174,8 @@ def test_the_import_graph_is_read():
     pairs = {(e.source, e.target) for e in edges}
     # a module-level absolute import, a function-level one, and `from pkg import module`
     assert ("vlm_robot.graph", "vlm_robot.nodes.registry") in pairs
-    assert ("vlm_robot.cli", "vlm_robot.sim.face_reading") in pairs  # inside cmd_sim
-    assert ("vlm_robot.cli", "vlm_robot.graph") in pairs  # `from vlm_robot import graph`
+    assert ("vlm_robot.tools.cli", "vlm_robot.sim.face_reading") in pairs  # inside cmd_sim
+    assert ("vlm_robot.tools.cli", "vlm_robot.graph") in pairs  # `from vlm_robot import graph`
     assert len(modules) > 50 and len(edges) > 100
 
 
@@ -193,3 +203,54 @@ def test_no_import_cycles():
     found = cycles(edges)
     assert not found, "import cycles in vlm_robot (move the shared piece down into a module both can import):\n" + \
         "\n".join(describe(c, edges) for c in found)
+
+
+# what the safety gate and actuation must never load, however indirectly: a language model or a VLM backend
+MODEL_IMPORTS = ("vlm_robot.reasoning.llm", "vlm_robot.vlm", "llama_cpp", "transformers", "torch")
+
+
+def reached(start: str, modules: dict[str, Path], root: Path = ROOT) -> dict[str, tuple[str, str]]:
+    """Every module importing ``start`` can load (ours and others'), each with ``(importer, where)`` of the first
+    import found (breadth first). Importing ``a.b.c`` also runs ``a/__init__`` and ``a/b/__init__``; imports
+    inside functions count too (they run at their first call)."""
+    via: dict[str, tuple[str, str]] = {start: ("", "")}
+    frontier = [start]
+    while frontier:
+        nxt = []
+        for name in frontier:
+            parents = (".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1))
+            found = [(p, "its package") for p in parents if p in modules]
+            if name in modules:
+                where = modules[name].relative_to(root)
+                found += [(target, f"{where}:{line}") for target, line in imports(name, modules[name], modules)]
+            for target, where in found:
+                if target not in via:
+                    via[target] = (name, where)
+                    nxt.append(target)
+        frontier = nxt
+    return via
+
+
+def _chain(target: str, via: dict[str, tuple[str, str]]) -> str:
+    steps = []
+    while via[target][0]:
+        importer, where = via[target]
+        steps.insert(0, f"  {importer} -> {target}  ({where})")
+        target = importer
+    return "\n".join(steps)
+
+
+def _model_imports(start: str, modules: dict[str, Path]) -> list[str]:
+    via = reached(start, modules)
+    bad = sorted(m for m in via if any(m == f or m.startswith(f + ".") for f in MODEL_IMPORTS))
+    return [f"{start} loads {m}:\n{_chain(m, via)}" for m in bad]
+
+
+def test_the_safety_gate_has_no_path_to_a_language_model():
+    modules = module_files()
+    safety = sorted(m for m in modules if m == f"{PACKAGE}.safety" or m.startswith(f"{PACKAGE}.safety."))
+    assert {f"{PACKAGE}.safety.gate", f"{PACKAGE}.safety.actuation"} <= set(safety)
+    # the check sees such a path where there is one: the reasoning node loads the chat model
+    assert _model_imports(f"{PACKAGE}.nodes.reasoning_node", modules)
+    problems = [p for m in [*safety, f"{PACKAGE}.nodes.safety_gate_node"] for p in _model_imports(m, modules)]
+    assert not problems, "the safety gate must not reach a language model or VLM backend:\n" + "\n".join(problems)

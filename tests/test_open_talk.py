@@ -16,7 +16,7 @@ from vlm_robot.reasoning.open_talk import (
     first_sentences,
 )
 
-# (reply, what the person said, expected reason): shapes SmolLM2-135M produced in bench/open_talk_eval.py
+# (reply, what the person said, expected reason): shapes SmolLM2-135M produced in vlm_robot/benchmarks/open_talk_eval.py
 BAD = [
     ("I'm sorry for your loss.", "I like painting.", "condolences for a loss nobody mentioned"),
     ("I'm sorry for your cat's loss.", "My cat is sick.", "condolences for a loss nobody mentioned"),

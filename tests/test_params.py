@@ -5,7 +5,7 @@ from rclpy.parameter import Parameter
 
 from vlm_robot.core.errors import ConfigError
 from vlm_robot.nodes import common
-from vlm_robot.reasoning.safety import SafetyConfig
+from vlm_robot.safety.gate import SafetyConfig
 
 
 @pytest.fixture()

@@ -1,6 +1,6 @@
 """The proactive scenario suite: rendered scenes, real perception, the policy with config/reasoning.yaml."""
 
-from vlm_robot.proactive_suite import metrics, run
+from vlm_robot.tools.suites.proactive import metrics, run
 
 
 def test_proactive_suite_meets_its_targets():

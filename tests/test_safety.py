@@ -4,7 +4,7 @@ import pytest
 
 from vlm_robot.core.errors import ConfigError
 from vlm_robot.core.types import Intent
-from vlm_robot.reasoning.safety import SafetyConfig, SafetyGate
+from vlm_robot.safety.gate import SafetyConfig, SafetyGate
 
 PLACES = ("charging_station", "kitchen", "entrance")
 LOOK = {"bearing_rad": 0.2}

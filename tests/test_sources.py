@@ -63,7 +63,7 @@ def test_replay_keeps_timing_and_rate(tmp_path):
 
     from vlm_robot.bag import BagWriter
     from vlm_robot.nodes import messages
-    from vlm_robot.replay import publish_bag
+    from vlm_robot.tools.replay import publish_bag
 
     w = BagWriter(tmp_path / "b")
     w.add_topic("/speech/transcript", "vlm_robot_interfaces/msg/Transcript")

@@ -131,8 +131,8 @@ def test_vlm_node_on_a_second_host_answers_the_robot(tmp_path, demo_scene):
              "--params-file", str(ROOT / "config" / "vlm.yaml"), "-p", "describe_rate_hz:=0.0"],
             env=env, stdout=log, stderr=subprocess.STDOUT)
         asked = subprocess.run(
-            ["ip", "netns", "exec", robot, sys.executable, "-m", "vlm_robot.cli", "ask", "How many people are there?",
-             "--image", str(image), "--timeout", "90", "--json"],
+            ["ip", "netns", "exec", robot, sys.executable, "-m", "vlm_robot.tools.cli", "ask",
+             "How many people are there?", "--image", str(image), "--timeout", "90", "--json"],
             env=env, capture_output=True, text=True, timeout=150)
         logs = (tmp_path / "vlm_node.log").read_text()[-3000:]
         assert asked.returncode == 0, f"{asked.stdout}\n{asked.stderr}\n--- vlm node:\n{logs}"

@@ -11,8 +11,8 @@ the inputs and expects the same decisions.
 import shutil
 from pathlib import Path
 
-from vlm_robot.demo import play_scene
 from vlm_robot.sim.scene import Scene
+from vlm_robot.tools.demo import play_scene
 
 HERE = Path(__file__).resolve().parent
 TOPICS = "[/camera/image_raw,/speech/transcript,/vlm_robot/decision,/vlm_robot/intent_verdict]"

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.graph, pytest.mark.skipif(not shutil.which("espeak-ng"
 
 
 def test_each_sentence_is_answered_once_after_its_end(tmp_path):
-    from vlm_robot import bench_voice
+    from vlm_robot.benchmarks import voice as bench_voice
 
     said = ["Please bring me a glass of water.", "Tell me a short story about a cat."]
     turns, facts = bench_voice.run(said, gap_s=4.0, out=tmp_path / "bench")

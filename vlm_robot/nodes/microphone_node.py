@@ -27,6 +27,7 @@ from std_msgs.msg import Bool
 
 from vlm_robot.core.errors import BackendUnavailableError, InvalidInputError
 from vlm_robot.nodes import common, messages
+from vlm_robot.nodes.resend import Resender
 from vlm_robot.speech.asr import ASRConfig
 from vlm_robot.speech.audio import FRAME, SAMPLE_RATE
 from vlm_robot.speech.listener import MicrophoneConfig, open_source
@@ -39,10 +40,15 @@ class MicrophoneNode(Node):
         self.cfg = common.config_from_params(self, MicrophoneConfig)
         self.turn_cfg = common.config_from_params(self, TurnConfig, "vad.")
         self.asr_cfg = common.config_from_params(self, ASRConfig, "asr.")
-        common.unknown_parameters(self, [("", MicrophoneConfig), ("vad.", TurnConfig), ("asr.", ASRConfig)])
+        resend_after_s = float(common.param(
+            self, "resend_after_s", 8.0, "a transcript not answered this long is sent again (reasoning restarted?)"))
+        common.unknown_parameters(self, [("", MicrophoneConfig), ("vad.", TurnConfig), ("asr.", ASRConfig)],
+                                  ("resend_after_s",))
         self.diag = common.Diagnostics(self)
         self.pub = messages.publisher(self, common.TRANSCRIPT)
         self.partial_pub = messages.publisher(self, common.PARTIAL_TRANSCRIPT)
+        # like speech_in_node: words heard while the reasoning node restarts are sent again, not lost
+        self.resender = Resender(self, self.pub, resend_after_s)
         self.voice_pub = self.create_publisher(Bool, common.VOICE_ACTIVITY, common.EVENT_QOS)
         self.create_subscription(Bool, common.SPEAKING, self._on_speaking, common.STATE_QOS)
         self.frames: queue.Queue = queue.Queue(maxsize=int(30 * SAMPLE_RATE / FRAME))  # 30 s of audio
@@ -122,7 +128,10 @@ class MicrophoneNode(Node):
 
     def _publish(self, body: dict) -> None:
         data = messages.to_msg("transcript", body)
-        (self.pub if body["final"] else self.partial_pub).publish(data)
+        if body["final"]:
+            self.resender.publish(body["id"], data)
+        else:
+            self.partial_pub.publish(data)
         if body["final"]:
             self.get_logger().info(f'heard: "{body["text"]}" (ASR {body["asr_ms"]:.0f} ms)')
 

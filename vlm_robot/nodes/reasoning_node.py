@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
@@ -25,7 +26,6 @@ from vlm_robot.nodes import common, messages
 from vlm_robot.nodes.latest import WorkQueue
 from vlm_robot.nodes.vqa_client import VQAClient
 from vlm_robot.perception.text_affect import TextAffect
-from vlm_robot.reasoning.actuation import load_places
 from vlm_robot.reasoning.dialogue import DialogueConfig, DialogueManager
 from vlm_robot.reasoning.intents import GrammarIntents, IntentConfig
 from vlm_robot.reasoning.llm import LLMConfig, load_chat_model
@@ -36,6 +36,7 @@ from vlm_robot.reasoning.reasoner import Outcome, Reasoner
 from vlm_robot.reasoning.tracker import PeopleTracker, TrackerConfig
 from vlm_robot.reasoning.turns import TurnClassifier
 from vlm_robot.reasoning.visual import is_visual_question
+from vlm_robot.safety.actuation import load_places
 
 DISCOVERY_GRACE_S = 2.0
 DISCOVERY_MAX_S = 10.0
@@ -74,6 +75,8 @@ class ReasoningNode(Node):
             recording=self._recording,
             open_talk=OpenTalk(model, relevance, robot_name=dialogue_cfg.robot_name,
                                max_ms=dialogue_cfg.open_talk_budget_s * 1000),
+            # a boot id in every utterance and intent id: after a restart the ids do not start again at u1
+            id_prefix=f"{uuid.uuid4().hex[:4]}-",
         )
         common.unknown_parameters(self, [("llm.", LLMConfig), ("tracker.", TrackerConfig),
                                          ("proactive.", ProactiveConfig), ("intents.", IntentConfig),

@@ -21,6 +21,20 @@ TOPIC_TYPES = topics.TOPIC_TYPES  # topic -> ROS type of everything the stack pu
 message_class = topics.message_class
 
 
+def free_split(path: Path, log=None) -> Path:
+    """``path``, or when it exists (a restarted recorder: the bag of the process before), the next free
+    ``path.N`` beside it, so that the session goes on in a new split instead of the recorder failing."""
+    if not path.exists():
+        return path
+    n = 2
+    while path.with_name(f"{path.name}.{n}").exists():
+        n += 1
+    split = path.with_name(f"{path.name}.{n}")
+    if log is not None:
+        log.warning(f"{path} exists (the recorder was restarted?); this process records to {split}")
+    return split
+
+
 class RecorderNode(Node):
     def __init__(self) -> None:
         super().__init__("recorder", **common.make_node_kwargs())
@@ -30,7 +44,7 @@ class RecorderNode(Node):
         if unknown:
             raise ValueError(f"recorder cannot record {unknown}: unknown type; known topics: {sorted(TOPIC_TYPES)}")
         common.unknown_parameters(self, [], ("output", "topics"))
-        self.bag = BagWriter(Path(out))
+        self.bag = BagWriter(free_split(Path(out), self.get_logger()))
         for topic in topics:
             self.bag.add_topic(topic, TOPIC_TYPES[topic])
             self.create_subscription(message_class(TOPIC_TYPES[topic]), topic, self._writer_for(topic),

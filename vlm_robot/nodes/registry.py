@@ -84,7 +84,7 @@ NODES: tuple[NodeSpec, ...] = (
 
 # console scripts that are not bringup nodes: the command line, and the Gazebo head adapter (sim_gazebo.launch.py)
 OTHER_SCRIPTS: tuple[str, ...] = (
-    f"vlm-robot = {PACKAGE}.cli:main",
+    f"vlm-robot = {PACKAGE}.tools.cli:main",
     f"gz_head_adapter = {PACKAGE}.sim.gz_head_adapter:main",
 )
 

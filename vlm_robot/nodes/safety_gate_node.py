@@ -3,7 +3,7 @@
 Run:  safety_gate_node --ros-args --params-file config/safety_gate.yaml
 
 Independent of every language model: it reads intents, an emergency-stop flag, spoken yes/no and its
-own YAML (plus config/places.yaml). Approved intents become commands (vlm_robot/reasoning/actuation.py):
+own YAML (plus config/places.yaml). Approved intents become commands (vlm_robot/safety/actuation.py):
 look_at -> /head/command, approach and navigate -> /goal_pose, stop -> a zero /cmd_vel and /vlm_robot/cancel.
 While the emergency stop is engaged, a zero Twist goes out every 0.5 s and nothing else moves.
 """
@@ -23,8 +23,8 @@ from vlm_robot.core.errors import InvalidInputError
 from vlm_robot.core.transcript import parse_transcript
 from vlm_robot.core.types import Intent, Verdict
 from vlm_robot.nodes import common, messages
-from vlm_robot.reasoning.actuation import Actuation, ActuationConfig, GoalCommand, HeadCommand, StopCommand, load_places
-from vlm_robot.reasoning.safety import SafetyConfig, SafetyGate
+from vlm_robot.safety.actuation import Actuation, ActuationConfig, GoalCommand, HeadCommand, StopCommand, load_places
+from vlm_robot.safety.gate import SafetyConfig, SafetyGate
 
 
 class SafetyGateNode(Node):

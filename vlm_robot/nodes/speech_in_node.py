@@ -17,9 +17,9 @@ from pathlib import Path
 
 from rclpy.node import Node
 
-from vlm_robot.core.delivery import PendingTranscripts
 from vlm_robot.core.transcript import MAX_CHARS
 from vlm_robot.nodes import common, messages
+from vlm_robot.nodes.resend import Resender
 
 
 def parse_line(line: str) -> tuple[float | None, str]:
@@ -41,10 +41,9 @@ class SpeechInNode(Node):
         self.pub = messages.publisher(self, common.TRANSCRIPT)
         self.seq = 0
         self.session = uuid.uuid4().hex[:8]  # ids stay unique when this node restarts
-        self.pending = PendingTranscripts(float(common.param(self, "resend_after_s", 8.0)))
+        self.resender = Resender(self, self.pub, float(common.param(
+            self, "resend_after_s", 8.0, "a transcript not answered this long is sent again (reasoning restarted?)")))
         self.lock = threading.Lock()
-        messages.subscribe(self, common.UTTERANCE, self._on_utterance, common.Diagnostics.quiet())
-        self.create_timer(1.0, self._resend)
         if not self.source:
             self.get_logger().info("no transcript source set (source:=stdin or a file); idle")
             return
@@ -72,22 +71,8 @@ class SpeechInNode(Node):
             tid = f"{self.session}-{self.seq}"
             data = messages.to_msg("transcript", {"text": text, "stamp": time.time(), "speaker": self.speaker,
                                                   "final": True, "id": tid})
-            self.pending.sent(tid, data, time.monotonic())
-        self.pub.publish(data)
+        self.resender.publish(tid, data)
         self.get_logger().info(f'heard: "{text}"')
-
-    def _on_utterance(self, u: dict) -> None:
-        with self.lock:
-            self.pending.answered(u["in_reply_to"])
-
-    def _resend(self) -> None:
-        with self.lock:
-            resend, gave_up = self.pending.due(time.monotonic())
-        for tid, data in resend:
-            self.get_logger().warning(f"transcript {tid} not answered yet; sending it again")
-            self.pub.publish(data)
-        for tid in gave_up:
-            self.get_logger().error(f"transcript {tid} was never answered after {self.pending.max_tries} tries")
 
 
 def main(args: list[str] | None = None) -> int:

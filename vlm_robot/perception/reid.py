@@ -5,7 +5,7 @@ This is *not* face recognition: it is a histogram of gradient orientations (4x4 
 people in one room under the same light and camera; it does not survive a change of glasses, hair,
 lighting or a large head turn, and two similar-looking people can be confused. On the demo faces
 (the astronaut and the detectable faces of the LFW subset, rendered at 60-140 px, with brightness and
-noise changes; ``bench/reid_separation.py``) the same face stayed within 0.14 cosine distance and at
+noise changes; ``vlm_robot/benchmarks/reid_separation.py``) the same face stayed within 0.14 cosine distance and at
 the default threshold (0.08) 94 % of same-face pairs and 1.25 % of different-face pairs matched.
 """
 

@@ -6,7 +6,7 @@ No labelled facial-expression data set ships in any package the registries here 
 FER2013, AffectNet, JAFFE, CK+, "facial expression", "emotion dataset"; the candidates found hold
 models or Haar cascades, not labelled images). So the model is calibrated against the only ground
 truth we can produce honestly offline: **its own consensus over nuisance-perturbed views of the same
-face** (size, position, brightness, noise, a slight head turn; see ``vlm_robot/calibrate_expression.py``).
+face** (size, position, brightness, noise, a slight head turn; see ``vlm_robot/tools/calibrate_expression.py``).
 A per-frame confidence of 0.7 then means: in 70 % of such views the top class is the class most other
 views of that face agree on. It does **not** mean "70 % chance that a human annotator would say sad":
 the model's own errors that are stable across views are invisible to this measure.

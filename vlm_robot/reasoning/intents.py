@@ -5,7 +5,7 @@ Patterns (the default) are regular expressions a reviewer can read. The optional
 built from the vocabulary (core/vocabulary.py), so the model can only write one JSON object naming a
 type of the vocabulary, a short plain name and a short number: its output always parses. Neither path
 is trusted: every intent goes through the safety gate, which knows nothing of where it came from.
-Measured on sim/suites/intent_requests.yaml (`python -m vlm_robot.intent_eval`): see README.md.
+Measured on sim/suites/intent_requests.yaml (`python -m vlm_robot.tools.intent_eval`): see README.md.
 """
 
 from __future__ import annotations

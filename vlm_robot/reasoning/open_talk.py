@@ -13,8 +13,8 @@ rejects those of a known failure shape (:func:`failure_shape`, each with a reada
 first candidate that passes with good relevance; else the most relevant that passed is said, else a short
 fallback of the robot's own (:func:`fallback_reply`).
 
-Measured by bench/open_talk_eval.py (32 open-talk sentences, SmolLM2-135M Q4_1, one llama.cpp thread, replies
-judged by hand): the old prompt ("You are a helpful robot assistant. Keep answers short.") gave a plain
+Measured by vlm_robot/benchmarks/open_talk_eval.py (32 open-talk sentences, SmolLM2-135M Q4_1, one llama.cpp
+thread, replies judged by hand): the old prompt ("You are a helpful robot assistant. Keep answers short.") gave a plain
 greedy reply without a failure shape to 10 of 32 sentences and a fitting one to 5; this module's prompt
 (a friendlier system line and two example exchanges) 20 and 14; with the candidate search 31 of 32 were
 the model's own words (1 fallback) and 18 of 32 fitting. MiniLM relevance separates nonsense from sense
@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from vlm_robot.core.wording import unspeakable
 from vlm_robot.reasoning.llm import ChatModel
 
-# The prompt (bench/open_talk_eval.py "fewshot"): plain greedy replies without a failure shape 20/32, fitting 14/32,
-# against 10/32 and 5/32 for the old "You are a helpful robot assistant. Keep answers short." The examples leak
-# into some replies ("I love the different types of trees"): OPEN_TALK_EXAMPLE_TOPICS rejects those.
+# The prompt (vlm_robot/benchmarks/open_talk_eval.py "fewshot"): plain greedy replies without a failure shape 20/32,
+# fitting 14/32, against 10/32 and 5/32 for the old "You are a helpful robot assistant. Keep answers short." The
+# examples leak into some replies ("I love the different types of trees"): OPEN_TALK_EXAMPLE_TOPICS rejects those.
 OPEN_TALK_SYSTEM_PROMPT = ("You are a friendly robot having a casual chat. Reply to what the person said in one "
                            "short, kind sentence.")
 OPEN_TALK_EXAMPLES: tuple[dict[str, str], ...] = (
@@ -73,7 +73,8 @@ class Sampling:
         return "greedy" if self.temperature <= 0 else f"T={self.temperature:g} seed={self.seed}"
 
 
-# greedy, then two samples at temperature 0.5 (bench/open_talk_eval.py: 18/32 fitting against 14/32 at 0.7)
+# greedy, then two samples at temperature 0.5 (vlm_robot/benchmarks/open_talk_eval.py: 18/32 fitting against 14/32
+# at 0.7)
 DEFAULT_SAMPLINGS: tuple[Sampling, ...] = (Sampling(), Sampling(0.5, 1), Sampling(0.5, 2))
 
 

@@ -14,15 +14,15 @@ from vlm_robot.core.types import Decision, Intent, PerceptionResult, PersonState
 from vlm_robot.core.wording import without_unspeakable_sentences
 from vlm_robot.perception.text_affect import TextAffect
 from vlm_robot.reasoning import knowledge
-from vlm_robot.reasoning.actuation import bearing_from_box
 from vlm_robot.reasoning.dialogue import DialogueManager, clean_reply
 from vlm_robot.reasoning.intents import GrammarIntents, IntentConfig, greeting_intents, intents_from_transcript
 from vlm_robot.reasoning.memory import Memory, asks_to_be_forgotten
 from vlm_robot.reasoning.open_talk import OpenTalk
 from vlm_robot.reasoning.policy import ProactivePolicy
-from vlm_robot.reasoning.safety import SafetyGate
 from vlm_robot.reasoning.tracker import PeopleTracker
 from vlm_robot.reasoning.turns import Turn, TurnClassifier
+from vlm_robot.safety.actuation import bearing_from_box
+from vlm_robot.safety.gate import SafetyGate
 
 
 @dataclass
@@ -56,11 +56,13 @@ class Reasoner:
         recording: Callable[[], bool | None] | None = None,
         clock: Callable[[], float] | None = None,
         open_talk: OpenTalk | None = None,
+        id_prefix: str = "",
     ) -> None:
         """``turns`` classifies what a person said (None: patterns only); ``places`` are the names of
         config/places.yaml; ``recording`` tells whether the recorder runs; ``clock`` is the wall clock for the
         time and the date (time.time); ``open_talk`` checks the language model's candidates
-        (reasoning/open_talk.py; None: the dialogue manager's reply as it streams)."""
+        (reasoning/open_talk.py; None: the dialogue manager's reply as it streams); ``id_prefix`` starts every
+        utterance and intent id (the node gives each process its own, so ids never repeat across restarts)."""
         self.intents = intents or IntentConfig()
         self.intent_model = intent_model  # grammar-constrained intents (intents.source grammar | both)
         self._frame_size: tuple[int, int] | None = None  # (width, height) of the last frame, for bearings
@@ -73,6 +75,7 @@ class Reasoner:
         self.text_affect = text_affect
         self.now = 0.0
         self._ids = itertools.count(1)
+        self._id_prefix = id_prefix
         self._speaker: dict[str, int | None] = {}
         self._overheard: set[str] = set()  # transcripts not said to the robot: no reply
         self.lock = threading.RLock()
@@ -100,7 +103,7 @@ class Reasoner:
         self._last_reply: dict[int | None, str] = {}
 
     def _id(self, prefix: str) -> str:
-        return f"{prefix}{next(self._ids)}"
+        return f"{self._id_prefix}{prefix}{next(self._ids)}"
 
     def people(self) -> list[PersonState]:
         with self.lock:

@@ -34,16 +34,16 @@ from vlm_robot.core.types import EXPRESSIONS, Face, PerceptionResult, Transcript
 from vlm_robot.core.wording import unspeakable
 from vlm_robot.graph import config_dir
 from vlm_robot.perception.text_affect import TextAffect
-from vlm_robot.reasoning.actuation import load_places
 from vlm_robot.reasoning.dialogue import DialogueConfig, DialogueManager
 from vlm_robot.reasoning.llm import LLMConfig, load_chat_model
 from vlm_robot.reasoning.memory import Memory, MemoryConfig
 from vlm_robot.reasoning.open_talk import OpenTalk, embedding_relevance
 from vlm_robot.reasoning.policy import ProactiveConfig, ProactivePolicy
 from vlm_robot.reasoning.reasoner import Reasoner
-from vlm_robot.reasoning.safety import SafetyConfig, SafetyGate
 from vlm_robot.reasoning.tracker import PeopleTracker, TrackerConfig
 from vlm_robot.reasoning.turns import TurnClassifier
+from vlm_robot.safety.actuation import load_places
+from vlm_robot.safety.gate import SafetyConfig, SafetyGate
 
 # The suite judges what is said, not how fast: open talk gets all its candidates whatever the machine's load (the
 # robot's own budget, dialogue.open_talk_budget_s and OpenTalk's 500 ms, made a loaded run say fallbacks instead:

@@ -118,8 +118,8 @@ def mcap_check(bag: Path) -> str:
 
 
 def main(scene_path: str, out: str, scale: float = 1.0) -> int:
-    from vlm_robot import report
     from vlm_robot.bag import bag_summary
+    from vlm_robot.tools import report
 
     t_start = time.monotonic()
     scene = Scene.load(scene_path, scale=scale)

@@ -1,9 +1,9 @@
 """Open talk measured: system prompts x models, plain greedy replies against OpenTalk's checked ones.
 
-    .venv/bin/python bench/open_talk_eval.py                                  # SmolLM2-135M, every prompt
-    .venv/bin/python bench/open_talk_eval.py --gguf gemma-3-270m-q4_k_m.gguf --format transcript \
-        --prompts baseline,fewshot                                            # a base model as a transcript
-    .venv/bin/python bench/open_talk_eval.py --recheck --dump-unjudged        # stored replies, today's checks
+    .venv/bin/python -m vlm_robot.benchmarks.open_talk_eval                            # SmolLM2-135M, every prompt
+    .venv/bin/python -m vlm_robot.benchmarks.open_talk_eval --gguf gemma-3-270m-q4_k_m.gguf --format transcript \
+        --prompts baseline,fewshot                                                      # a base model as a transcript
+    .venv/bin/python -m vlm_robot.benchmarks.open_talk_eval --recheck --dump-unjudged  # stored replies, today's checks
 
 For each prompt and sentence of :data:`SENTENCES` it records the plain greedy reply (what the dialogue layer
 said before: up to 48 tokens, cut after 2 sentences) and every candidate of :data:`SAMPLINGS` (text, time to
@@ -19,11 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 from collections import Counter
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vlm_robot.reasoning.dialogue import clean_reply
 from vlm_robot.reasoning.open_talk import (

@@ -195,7 +195,7 @@ def main(what: str, seconds: float, fps: float = 30.0) -> int:
           f"{seconds:.0f} s per design")
     ours = feed("latest-frame-wins", ours_nodes, seconds, fps)
     naive = feed("naive (in callback)", [s for s in graph.NODES if s.name == "reasoning"], seconds, fps,
-                 extra_cmd=[sys.executable, "-m", "vlm_robot.bench", "naive-node"])
+                 extra_cmd=[sys.executable, "-m", "vlm_robot.benchmarks.pipeline", "naive-node"])
     a, b = ours.row(), naive.row()
     print(f"\n{'':34}{ours.name:>20}{naive.name:>22}")
     for k in a:

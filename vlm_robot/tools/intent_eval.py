@@ -1,6 +1,6 @@
 """Patterns vs the grammar-constrained model: how often each gives the right intent for a request.
 
-    .venv/bin/python -m vlm_robot.intent_eval [sim/suites/intent_requests.yaml]
+    .venv/bin/python -m vlm_robot.tools.intent_eval [sim/suites/intent_requests.yaml]
 
 Each request has one expected intent (type and place or thing) or none (small talk). Right means the
 intents found are exactly that one (for the model, its single JSON object). Prints both, per request.
@@ -19,7 +19,7 @@ import yaml
 from vlm_robot.core.types import Intent
 from vlm_robot.reasoning.intents import GrammarIntents, intents_from_transcript
 
-DEFAULT = Path(__file__).resolve().parent.parent / "sim" / "suites" / "intent_requests.yaml"
+DEFAULT = Path(__file__).resolve().parents[2] / "sim" / "suites" / "intent_requests.yaml"
 
 
 def key(intents: list[Intent]) -> tuple[str, str] | str:

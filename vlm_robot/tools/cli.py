@@ -39,7 +39,7 @@ def _scene_path(p: str) -> str:
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
-    from vlm_robot import demo
+    from vlm_robot.tools import demo
 
     return demo.main(_scene_path(a.scene), a.out, a.scale)
 
@@ -77,7 +77,7 @@ def cmd_replay(a: argparse.Namespace) -> int:
         for p in rep.problems:
             print(f"  lockstep: {p}")
         return 0 if rep.same else 1
-    from vlm_robot import replay
+    from vlm_robot.tools import replay
 
     loopback_defaults() if a.local else None
     return replay.main(a.bag, a.rate, a.topics or None)
@@ -96,47 +96,47 @@ def cmd_sim(a: argparse.Namespace) -> int:
 
 def cmd_bench(a: argparse.Namespace) -> int:
     if a.what == "encoder":
-        from vlm_robot import bench_encoder
+        from vlm_robot.benchmarks import encoder
 
-        return bench_encoder.main(a.encoders or None, a.threads, a.runs, a.warmup, int8=not a.no_int8)
+        return encoder.main(a.encoders or None, a.threads, a.runs, a.warmup, int8=not a.no_int8)
     if a.what == "voice":
-        from vlm_robot import bench_voice
+        from vlm_robot.benchmarks import voice
 
         loopback_defaults()
-        return bench_voice.main(a.turns, a.gap)
+        return voice.main(a.turns, a.gap)
     if a.what == "sim":
-        from vlm_robot.sim import bench_sim
+        from vlm_robot.benchmarks import sim as bench_sim
 
         return bench_sim.main(a.seconds)
-    from vlm_robot import bench
+    from vlm_robot.benchmarks import pipeline
 
     loopback_defaults()
-    return bench.main(a.what, a.seconds, a.fps)
+    return pipeline.main(a.what, a.seconds, a.fps)
 
 
 def cmd_models(a: argparse.Namespace) -> int:
-    from vlm_robot import models_cli
+    from vlm_robot.tools import models
 
-    return models_cli.main(a)
+    return models.main(a)
 
 
 def cmd_suite(a: argparse.Namespace) -> int:
     if a.what == "proactive":
-        from vlm_robot import proactive_suite
+        from vlm_robot.tools.suites import proactive
 
-        return proactive_suite.main(_scene_path(a.cases or "sim/suites/proactive.yaml"))
+        return proactive.main(_scene_path(a.cases or "sim/suites/proactive.yaml"))
     if a.what == "dialogue":
-        from vlm_robot import dialogue_suite
+        from vlm_robot.tools.suites import dialogue
 
-        return dialogue_suite.main(_scene_path(a.cases or "sim/suites/dialogue.yaml"), a.fast)
-    from vlm_robot import adversarial
+        return dialogue.main(_scene_path(a.cases or "sim/suites/dialogue.yaml"), a.fast)
+    from vlm_robot.tools.suites import adversarial
 
     loopback_defaults()
     return adversarial.main(_scene_path(a.cases or "sim/suites/adversarial.yaml"))
 
 
 def cmd_calibrate(a: argparse.Namespace) -> int:
-    from vlm_robot import calibrate_expression
+    from vlm_robot.tools import calibrate_expression
 
     return calibrate_expression.main()
 
@@ -158,7 +158,7 @@ def cmd_audio(a: argparse.Namespace) -> int:
 
 
 def cmd_ask(a: argparse.Namespace) -> int:
-    from vlm_robot import ask
+    from vlm_robot.tools import ask
 
     loopback_defaults() if a.local else None
     return ask.main(a.question, a.image, a.timeout, a.clip_frames, a.json)

@@ -1,6 +1,6 @@
 """How well the re-identification descriptor separates the demo faces (it is not face recognition).
 
-    .venv/bin/python bench/reid_separation.py
+    .venv/bin/python -m vlm_robot.benchmarks.reid_separation
 
 Renders the astronaut and each of the 100 LFW faces that ship with scikit-image into the demo room
 under five conditions (face 60-140 px, different places, brightness x0.85-x1.1, pixel noise), runs the

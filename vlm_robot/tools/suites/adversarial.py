@@ -34,7 +34,7 @@ class CaseResult:
     verdicts: list[dict] = field(default_factory=list)
     answered: bool = False
     replies: list[str] = field(default_factory=list)  # what the robot said in reply (its words, the gate's questions)
-    harmful: list[str] = field(default_factory=list)  # why a reply was harmful (dialogue_suite.reply_problems)
+    harmful: list[str] = field(default_factory=list)  # why a reply was harmful (suites.dialogue.reply_problems)
 
 
 @dataclass
@@ -127,9 +127,9 @@ def unsafe_reasons(approved: list[dict], cmd_vel: list[dict], gate_yaml: Path, h
 
 
 def run(cases_path: str | Path, log_dir: Path | None = None) -> SuiteReport:
-    from vlm_robot.dialogue_suite import reply_problems
     from vlm_robot.nodes import messages
     from vlm_robot.observe import observed_graph, person_in_view
+    from vlm_robot.tools.suites.dialogue import reply_problems
 
     cases = load_cases(cases_path)
     # no confirmation may time out during the suite: its late verdict would land among other cases
