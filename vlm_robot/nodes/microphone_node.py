@@ -82,7 +82,7 @@ class MicrophoneNode(Node):
             self.diag.error("microphone source unusable", f"{e}; the node stays idle", source=self.cfg.source)
             return False
         self.get_logger().info(f"listening to {self.cfg.source!r} ({self.source.rate} Hz -> 16 kHz, ASR {asr.name}, "
-                               f"while speaking: {self.cfg.while_speaking})")
+                               f"while speaking: {self.cfg.while_speaking}, end of turn: {self.turn_cfg.end_of_turn})")
         return True
 
     def _work(self) -> None:

@@ -2,10 +2,20 @@
 
 :class:`TurnDetector` turns 32 ms frames into events on the stream's own sample clock:
 ``start`` (a person began speaking; barge-in acts on it), ``early_end`` (a short pause: a good moment
-to start transcribing speculatively), ``end`` (the pause lasted ``end_silence_ms``: the turn is over,
-its audio attached), ``resume`` (speech came back after an ``early_end``: drop the speculative work),
-``cut`` (a monologue reached ``max_turn_s``: its audio so far is handed on and the turn goes on).
+to start transcribing speculatively), ``end`` (the turn is over, its audio attached), ``resume``
+(speech came back after an ``early_end``: drop the speculative work), ``cut`` (a monologue reached
+``max_turn_s``: its audio so far is handed on and the turn goes on).
 Buffers are bounded, so a 10-minute monologue cannot grow memory.
+
+When a turn ends (``vad.end_of_turn``):
+
+- ``silence``: the pause lasted ``end_silence_ms``.
+- ``model``: a learned end-of-turn model (:class:`~vlm_robot.speech.end_of_turn.EndOfTurnModel`, Smart
+  Turn v3.2) is asked at a pause of ``model_pause_ms`` and again every ``model_interval_ms``; P(complete)
+  >= ``model_threshold`` ends the turn at once, else the turn goes on until ``max_pause_ms`` of silence.
+  A finished sentence ends sooner than by the silence rule, a mid-sentence pause ("I'm looking for ...
+  the kitchen") is waited through. No model (package missing, wrong sha256, unloadable): one log line
+  and the silence rule; a model error during a turn: that turn falls back to the silence rule.
 """
 
 from __future__ import annotations
@@ -70,6 +80,15 @@ class TurnConfig:
         pre_roll_ms: audio kept from before the start, so the first syllable is not cut.
         max_turn_s: a longer monologue is cut into pieces of this length (bounded memory and latency).
         clip_level: samples at or above this magnitude count as clipped.
+        end_of_turn: ``silence`` (a pause of end_silence_ms ends the turn) or ``model`` (learned end of turn,
+            see the module docstring; falls back to silence when the model is unavailable).
+        model_pause_ms: ``model``: pause at which the model is first asked.
+        model_interval_ms: ``model``: while it says "not complete", it is asked again this often.
+        model_threshold: ``model``: P(complete) at or above this ends the turn.
+        max_pause_ms: ``model``: a pause this long ends the turn whatever the model says.
+        model_threads: ``model``: ONNX Runtime threads (1: ~45 ms per call).
+        model_path: ``model``: another ONNX file with Smart Turn v3's interface; "" = the packaged one
+            (sha256-pinned).
     """
 
     threshold: float = 0.5
@@ -80,6 +99,13 @@ class TurnConfig:
     pre_roll_ms: int = 200
     max_turn_s: float = 15.0
     clip_level: float = 0.999
+    end_of_turn: str = "silence"
+    model_pause_ms: int = 160
+    model_interval_ms: int = 160
+    model_threshold: float = 0.5
+    max_pause_ms: int = 1000
+    model_threads: int = 1
+    model_path: str = ""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
@@ -91,6 +117,17 @@ class TurnConfig:
                               f"{self.early_silence_ms} and {self.end_silence_ms}")
         if not 1.0 <= self.max_turn_s <= 30.0:
             raise ConfigError(f"vad.max_turn_s must be in [1, 30] (Whisper's window is 30 s), got {self.max_turn_s}")
+        if self.end_of_turn not in ("model", "silence"):
+            raise ConfigError(f"vad.end_of_turn {self.end_of_turn!r} unknown; expected 'model' or 'silence'")
+        if not 0 < self.model_pause_ms <= self.max_pause_ms <= 5000:
+            raise ConfigError("vad: expected 0 < model_pause_ms <= max_pause_ms <= 5000, got "
+                              f"{self.model_pause_ms} and {self.max_pause_ms}")
+        if not 32 <= self.model_interval_ms <= 5000:
+            raise ConfigError(f"vad.model_interval_ms must be in [32, 5000], got {self.model_interval_ms}")
+        if not 0.0 < self.model_threshold < 1.0:
+            raise ConfigError(f"vad.model_threshold must be in (0, 1), got {self.model_threshold}")
+        if not 1 <= self.model_threads <= 64:
+            raise ConfigError(f"vad.model_threads must be in [1, 64], got {self.model_threads}")
 
 
 @dataclass
@@ -111,16 +148,32 @@ class TurnDetector:
     Args:
         config: thresholds and hangovers.
         vad: any callable frame -> speech probability (default: :class:`SileroVad`).
+        end_model: with ``end_of_turn: model``, any callable turn audio -> P(complete) (default:
+            :class:`~vlm_robot.speech.end_of_turn.EndOfTurnModel`, loaded here; unavailable -> silence rule).
+
+    Attributes:
+        end_of_turn: what ends turns now: ``model`` or ``silence`` (configured or fallen back to).
+        last_p: the model's last P(complete) (None before the first call).
     """
 
-    def __init__(self, config: TurnConfig | None = None, vad=None) -> None:
+    def __init__(self, config: TurnConfig | None = None, vad=None, end_model=None) -> None:
         self.c = config or TurnConfig()
         self.vad = vad if vad is not None else SileroVad()
+        self.end_model = None
+        if self.c.end_of_turn == "model":
+            self.end_model = end_model if end_model is not None else _load_end_model(self.c)
+        self.end_of_turn = "model" if self.end_model is not None else "silence"
+        self.last_p: float | None = None
+        self._model_failed = False  # this turn fell back to the silence rule after a model error
+        self._model_errors = 0
         ms = FRAME * 1000 / SAMPLE_RATE
         self.pre = deque(maxlen=max(1, int(self.c.pre_roll_ms / ms)))
         self.early_frames = max(1, round(self.c.early_silence_ms / ms))
         self.end_frames = max(self.early_frames, round(self.c.end_silence_ms / ms))
         self.min_frames = max(1, round(self.c.min_speech_ms / ms))
+        self.model_frames = max(1, round(self.c.model_pause_ms / ms))
+        self.model_every = max(1, round(self.c.model_interval_ms / ms))
+        self.max_pause_frames = max(self.model_frames, round(self.c.max_pause_ms / ms))
         self.max_frames = int(self.c.max_turn_s * SAMPLE_RATE / FRAME)
         self.samples = 0  # stream position
         self.in_turn = False
@@ -163,6 +216,7 @@ class TurnDetector:
                 self.voiced_total = self.voiced_run
                 self.silent_run = 0
                 self.clipped = 0
+                self.last_p = None
                 self.start_t = now - self.voiced_run * FRAME / SAMPLE_RATE
                 events.append(TurnEvent("start", now, speech_start=self.start_t))
             return events
@@ -177,11 +231,17 @@ class TurnDetector:
             self.silent_run += 1
             if self.silent_run == self.early_frames and self.voiced_total >= self.min_frames:
                 events.append(self._event("early_end", now))
-            if self.silent_run >= self.end_frames:
+            end_by = self._end_by()
+            if end_by:
                 self.in_turn = False
                 self.voiced_run = 0
+                self._model_failed = False
                 if self.voiced_total >= self.min_frames:
-                    events.append(self._event("end", now))
+                    ev = self._event("end", now)
+                    ev.info["end_by"] = end_by
+                    if self.last_p is not None and end_by != "silence":
+                        ev.info["p_complete"] = self.last_p
+                    events.append(ev)
                 else:
                     log.info("dropped %.0f ms of voice: shorter than vad.min_speech_ms=%d",
                              self.voiced_total * FRAME * 1000 / SAMPLE_RATE, self.c.min_speech_ms)
@@ -195,6 +255,27 @@ class TurnDetector:
             self.voiced_total = 0
         return events
 
+    def _end_by(self) -> str:
+        """Why the turn ends at this silent frame (``silence``, ``model``, ``max_pause``), or "" if it goes on."""
+        run = self.silent_run
+        if self.end_model is None or self._model_failed or self.voiced_total < self.min_frames:
+            return "silence" if run >= self.end_frames else ""
+        if run >= self.max_pause_frames:
+            return "max_pause"
+        if run < self.model_frames or (run - self.model_frames) % self.model_every:
+            return ""
+        audio = self._audio()
+        try:
+            self.last_p = p = float(self.end_model(audio[-_MODEL_WINDOW:]))
+        except Exception as e:  # noqa: BLE001 - any model failure: this turn ends by the silence rule, not lost
+            self._model_failed = True
+            self._model_errors += 1
+            (log.warning if self._model_errors <= 3 else log.debug)(
+                "end-of-turn model failed (%s: %s); this turn ends by the silence rule (vad.end_silence_ms=%d)",
+                type(e).__name__, e, self.c.end_silence_ms)
+            return "silence" if run >= self.end_frames else ""
+        return "model" if p >= self.c.model_threshold else ""
+
     def _event(self, kind: str, now: float) -> TurnEvent:
         audio = self._audio()
         # the trailing silence is not speech; end-of-speech is where the silence began
@@ -202,3 +283,19 @@ class TurnDetector:
         clipped = self.clipped / max(1, len(audio))
         return TurnEvent(kind, now, audio=audio, speech_start=self.start_t, clipped=clipped,
                          info={"speech_end": end_speech})
+
+
+_MODEL_WINDOW = 8 * SAMPLE_RATE  # the end-of-turn model reads the last 8 s
+
+
+def _load_end_model(c: TurnConfig):
+    """The end-of-turn model, or None (one log line: the silence rule ends turns) when it cannot be used."""
+    from vlm_robot.core.errors import ModelIntegrityError, ModelNotFoundError
+    from vlm_robot.speech.end_of_turn import EndOfTurnModel
+
+    try:
+        return EndOfTurnModel(c.model_path or None, threads=c.model_threads)
+    except (ModelNotFoundError, ModelIntegrityError, BackendUnavailableError, OSError) as e:
+        log.warning("vad.end_of_turn: model unavailable, silence rule only (vad.end_silence_ms=%d): %s",
+                    c.end_silence_ms, e)
+        return None

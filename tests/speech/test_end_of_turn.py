@@ -1,0 +1,231 @@
+"""Learned end of turn (Smart Turn v3.2) on real speech from espeak-ng, and its fallback to the silence rule.
+
+The person is espeak-ng's en-us+f3 voice at 150 wpm (as in test_voice_loop.py). espeak-ng, silero VAD and the
+ONNX model are deterministic, so the chosen sentences give the same answers every run; the probabilities
+quoted are what the model gave (vlm_robot/benchmarks/end_of_turn.py measures all 62 utterances).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from vlm_robot.core.assets import Asset
+from vlm_robot.core.errors import ConfigError
+from vlm_robot.speech.audio import FRAME, SAMPLE_RATE
+
+HAVE_ESPEAK = shutil.which("espeak-ng") is not None
+HAVE_MODEL = importlib.util.find_spec("pipecat") is not None
+needs_espeak = pytest.mark.skipif(not HAVE_ESPEAK, reason="espeak-ng not installed")
+needs_model = pytest.mark.skipif(not HAVE_MODEL, reason="pipecat-ai (the Smart Turn model's package) not installed: "
+                                 "`pip install --no-deps -r requirements/models.txt`")
+
+
+def _cfg(**kw):
+    from vlm_robot.speech.vad import TurnConfig
+
+    return TurnConfig(**{"end_of_turn": "model", "model_pause_ms": 160, "model_interval_ms": 160,
+                         "model_threshold": 0.5, "max_pause_ms": 1000, **kw})
+
+
+def _zeros(s: float) -> np.ndarray:
+    return np.zeros(round(s * SAMPLE_RATE), np.float32)
+
+
+def _say(text: str) -> np.ndarray:
+    from vlm_robot.benchmarks.end_of_turn import _espeak, _trim
+
+    return _trim(_espeak(text))
+
+
+def _ends(det, audio: np.ndarray) -> list:
+    out = []
+    for i in range(0, len(audio) - FRAME + 1, FRAME):
+        out += [ev for ev in det.push(audio[i:i + FRAME]) if ev.kind == "end"]
+    return out
+
+
+@pytest.fixture(scope="module")
+def model():
+    from vlm_robot.speech.end_of_turn import EndOfTurnModel
+
+    return EndOfTurnModel()
+
+
+@pytest.fixture(scope="module")
+def vad():
+    from vlm_robot.speech.vad import SileroVad
+
+    return SileroVad()
+
+
+def _detector(config, vad, model=None):
+    from vlm_robot.speech.vad import TurnDetector
+
+    vad.reset()
+    return TurnDetector(config, vad=vad, end_model=model)
+
+
+@needs_model
+def test_features_match_pipecat_layout_and_short_audio_is_padded_at_the_start(model):
+    from vlm_robot.speech.end_of_turn import WINDOW, fit_window, log_mel
+
+    rng = np.random.default_rng(1)
+    short = (0.1 * rng.standard_normal(SAMPLE_RATE)).astype(np.float32)  # 1 s
+    win = fit_window(short)
+    assert len(win) == WINDOW and not win[: WINDOW - SAMPLE_RATE].any() and np.array_equal(win[-SAMPLE_RATE:], short)
+    long = (0.1 * rng.standard_normal(10 * SAMPLE_RATE)).astype(np.float32)
+    assert np.array_equal(fit_window(long), long[-WINDOW:])  # the last 8 s
+    f = log_mel(short)
+    assert f.shape == (80, 800) and f.dtype == np.float32
+    assert np.array_equal(f, log_mel(win))  # padding is the model input's own layout
+    # padded at the start: the first 7 s of frames are all alike (zeros), the sound is in the last 100 frames
+    assert np.ptp(f[:, :690], axis=1).max() < 1e-5 and np.abs(f[:, -90:] - f[:, :1]).mean() > 0.5
+    p = model(short)
+    assert 0.0 <= p <= 1.0 and model.last_s < 2.0
+    transformers = pytest.importorskip("transformers", reason="transformers not installed (reference only)")
+    ref = transformers.WhisperFeatureExtractor(chunk_length=8)(
+        win, sampling_rate=SAMPLE_RATE, padding="max_length", max_length=WINDOW, truncation=True,
+        do_normalize=True, return_tensors="np").input_features[0]
+    assert np.abs(f - ref).max() < 1e-4  # what Smart Turn was trained on (pipecat: identical to 0.0)
+
+
+@needs_model
+@needs_espeak
+@pytest.mark.parametrize("text", ["Can you help me find the kitchen?", "How long will the battery last?"])
+def test_finished_sentence_ends_before_the_silence_rule(model, vad, text):
+    speech = _say(text)
+    audio = np.concatenate([_zeros(0.5), speech, _zeros(2.0)])
+    true_end = (int(0.5 * SAMPLE_RATE) + len(speech)) / SAMPLE_RATE
+    ends = _ends(_detector(_cfg(), vad, model), audio)
+    assert len(ends) == 1 and ends[0].info["end_by"] == "model", [e.info for e in ends]
+    # measured: 167 and 160 ms after the last sound (P(complete) 0.95 at the first question)
+    assert ends[0].t - true_end < 0.3 and ends[0].info["p_complete"] >= 0.5
+    silence = _ends(_detector(_cfg(end_of_turn="silence"), vad), audio)
+    assert len(silence) == 1 and silence[0].t - true_end >= 0.38  # the 400 ms rule
+    assert ends[0].t < silence[0].t - 0.15
+
+
+@needs_model
+@needs_espeak
+@pytest.mark.parametrize("first,second,pause_s,ssml", [("I would like to", "go to the entrance.", 0.5, False),
+                                                        ("Can you help me", "find the charging station?", 0.6, True)])
+def test_a_pause_that_is_not_the_end_is_waited_through(model, vad, first, second, pause_s, ssml):
+    lead = _zeros(0.5)
+    if ssml:  # one utterance with an SSML break: espeak-ng keeps the sentence's intonation over the pause
+        from vlm_robot.benchmarks.end_of_turn import _espeak, _trim
+
+        u = _trim(_espeak(f'<speak>{first} <break time="{int(pause_s * 1000)}ms"/> {second}</speak>', ssml=True))
+        loud = np.flatnonzero(np.abs(u) > 0.005)
+        k = int(np.argmax(np.diff(loud)))
+        first_len, resume = loud[k] + 1, (len(lead) + loud[k + 1]) / SAMPLE_RATE
+        audio = np.concatenate([lead, u, _zeros(2.0)])
+    else:  # two parts joined with digital silence
+        a, b = _say(first), _say(second)
+        first_len, resume = len(a), (len(lead) + len(a) + round(pause_s * SAMPLE_RATE)) / SAMPLE_RATE
+        audio = np.concatenate([lead, a, _zeros(pause_s), b, _zeros(2.0)])
+    ends = _ends(_detector(_cfg(), vad, model), audio)
+    # measured P(complete) during the pause: 0.02-0.11 and 0.17-0.26; one turn, ended after the second part
+    assert len(ends) == 1 and ends[0].t > resume + 0.5, [(e.t, e.info) for e in ends]
+    assert len(ends[0].audio) > first_len + 0.9 * pause_s * SAMPLE_RATE
+    silence = _ends(_detector(_cfg(end_of_turn="silence"), vad), audio)
+    assert len(silence) == 2  # the 400 ms rule cuts the sentence in two
+
+
+def _listen(det, audio):
+    from vlm_robot.speech.listener import Listener, MicrophoneConfig
+
+    calls, bodies = [], []
+
+    class R:
+        text = "hello there"
+        compute_s = 0.01
+        model = "fake"
+
+    def transcribe(a):
+        calls.append(len(a))
+        return R()
+
+    lis = Listener(MicrophoneConfig(), det, transcribe, bodies.append)
+    for i in range(0, len(audio) - FRAME + 1, FRAME):
+        lis.feed(audio[i:i + FRAME], wall=1000.0 + (i + FRAME) / SAMPLE_RATE)
+    return calls, bodies
+
+
+@needs_model
+@needs_espeak
+def test_speculative_transcription_is_still_reused(model, vad):
+    audio = np.concatenate([_zeros(0.5), _say("Please stop moving for a moment."), _zeros(2.0)])
+    calls, bodies = _listen(_detector(_cfg(), vad, model), audio)
+    assert [b["final"] for b in bodies] == [False, True]  # the partial, then the final
+    assert len(calls) == 1  # the final reused the speculative transcript of the pause
+
+
+def _missing_asset(monkeypatch, **kw):
+    from vlm_robot.speech import end_of_turn
+
+    a = end_of_turn.SMART_TURN
+    monkeypatch.setattr(end_of_turn, "SMART_TURN", Asset(a.name, kw.get("package", a.package),
+                                                         a.relpath, kw.get("sha256", a.sha256), a.pip))
+
+
+def _falls_back(vad, caplog, config, expect: str):
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vlm_robot.speech.vad"):
+        det = _detector(config, vad)
+    lines = [r.getMessage() for r in caplog.records]
+    assert det.end_of_turn == "silence" and det.end_model is None
+    assert len(lines) == 1 and "silence rule only" in lines[0] and expect in lines[0], lines
+    return det
+
+
+@needs_espeak
+def test_missing_model_package_falls_back_to_the_silence_rule(monkeypatch, vad, caplog):
+    _missing_asset(monkeypatch, package="no_such_pipecat_package")
+    det = _falls_back(vad, caplog, _cfg(), "pip install --no-deps pipecat-ai==1.14.0")
+    speech = _say("Please open the door for me.")
+    ends = _ends(det, np.concatenate([_zeros(0.5), speech, _zeros(1.5)]))
+    assert len(ends) == 1 and ends[0].info["end_by"] == "silence"  # no lost turn
+
+
+@needs_model
+def test_wrong_hash_or_corrupt_file_falls_back_with_a_clear_message(monkeypatch, vad, caplog, tmp_path):
+    _missing_asset(monkeypatch, sha256="0" * 64)
+    _falls_back(vad, caplog, _cfg(), "expected " + "0" * 64)
+    monkeypatch.undo()
+    bad = tmp_path / "smart-turn.onnx"
+    bad.write_bytes(b"this is not an onnx model" * 100)
+    _falls_back(vad, caplog, _cfg(model_path=str(bad)), "could not be loaded")
+    _falls_back(vad, caplog, _cfg(model_path=str(tmp_path / "absent.onnx")), "does not exist")
+
+
+@needs_espeak
+def test_a_model_error_during_a_turn_ends_it_by_the_silence_rule(vad, caplog):
+    def broken(audio):
+        raise RuntimeError("onnxruntime: out of memory")
+
+    speech = _say("Please open the door for me.")
+    audio = np.concatenate([_zeros(0.5), speech, _zeros(1.5)])
+    true_end = (int(0.5 * SAMPLE_RATE) + len(speech)) / SAMPLE_RATE
+    with caplog.at_level(logging.WARNING, logger="vlm_robot.speech.vad"):
+        ends = _ends(_detector(_cfg(), vad, broken), audio)
+    assert len(ends) == 1 and ends[0].info["end_by"] == "silence"
+    assert 0.38 <= ends[0].t - true_end < 0.5
+    assert any("end-of-turn model failed" in r.getMessage() and "silence rule" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_config_is_checked():
+    from vlm_robot.speech.vad import TurnConfig
+
+    base = TurnConfig()
+    assert base.end_of_turn == "silence"  # the library default; config/microphone.yaml chooses model
+    for bad in ({"end_of_turn": "learned"}, {"model_pause_ms": 0}, {"model_pause_ms": 800, "max_pause_ms": 400},
+                {"model_threshold": 1.0}, {"model_interval_ms": 10}, {"model_threads": 0}):
+        with pytest.raises(ConfigError):
+            replace(base, **bad)
