@@ -29,35 +29,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from vlm_robot.speech.audio import FRAME, SAMPLE_RATE, read_wav, resample
+from vlm_robot.speech.sentences import USER_SENTENCES
 
 VOICE = "en-us+f3"
 RATE_WPM = 150
 AUDIBLE = 0.005
 
-FINISHED = [
-    "Could you tell me what time the library opens tomorrow?",
-    "Please bring me a glass of water.",
-    "What is the weather like outside today?",
-    "Where did I leave my keys this morning?",
-    "How many people are waiting in the hall?",
-    "Can you help me find the kitchen?",
-    "I am looking for the red chair.",
-    "Please stop moving for a moment.",
-    "Is there anyone else in the room?",
-    "My name is Anna and I work here.",
-    "Tell me a short story about a cat.",
-    "The meeting starts at ten in the morning.",
-    "Do you know where the station is?",
-    "I would like a cup of coffee.",
-    "Please open the door for me.",
-    "What can you see on the table?",
-    "Thank you for your help today.",
-    "Can you speak a little slower?",
-    "The garden looks beautiful in the spring.",
-    "Where is the nearest bus stop?",
-    "Please remind me to call my sister.",
-    "How long will the battery last?",
-]
+FINISHED = USER_SENTENCES
 PAUSED = [
     ("I'm looking for", "the kitchen."),
     ("Could you bring me", "a glass of water?"),

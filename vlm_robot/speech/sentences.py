@@ -1,0 +1,26 @@
+"""Sentences a person says to the robot, for the speech tests and benchmarks (spoken with espeak-ng)."""
+
+USER_SENTENCES = [
+    "Could you tell me what time the library opens tomorrow?",
+    "Please bring me a glass of water.",
+    "What is the weather like outside today?",
+    "Where did I leave my keys this morning?",
+    "How many people are waiting in the hall?",
+    "Can you help me find the kitchen?",
+    "I am looking for the red chair.",
+    "Please stop moving for a moment.",
+    "Is there anyone else in the room?",
+    "My name is Anna and I work here.",
+    "Tell me a short story about a cat.",
+    "The meeting starts at ten in the morning.",
+    "Do you know where the station is?",
+    "I would like a cup of coffee.",
+    "Please open the door for me.",
+    "What can you see on the table?",
+    "Thank you for your help today.",
+    "Can you speak a little slower?",
+    "The garden looks beautiful in the spring.",
+    "Where is the nearest bus stop?",
+    "Please remind me to call my sister.",
+    "How long will the battery last?",
+]
