@@ -83,10 +83,6 @@ def seconds(t: Time) -> float:
     return t.sec + t.nanosec * 1e-9
 
 
-def _stamp(header, frame_id: str = "") -> None:
-    header.frame_id = frame_id
-
-
 # --- checks -----------------------------------------------------------------------------------------------
 
 def _bad(kind: str, field: str, expected: str, got: Any) -> InvalidInputError:

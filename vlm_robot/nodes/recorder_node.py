@@ -15,10 +15,8 @@ from pathlib import Path
 from rclpy.node import Node
 
 from vlm_robot.bag import BagWriter
-from vlm_robot.nodes import common, topics
-
-TOPIC_TYPES = topics.TOPIC_TYPES  # topic -> ROS type of everything the stack publishes (nodes/topics.py)
-message_class = topics.message_class
+from vlm_robot.nodes import common
+from vlm_robot.nodes.topics import TOPIC_TYPES, message_class
 
 
 def free_split(path: Path, log=None) -> Path:

@@ -80,8 +80,9 @@ class VLMNode(Node):
             q = parse_question(body, self.service.node_config.max_question_chars)
         except InvalidInputError as e:
             self.diag.error("bad goal on " + common.VQA_ACTION, str(e), id=qid)
-            self._on_answer({"id": qid, "question": goal.question[:200], "text": "", "ok": False, "error": str(e)})
-            answer.set_result({"id": qid, "question": goal.question[:200], "text": "", "ok": False, "error": str(e)})
+            refused = {"id": qid, "question": goal.question[:200], "text": "", "ok": False, "error": str(e)}
+            self._on_answer(refused)  # published on /vlm_robot/vqa/answer like every answer
+            answer.set_result(refused)
         else:
             with self._lock:
                 self._goals[qid] = (goal_handle, answer)
