@@ -47,7 +47,7 @@ class RecorderNode(Node):
             self.bag.add_topic(topic, TOPIC_TYPES[topic])
             self.create_subscription(message_class(TOPIC_TYPES[topic]), topic, self._writer_for(topic),
                                      common.qos_for(topic, publisher=False), raw=True)
-        self.get_logger().info(f"recording {len(topics)} topics to {out}")
+        self.get_logger().info(f"recording {len(topics)} topics to {self.bag.path}")
 
     def _writer_for(self, topic: str):
         def write(raw: bytes) -> None:
