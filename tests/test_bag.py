@@ -82,3 +82,109 @@ def test_not_a_bag_and_existing_output_are_refused(tmp_path, bag):
         list(read_bag(tmp_path))
     with pytest.raises(InvalidInputError, match="already exists"):
         BagWriter(bag)
+
+
+_KILLED_WRITER = """
+import sys, time
+from rclpy.serialization import serialize_message
+from std_msgs.msg import String
+from vlm_robot.bag import BagWriter, RecordConfig
+w = BagWriter(sys.argv[1], RecordConfig(flush_s=0.05), resume=True)
+w.add_topic("/speech/transcript", "std_msgs/msg/String")
+for i in range(500):
+    w.write("/speech/transcript", 1_000_000_000 + i, serialize_message(String(data=f"sentence {i}")))
+time.sleep(0.1)
+w.tick()  # flush is due: the 500 are on disk
+print("flushed", flush=True)
+for i in range(500, 550):  # written but not yet flushed when the process is killed
+    w.write("/speech/transcript", 1_000_000_000 + i, serialize_message(String(data=f"sentence {i}")))
+time.sleep(120)
+"""
+
+
+def _killed_writer(bag: Path) -> None:
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(bag)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "flushed"
+    finally:
+        p.kill()  # SIGKILL: no close, no metadata
+        p.wait()
+
+
+def test_a_killed_writer_loses_only_what_was_not_flushed_and_the_bag_is_repaired(tmp_path):
+    from vlm_robot.bag import repair_bag
+
+    bag = tmp_path / "session"
+    _killed_writer(bag)
+    with pytest.raises(InvalidInputError, match=r"interrupted.*vlm-robot bag repair"):
+        list(read_bag(bag))
+    (report,) = repair_bag(bag)
+    assert report["file"] == "session_0.mcap" and 500 <= report["messages"] <= 550
+    texts = [deserialize(m).data for m in read_bag(bag)]
+    assert texts[:500] == [f"sentence {i}" for i in range(500)]
+    assert bag_summary(bag)["/speech/transcript"][1] == len(texts)
+    assert repair_bag(bag) == []  # a second repair finds nothing to do
+
+
+def test_a_restarted_writer_repairs_the_killed_split_and_goes_on_in_the_next(tmp_path):
+    from rclpy.serialization import serialize_message
+    from std_msgs.msg import String
+
+    from vlm_robot.bag import split_files
+
+    bag = tmp_path / "session"
+    _killed_writer(bag)
+    w = BagWriter(bag, resume=True)
+    assert w.repaired and w.repaired[0]["messages"] >= 500
+    w.add_topic("/speech/transcript", "std_msgs/msg/String")
+    w.write("/speech/transcript", 5_000_000_000, serialize_message(String(data="after the restart")))
+    w.close()
+    assert [p.name for p in split_files(bag)] == ["session_0.mcap", "session_1.mcap"]
+    meta = yaml.safe_load((bag / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    assert meta["relative_file_paths"] == ["session_0.mcap", "session_1.mcap"]
+    texts = [deserialize(m).data for m in read_bag(bag)]
+    assert texts[0] == "sentence 0" and texts[-1] == "after the restart"
+
+
+def test_a_long_recording_is_split_and_every_split_is_a_complete_bag_file(tmp_path):
+    from rclpy.serialization import serialize_message
+
+    from vlm_robot.bag import RecordConfig, is_complete, split_files
+    from vlm_robot.nodes.convert import rgb_to_image
+
+    bag = tmp_path / "session"
+    w = BagWriter(bag, RecordConfig(split_mb=0.05, flush_s=1e-6))
+    w.add_topic("/camera/image_raw", "sensor_msgs/msg/Image")
+    rng = np.random.default_rng(1)
+    for i in range(12):  # incompressible frames of 9 kB: a split every ~6
+        img = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+        w.write("/camera/image_raw", 1_000_000_000 + i, serialize_message(rgb_to_image(img, 1.0 + i)))
+    w.close()
+    splits = split_files(bag)
+    assert len(splits) >= 2 and all(is_complete(p) for p in splits)
+    assert [m.stamp_ns for m in read_bag(bag)] == [1_000_000_000 + i for i in range(12)]
+
+
+def test_jpeg_frames_are_read_back_as_images(tmp_path):
+    from rclpy.serialization import serialize_message
+
+    from vlm_robot.bag import IMAGE_TOPIC, JPEG_TOPIC, image_to_jpeg
+    from vlm_robot.nodes.convert import rgb_to_image
+
+    yy, xx = np.mgrid[0:96, 0:128]
+    img = np.stack([xx * 2, yy * 2, np.full_like(xx, 90)], axis=-1).astype(np.uint8)  # smooth: JPEG keeps it
+    raw = serialize_message(rgb_to_image(img, 7.25))
+    w = BagWriter(tmp_path / "jpeg")
+    w.add_topic(JPEG_TOPIC, "sensor_msgs/msg/CompressedImage")
+    w.write(JPEG_TOPIC, 1, image_to_jpeg(raw, 90))
+    w.close()
+    assert bag_summary(tmp_path / "jpeg")[JPEG_TOPIC][0] == "sensor_msgs/msg/CompressedImage"
+    (msg,) = read_bag(tmp_path / "jpeg", [IMAGE_TOPIC])
+    back = deserialize(msg)
+    assert (msg.topic, back.width, back.height, back.encoding) == (IMAGE_TOPIC, 128, 96, "rgb8")
+    assert back.header.stamp.sec == 7 and back.header.stamp.nanosec == 250_000_000
+    pixels = np.frombuffer(bytes(back.data), np.uint8).reshape(96, 128, 3).astype(int)
+    assert np.abs(pixels - img).mean() < 3  # JPEG at q90 of a smooth image

@@ -22,7 +22,7 @@ def test_pending_transcripts_are_resent_until_answered_then_given_up():
     assert p.due(5.5) == ([("a", "A")], [])
     assert p.answered("b") and not p.answered("b")
     assert p.due(10.6) == ([("a", "A")], [])
-    assert p.due(16.0) == ([], ["a"]) and len(p) == 0
+    assert p.due(16.0) == ([], [("a", "A")]) and len(p) == 0
 
 
 def test_seen_ids_forget_the_oldest():

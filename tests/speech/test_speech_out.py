@@ -90,8 +90,27 @@ def test_barge_in_stops_playback_within_a_frame_and_every_utterance_is_reported(
     assert stopped - t0 < 0.05
     by_id = {r["utterance_id"]: r for r in rec.done}
     assert set(by_id) == {"g1", "g2", "u9"} and all(r["aborted"] for r in rec.done)
+    assert all(r["reason"] == "barge-in: test" for r in rec.done)  # speech_done says why it was cut
     assert 0.8 < by_id["g1"]["duration_s"] < 1.2  # what was played before the cut, not the whole 6 s
     assert by_id["g2"]["duration_s"] == 0.0
+
+
+def test_an_utterance_sent_again_is_spoken_once(tmp_path):
+    """At-least-once delivery: the reasoning node sends an utterance again until its speech_done comes."""
+    out, rec = make(tmp_path)
+    try:
+        u = {"id": "u3", "text": "The kitchen is down the hall.", "kind": "reply", "in_reply_to": "t3"}
+        out.utterance(u)
+        out.utterance(dict(u))  # sent again before its speech_done arrived
+        assert rec.wait(1)
+        out.utterance(dict(u))  # and again after it (the speech_done was lost)
+        out.utterance({"id": "u4", "text": "Anything else?", "kind": "reply", "in_reply_to": "t4"})
+        assert rec.wait(2)
+        time.sleep(0.3)
+    finally:
+        out.close()
+    assert [r["utterance_id"] for r in rec.done] == ["u3", "u4"]
+    assert not any(r["aborted"] for r in rec.done) and rec.done[0]["reason"] == ""
 
 
 def test_final_text_completes_what_was_streamed():

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 @dataclass
 class _Pending:
-    body: str
+    body: object
     sent_at: float
     tries: int = 1
 
 
 class PendingTranscripts:
-    """Transcripts sent and not yet answered.
+    """Messages sent and not yet acknowledged: transcripts (until answered), and the reasoning node's
+    utterances and intents (until spoken / given a verdict), see vlm_robot/nodes/resend.py.
 
     Args:
         resend_after_s: send again when no answer came for this long.
@@ -35,26 +36,31 @@ class PendingTranscripts:
     def __len__(self) -> int:
         return len(self._pending)
 
-    def sent(self, tid: str, body: str, now: float) -> None:
+    def sent(self, tid: str, body: object, now: float) -> None:
         self._pending[tid] = _Pending(body, now)
 
     def answered(self, tid: str) -> bool:
         return self._pending.pop(tid, None) is not None
 
-    def due(self, now: float) -> tuple[list[tuple[str, str]], list[str]]:
-        """``(to_resend, given_up)``: (id, body) pairs to send again now, and ids dropped after max_tries."""
+    def due(self, now: float) -> tuple[list[tuple[str, object]], list[tuple[str, object]]]:
+        """``(to_resend, given_up)``: (id, body) pairs to send again now, and those dropped after max_tries."""
         resend, gave_up = [], []
         for tid, p in list(self._pending.items()):
             if now - p.sent_at < self.resend_after_s:
                 continue
             if p.tries >= self.max_tries:
                 del self._pending[tid]
-                gave_up.append(tid)
+                gave_up.append((tid, p.body))
             else:
                 p.tries += 1
                 p.sent_at = now
                 resend.append((tid, p.body))
         return resend, gave_up
+
+    def postpone(self, now: float) -> None:
+        """The consumer is alive and busy: nothing is overdue yet (every wait starts again from ``now``)."""
+        for p in self._pending.values():
+            p.sent_at = max(p.sent_at, now - self.resend_after_s / 2)
 
 
 class SeenIds:

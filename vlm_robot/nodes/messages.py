@@ -380,7 +380,8 @@ def _speech_done_to(d: dict) -> SpeechDone:
     m = SpeechDone(utterance_id=str(d["utterance_id"]), text=str(d["text"]), wav=str(d.get("wav", "")),
                    duration_s=float(d.get("duration_s", 0.0)), engine=str(d.get("engine", "")),
                    aborted=bool(d.get("aborted", False)), streamed=bool(d.get("streamed", False)),
-                   started=to_time(d.get("started")), first_audio=to_time(d.get("first_audio")))
+                   started=to_time(d.get("started")), first_audio=to_time(d.get("first_audio")),
+                   reason=str(d.get("reason", "")))
     m.header.stamp = to_time(d.get("stamp"))
     return m
 
@@ -388,7 +389,7 @@ def _speech_done_to(d: dict) -> SpeechDone:
 def _speech_done_from(m: SpeechDone) -> dict:
     out: dict[str, Any] = {"utterance_id": m.utterance_id, "text": m.text, "wav": m.wav,
                            "duration_s": _finite("speech_done", "duration_s", m.duration_s, 0.0),
-                           "engine": m.engine, "aborted": m.aborted, "streamed": m.streamed}
+                           "engine": m.engine, "aborted": m.aborted, "streamed": m.streamed, "reason": m.reason}
     for name in ("started", "first_audio"):
         v = seconds(getattr(m, name))
         if v > 0:

@@ -1,9 +1,22 @@
-"""Transcripts sent again until an utterance answers them (at-least-once), for speech_in and microphone nodes."""
+"""At-least-once delivery between nodes: a message is published again until its acknowledgement arrives.
+
+Topics keep no history, so a message published while its consumer restarts is lost. A :class:`Resender`
+keeps each message until the consumer's answer names it, and publishes it again when the answer is
+overdue; the consumer ignores ids it has already taken, so nothing is done twice. Used for:
+
+* transcripts (speech_in, microphone) until an utterance answers them (``in_reply_to``);
+* the reasoning node's utterances until speech_out's ``speech_done`` names them (``utterance_id``);
+* the reasoning node's intents until the safety gate's verdict names them (``intent.id``).
+
+After ``max_tries`` the message is given up: one log line, and the owner's ``on_give_up`` says it
+explicitly (e.g. a decision "no verdict from the safety gate"), so nothing is dropped silently.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from rclpy.node import Node
 
@@ -12,37 +25,62 @@ from vlm_robot.nodes import common, messages
 
 
 class Resender:
-    """Keeps each published final transcript until an utterance names it in ``in_reply_to``.
+    """Keeps each published message until an acknowledgement on ``ack_topic`` names its id.
 
-    A transcript published while the reasoning node restarts would be lost (topics keep no history); it is
-    published again every ``resend_after_s`` until answered, at most ``max_tries`` times (then one log line
-    says so). The reasoning node ignores ids it has already taken, so a slow answer is never given twice.
+    Args:
+        node: the publishing node (its timer and subscription).
+        pub: the publisher.
+        resend_after_s: publish again when no acknowledgement came for this long.
+        ack_topic: where acknowledgements arrive (decoded by nodes/messages.py).
+        ack_id: the acknowledged id in an acknowledgement's body.
+        what: what the messages are, for the log ("transcript").
+        max_tries: give up after this many publications.
+        hold: while it returns True the consumer is known to be alive and working (e.g. speaking):
+            overdue messages wait instead of counting tries.
+        on_give_up: called with ``(id, message)`` for each message given up.
     """
 
-    def __init__(self, node: Node, pub, resend_after_s: float) -> None:
+    def __init__(self, node: Node, pub, resend_after_s: float, ack_topic: str = common.UTTERANCE,
+                 ack_id: Callable[[dict], str] = lambda body: body["in_reply_to"], what: str = "transcript",
+                 max_tries: int = 5, hold: Callable[[], bool] | None = None,
+                 on_give_up: Callable[[str, object], None] | None = None) -> None:
         self._node = node
         self._pub = pub
-        self._pending = PendingTranscripts(resend_after_s)
+        self._pending = PendingTranscripts(resend_after_s, max_tries)
         self._lock = threading.Lock()
-        messages.subscribe(node, common.UTTERANCE, self._on_utterance, common.Diagnostics.quiet())
-        node.create_timer(1.0, self._resend)
+        self._ack_id = ack_id
+        self._what = what
+        self._hold = hold or (lambda: False)
+        self._on_give_up = on_give_up
+        messages.subscribe(node, ack_topic, self._on_ack, common.Diagnostics.quiet())
+        node.create_timer(min(1.0, resend_after_s / 2), self._resend)
 
-    def publish(self, tid: str, msg) -> None:
-        """Publish transcript ``msg`` (id ``tid``) and keep it until it is answered."""
+    def publish(self, mid: str, msg) -> None:
+        """Publish ``msg`` (id ``mid``) and keep it until it is acknowledged."""
         with self._lock:
-            self._pending.sent(tid, msg, time.monotonic())
+            self._pending.sent(mid, msg, time.monotonic())
         self._pub.publish(msg)
 
-    def _on_utterance(self, u: dict) -> None:
+    def __len__(self) -> int:
         with self._lock:
-            self._pending.answered(u["in_reply_to"])
+            return len(self._pending)
+
+    def _on_ack(self, body: dict) -> None:
+        with self._lock:
+            self._pending.answered(self._ack_id(body))
 
     def _resend(self) -> None:
+        now = time.monotonic()
         with self._lock:
-            resend, gave_up = self._pending.due(time.monotonic())
-        for tid, msg in resend:
-            self._node.get_logger().warning(f"transcript {tid} not answered yet; sending it again")
+            if self._hold():
+                self._pending.postpone(now)
+                return
+            resend, gave_up = self._pending.due(now)
+        for mid, msg in resend:
+            self._node.get_logger().warning(f"{self._what} {mid} not acknowledged yet; sending it again")
             self._pub.publish(msg)
-        for tid in gave_up:
+        for mid, msg in gave_up:
             self._node.get_logger().error(
-                f"transcript {tid} was never answered after {self._pending.max_tries} tries")
+                f"{self._what} {mid} was never acknowledged after {self._pending.max_tries} tries; given up")
+            if self._on_give_up is not None:
+                self._on_give_up(mid, msg)

@@ -57,6 +57,9 @@ class SafetyGateNode(Node):
         self.create_subscription(JointState, common.JOINT_STATES, self._on_joint_states, common.SENSOR_QOS)
         self.create_timer(0.5, self._tick)
         self.seq = 0
+        # verdicts by intent id: an intent sent again (the reasoning node had no verdict: this node restarted,
+        # or the verdict was lost) gets the same verdict again, and nothing moves twice
+        self.decided: dict[str, Verdict] = {}
         self.get_logger().info(f"safety gate ready; allowed intents: {sorted(self.gate.config.allowed)}; "
                                f"places: {sorted(places)}")
 
@@ -86,7 +89,14 @@ class SafetyGateNode(Node):
             self.diag.error("rejected malformed intent", str(e))
             self._on_malformed(str(e))
             return
+        if intent.id and intent.id in self.decided:
+            self.verdicts.publish(messages.to_msg("verdict", self.decided[intent.id].to_dict()))
+            return
         verdict = self.gate.check(intent, time.monotonic())
+        if intent.id:
+            self.decided[intent.id] = verdict
+            while len(self.decided) > 500:
+                self.decided.pop(next(iter(self.decided)))
         self._publish(verdict)
         if verdict.pending:
             question = self.gate.question(intent)

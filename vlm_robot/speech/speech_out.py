@@ -137,6 +137,7 @@ class _Job:
     synthesising: int = 0
     played: list = field(default_factory=list)
     aborted: bool = False
+    reason: str = ""  # why it was cut or not spoken
     first_audio: float | None = None
     last_input: float = 0.0
 
@@ -172,6 +173,8 @@ class SpeechOut:
         # replies whose utterance came (in_reply_to): a chunk of one that arrives later (another topic, no order
         # between them) is already spoken, and the transcript it answers does not interrupt it
         self._answered: dict[str, None] = {}
+        # utterance ids taken (queued, spoken or refused): one sent again (at-least-once delivery) is said once
+        self._taken: dict[str, None] = {}
         self._busy = False
         self._run = True
         self._seq = 0
@@ -201,7 +204,14 @@ class SpeechOut:
     def utterance(self, u: dict) -> None:
         """A finished utterance (``vlm_robot/utterance`` body); completes its streamed job or starts one."""
         key = u.get("in_reply_to") or ""
+        uid = u.get("id") or ""
         with self._cv:
+            if uid:
+                if uid in self._taken:
+                    return  # sent again (the reasoning node had no speech_done yet): queued or said already
+                self._taken[uid] = None
+                while len(self._taken) > 500:
+                    self._taken.pop(next(iter(self._taken)))
             if key:
                 self._answered[key] = None
                 while len(self._answered) > 200:
@@ -238,6 +248,7 @@ class SpeechOut:
             done = []
             for j in jobs:
                 j.aborted = True
+                j.reason = f"barge-in: {why}"
                 j.clauses.clear()
                 j.audio.clear()
                 if j.utterance is None:
@@ -381,7 +392,7 @@ class SpeechOut:
         wav = write_wav(self.out_dir / f"{name}.wav", audio)
         report = {"utterance_id": u.get("id", ""), "text": u.get("text", job.spoken_text.strip()), "wav": str(wav),
                   "duration_s": round(len(audio) / SAMPLE_RATE, 3), "engine": self.config.engine,
-                  "aborted": job.aborted, "streamed": job.streamed, "started": job.started}
+                  "aborted": job.aborted, "streamed": job.streamed, "started": job.started, "reason": job.reason}
         if job.first_audio is not None:
             report["first_audio"] = job.first_audio
         return report
