@@ -47,6 +47,7 @@ setup(
         "ai-edge-litert==2.3.0",
         "vaderSentiment==3.3.2",
         "rosbags==0.11.9",
+        "mcap==1.6.0",  # the recorder's crash-safe writer (vlm_robot/bag.py); brings lz4 and zstandard
     ],
     extras_require={
         "llm": ["llama-cpp-python==0.3.36"],
@@ -54,7 +55,7 @@ setup(
         "vlm": ["torch", "transformers>=5", "pillow", "tqdm"],
         "onnx": ["onnx", "onnxscript", "onnxruntime"],
         "gpu": ["onnxruntime-gpu", "tensorrt-cu12"],
-        "test": ["pytest", "ruff", "mcap", "mcap-ros2-support"],
+        "test": ["pytest", "ruff", "mcap-ros2-support"],
     },
     zip_safe=True,
     maintainer="vlm_robot developers",
