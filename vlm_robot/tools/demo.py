@@ -110,11 +110,16 @@ def mcap_check(bag: Path) -> str:
         from mcap.reader import make_reader
     except ImportError:
         return "mcap reader not installed (pip install mcap); skipped the second read-back"
-    (path,) = bag.glob("*.mcap")
-    with path.open("rb") as f:
-        s = make_reader(f).get_summary()
-    n = sum(s.statistics.channel_message_counts.values())
-    return f"mcap reader: {path.name} has {len(s.channels)} channels, {n} messages"
+    from vlm_robot.bag import split_files
+
+    channels, n, names = set(), 0, []
+    for path in split_files(bag):
+        with path.open("rb") as f:
+            s = make_reader(f).get_summary()
+        channels |= {c.topic for c in s.channels.values()}
+        n += sum(s.statistics.channel_message_counts.values())
+        names.append(path.name)
+    return f"mcap reader: {', '.join(names)}: {len(channels)} channels, {n} messages"
 
 
 def main(scene_path: str, out: str, scale: float = 1.0) -> int:
