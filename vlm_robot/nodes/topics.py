@@ -82,7 +82,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(CANCEL, "std_msgs/msg/Empty", "event", "stop and the emergency stop: cancel the navigation goal"),
     Topic(SPEAKING, "std_msgs/msg/Bool", "state", "true while the robot talks"),
     Topic(SPEECH_DONE, f"{IFACE}/msg/SpeechDone", "event",
-          "an utterance was spoken: WAV path, duration, aborted (barge-in), streamed, first audio"),
+          "an utterance was spoken: WAV path, duration, aborted and why (barge-in), streamed, first audio"),
     Topic(DIAGNOSTICS, "diagnostic_msgs/msg/DiagnosticArray", "event", "ERROR with what was expected and what arrived"),
     Topic(VQA_ANSWER, f"{IFACE}/msg/VisualAnswer", "event",
           "every finished answer of the vqa action: text or error, entities, backend, latency, frame stamps"),
