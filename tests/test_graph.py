@@ -1,7 +1,8 @@
 """The real ROS 2 graph: node processes from graph.NODES with their parameter files, real rclpy on loopback.
 
 A test node publishes frames and transcripts and checks the utterances, intents, verdicts,
-actuator commands and diagnostics that come out.
+actuator commands and diagnostics that come out. Every test runs twice: one process per node, and the
+same nodes in one process (single-process mode, vlm_robot/nodes/composed.py), which must behave the same.
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ pytestmark = pytest.mark.graph
 NODES = ("perception", "reasoning", "safety_gate", "speech_out")
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+@pytest.fixture(scope="module", params=[False, True], ids=["processes", "single_process"])
+def stack(request, tmp_path_factory):
     from vlm_robot.observe import observed_graph
 
     out = tmp_path_factory.mktemp("graph")
     g = graph.Graph([s for s in graph.NODES if s.name in NODES],
                     {"speech_out": {"tts.output_dir": str(out / "speech")},
-                     "reasoning": {"memory.path": str(out / "memory.json")}}, log_dir=out / "logs")
+                     "reasoning": {"memory.path": str(out / "memory.json")}}, log_dir=out / "logs",
+                    single_process=request.param)
+    assert len(g.units) == (1 if request.param else len(NODES))
     with observed_graph(g, "graph_test", settle_s=1.0) as obs:
         yield obs, g
     logs = {p.name: p.read_text()[-2000:] for p in (out / "logs").glob("*.log")}

@@ -1,4 +1,5 @@
-"""A node that crashes is restarted (respawn, as in bringup.launch.py) and works again."""
+"""A node that crashes is restarted (respawn, as in bringup.launch.py) and works again; in single-process mode
+the whole composed process is restarted."""
 
 import os
 import signal
@@ -12,20 +13,23 @@ from vlm_robot.nodes import common
 pytestmark = pytest.mark.graph
 
 
-def test_crashed_safety_gate_is_restarted_and_answers_again(tmp_path):
+@pytest.mark.parametrize("single_process", [False, True], ids=["processes", "single_process"])
+def test_crashed_safety_gate_is_restarted_and_answers_again(tmp_path, single_process):
     from vlm_robot.nodes import messages
     from vlm_robot.observe import observed_graph
 
-    g = graph.Graph([s for s in graph.NODES if s.name == "safety_gate"], log_dir=tmp_path, respawn_delay=0.5)
+    g = graph.Graph([s for s in graph.NODES if s.name == "safety_gate"], log_dir=tmp_path, respawn_delay=0.5,
+                    single_process=single_process)
+    process = graph.COMPOSED if single_process else "safety_gate"
     intent = messages.to_msg("intent", {"type": "wave", "target": "person1", "params": {}})
     with observed_graph(g, "respawn_test", settle_s=0.5) as obs:
         pub = messages.publisher(obs, common.INTENT)
-        os.kill(g.procs["safety_gate"].pid, signal.SIGKILL)
+        os.kill(g.process_of("safety_gate").pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while not g.restarts and time.monotonic() < deadline:
             g.poll()
             time.sleep(0.1)
-        assert g.restarts == {"safety_gate": 1}
+        assert g.restarts == {process: 1}
         # the killed process's subscription lingers in the DDS graph until its lease runs out, so
         # "subscribed" says nothing about the new process: ask until the new gate answers
         answered = False

@@ -3,6 +3,11 @@
 ``launch/bringup.launch.py`` is the ROS 2 way to start these nodes; both take their list from
 :mod:`vlm_robot.nodes.registry` (:data:`NODES`), as do setup.py's console scripts. Each node runs in its
 own process, is restarted when it crashes (like ``respawn=True``), and is stopped with SIGINT.
+
+Single-process mode (``Graph(..., single_process=True)``, `vlm-robot run --single-process`): the nodes run
+together in one process, :mod:`vlm_robot.nodes.composed` (ROS 2 composition's idea), except those in ``apart``
+(the recorder, by default), which keep their own. That saves one Python interpreter, rclpy context and DDS
+participant per node (`vlm-robot bench resources`). A crash of any node in it respawns the whole process.
 """
 
 from __future__ import annotations
@@ -18,10 +23,15 @@ from vlm_robot.isolate import dds_defaults
 from vlm_robot.nodes.registry import LAUNCH_ARGS, NODES, RESPAWN_DELAY_S, NodeSpec, selected
 from vlm_robot.paths import config_dir
 
-__all__ = ["LAUNCH_ARGS", "MODULES", "NODES", "Graph", "NodeSpec", "bringup", "config_dir", "current_env",
-           "node_command"]
+__all__ = ["APART", "COMPOSED", "LAUNCH_ARGS", "MODULES", "NODES", "Graph", "NodeSpec", "bringup", "composed_command",
+           "config_dir", "current_env", "node_command"]
 
 MODULES = {s.executable: s.module for s in NODES}
+COMPOSED = "composed"  # single-process mode: the process (log file, procs/restarts key) of the nodes run together
+# Single-process mode keeps the recorder in its own process: a crash elsewhere respawns the composed process but
+# does not split the recording (which shows the crash), the recorder's Python callbacks for every raw frame do not
+# take the interpreter from the nodes it records, and it still stops last.
+APART: tuple[str, ...] = ("recorder",)
 
 
 def bringup(values: dict[str, object] | None = None) -> tuple[list[NodeSpec], dict[str, dict[str, str]]]:
@@ -49,6 +59,17 @@ def node_command(spec: NodeSpec, cfg: Path, overrides: dict[str, str] | None = N
     return cmd
 
 
+def composed_command(specs: list[NodeSpec], cfg: Path, overrides: dict[str, dict[str, str]] | None = None,
+                     executor: str = "per-node") -> list[str]:
+    """``python -m vlm_robot.nodes.composed NODE... -p NODE:PARAM:=VALUE ...``: ``specs`` in one process."""
+    cmd = [sys.executable, "-m", "vlm_robot.nodes.composed", *[s.name for s in specs], "--config-dir", str(cfg),
+           "--executor", executor]
+    for s in specs:
+        for k, v in (overrides or {}).get(s.name, {}).items():
+            cmd += ["-p", f"{s.name}:{k}:={v}"]
+    return cmd
+
+
 class Graph:
     """Starts node processes, restarts crashed ones, stops them all in order.
 
@@ -57,11 +78,16 @@ class Graph:
         overrides: per node name, extra ``param:=value`` pairs.
         log_dir: each node's output goes to ``<log_dir>/<name>.log`` (None: inherit the terminal).
         respawn: restart a node that exits unexpectedly, after ``respawn_delay`` seconds.
+        single_process: run the nodes in one process (:data:`COMPOSED`), but those named in ``apart``;
+            ``procs``, ``restarts``, the exit codes and the log files are then per process: ``composed``
+            and the names in ``apart`` (:meth:`process_of` finds a node's process).
+        executor: single-process mode's executors (:data:`vlm_robot.nodes.composed.EXECUTORS`).
     """
 
     def __init__(self, nodes: list[NodeSpec], overrides: dict[str, dict[str, str]] | None = None,
                  env: dict[str, str] | None = None, log_dir: Path | None = None, respawn: bool = True,
-                 respawn_delay: float = RESPAWN_DELAY_S) -> None:
+                 respawn_delay: float = RESPAWN_DELAY_S, single_process: bool = False,
+                 apart: tuple[str, ...] = APART, executor: str = "per-node") -> None:
         self.nodes = nodes
         self.overrides = overrides or {}
         self.env = env or current_env()
@@ -70,44 +96,62 @@ class Graph:
         self.respawn_delay = respawn_delay
         self.procs: dict[str, subprocess.Popen] = {}
         self.restarts: dict[str, int] = {}
+        self.executor = executor
         self._cfg = config_dir()
         self._stopping = False
+        # process name -> its nodes: one process per node, or in single-process mode the composed one + apart
+        self.units: dict[str, list[NodeSpec]] = {s.name: [s] for s in nodes}
+        if single_process:
+            together = [s for s in nodes if s.name not in apart]
+            self.units = ({COMPOSED: together} if together else {}) | {
+                s.name: [s] for s in nodes if s.name in apart}
 
-    def _start(self, spec: NodeSpec) -> None:
+    def process_of(self, node: str) -> subprocess.Popen:
+        """The process that runs node ``node`` (its own, or the composed one in single-process mode)."""
+        return next(self.procs[u] for u, specs in self.units.items() if any(s.name == node for s in specs))
+
+    def _command(self, unit: str) -> list[str]:
+        if unit == COMPOSED:
+            return composed_command(self.units[unit], self._cfg, self.overrides, self.executor)
+        spec = self.units[unit][0]
+        return node_command(spec, self._cfg, self.overrides.get(spec.name))
+
+    def _start(self, unit: str) -> None:
         out = None
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            out = (self.log_dir / f"{spec.name}.log").open("ab")
-        self.procs[spec.name] = subprocess.Popen(
-            node_command(spec, self._cfg, self.overrides.get(spec.name)), env=self.env,
-            stdout=out, stderr=subprocess.STDOUT if out else None, start_new_session=True)
+            out = (self.log_dir / f"{unit}.log").open("ab")
+        self.procs[unit] = subprocess.Popen(self._command(unit), env=self.env,
+                                            stdout=out, stderr=subprocess.STDOUT if out else None,
+                                            start_new_session=True)
 
     def start(self) -> None:
-        for spec in self.nodes:
-            self._start(spec)
+        for unit in self.units:
+            self._start(unit)
 
     def poll(self) -> list[str]:
-        """Restart crashed nodes; return the names of those that exited since the last poll."""
+        """Restart crashed processes; return the names of those that exited since the last poll."""
         gone = []
-        for spec in self.nodes:
-            p = self.procs.get(spec.name)
+        for unit in self.units:
+            p = self.procs.get(unit)
             if p is not None and p.poll() is not None and not self._stopping:
-                gone.append(f"{spec.name} (exit {p.returncode})")
+                gone.append(f"{unit} (exit {p.returncode})")
                 if self.respawn:
                     time.sleep(self.respawn_delay)
-                    self.restarts[spec.name] = self.restarts.get(spec.name, 0) + 1
-                    self._start(spec)
+                    self.restarts[unit] = self.restarts.get(unit, 0) + 1
+                    self._start(unit)
         return gone
 
     def stop(self, timeout: float = 15.0) -> dict[str, int]:
-        """SIGINT every node, the recorder last so it keeps their final messages; SIGKILL stragglers.
+        """SIGINT every process, the recorder's last so it keeps their final messages; SIGKILL stragglers.
 
-        Returns each node's exit code.
+        Returns each process's exit code (per node, or per process in single-process mode).
         """
         self._stopping = True
         codes: dict[str, int] = {}
-        first = [n for n in self.procs if n != "recorder"]
-        last = [n for n in self.procs if n == "recorder"]
+        has_recorder = {u for u, specs in self.units.items() if any(s.name == "recorder" for s in specs)}
+        first = [n for n in self.procs if n not in has_recorder]
+        last = [n for n in self.procs if n in has_recorder]
         for group in (first, last):
             for name in group:
                 if self.procs[name].poll() is None:

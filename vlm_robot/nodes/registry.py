@@ -82,10 +82,12 @@ NODES: tuple[NodeSpec, ...] = (
     NodeSpec("recorder", "recorder_node", "recorder.yaml", launch_params=(("output", "bag"),), condition="record"),
 )
 
-# console scripts that are not bringup nodes: the command line, and the Gazebo head adapter (sim_gazebo.launch.py)
+# console scripts that are not bringup nodes: the command line, the Gazebo head adapter (sim_gazebo.launch.py), and
+# several nodes in one process (`composed_node camera perception ... -p camera:source:=0`, nodes/composed.py)
 OTHER_SCRIPTS: tuple[str, ...] = (
     f"vlm-robot = {PACKAGE}.tools.cli:main",
     f"gz_head_adapter = {PACKAGE}.sim.gz_head_adapter:main",
+    f"composed_node = {PACKAGE}.nodes.composed:main",
 )
 
 

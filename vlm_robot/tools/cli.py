@@ -2,6 +2,7 @@
 
     vlm-robot demo                          # scripted scene through the real graph, timeline + MCAP + report
     vlm-robot run --camera /dev/video0      # the bringup without `ros2 launch`
+    vlm-robot run --single-process          # the same nodes in one process (the recorder apart): less memory
     vlm-robot replay out/demo/session       # publish a recording with its original timing (--rate 2)
     vlm-robot replay BAG --lockstep         # a recording's inputs through a fresh graph; same decisions?
     vlm-robot sim --all                     # simulation scenarios (MuJoCo room) end to end, results table
@@ -10,6 +11,7 @@
     vlm-robot audio devices                 # PortAudio microphones and speakers, by index and name
     vlm-robot ask "Who is here?"            # a question to the running VLM node, answer streamed
     vlm-robot bench pipeline                # latest-frame-wins vs inference in the callback
+    vlm-robot bench resources               # the whole stack's RSS / PSS, a process per node vs single-process
     vlm-robot bench encoder                 # ONNX Runtime vs PyTorch eager for SigLIP / CLIP encoders
     vlm-robot bench voice                   # end of speech -> first robot audio through the running voice nodes
     vlm-robot models export --tiny llava    # vision encoder -> ONNX (+ JSON sidecar) in the cache
@@ -51,8 +53,10 @@ def cmd_run(a: argparse.Namespace) -> int:
         loopback_defaults()
     # each bringup.launch.py argument (camera_source:=, mic:=, record:=, ...) has its `vlm-robot run` option
     nodes, overrides = graph.bringup({arg.name: getattr(a, arg.option) for arg in LAUNCH_ARGS})
-    g = graph.Graph(nodes, overrides, env=graph.current_env(), log_dir=Path(a.log_dir) if a.log_dir else None)
-    print(f"starting {len(nodes)} nodes: {', '.join(s.executable for s in nodes)} (Ctrl-C stops)")
+    g = graph.Graph(nodes, overrides, env=graph.current_env(), log_dir=Path(a.log_dir) if a.log_dir else None,
+                    single_process=a.single_process)
+    print(f"starting {len(nodes)} nodes in {len(g.units)} process(es): "
+          f"{'; '.join(','.join(s.executable for s in specs) for specs in g.units.values())} (Ctrl-C stops)")
     g.start()
     try:
         end = time.monotonic() + a.duration if a.duration > 0 else float("inf")
@@ -104,14 +108,24 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
         loopback_defaults()
         return voice.main(a.turns, a.gap)
+    if a.what == "resources":
+        from vlm_robot.benchmarks import resources
+
+        loopback_defaults()
+        return resources.main(a.seconds or 20.0, a.executor)
+    if a.what == "recorder":
+        from vlm_robot.benchmarks import recorder
+
+        loopback_defaults()
+        return recorder.main(a.seconds or 20.0, a.fps or 15.0)
     if a.what == "sim":
         from vlm_robot.benchmarks import sim as bench_sim
 
-        return bench_sim.main(a.seconds)
+        return bench_sim.main(a.seconds or 60.0)
     from vlm_robot.benchmarks import pipeline
 
     loopback_defaults()
-    return pipeline.main(a.what, a.seconds, a.fps)
+    return pipeline.main(a.what, a.seconds or 60.0, a.fps or 30.0)
 
 
 def cmd_models(a: argparse.Namespace) -> int:
@@ -157,6 +171,30 @@ def cmd_audio(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bag(a: argparse.Namespace) -> int:
+    """`vlm-robot bag info|repair BAG`: what a recording holds; finish a split whose recorder was killed."""
+    from vlm_robot.bag import bag_summary, is_complete, repair_bag, split_files
+    from vlm_robot.core.errors import InvalidInputError
+
+    bag = Path(a.bag)
+    try:
+        if a.what == "repair":
+            report = repair_bag(bag)
+            for r in report:
+                print(f"{r['file']}: " + ("nothing recorded before the kill; removed" if r["removed"] else
+                      f"repaired, {r['messages']} messages kept, {r['bytes_lost']} bytes of unwritten tail lost"))
+            print(f"{bag}: " + ("every split was complete; metadata.yaml rewritten" if not report else
+                                f"{len(report)} split(s) repaired; metadata.yaml rewritten"))
+        for f in split_files(bag):
+            print(f"  {f.name}: {f.stat().st_size / 1e6:.2f} MB{'' if is_complete(f) else ' (unfinished)'}")
+        for topic, (msgtype, n) in sorted(bag_summary(bag).items()):
+            print(f"  {n:7d}  {topic}  [{msgtype}]")
+    except (InvalidInputError, OSError) as e:
+        print(f"bag {a.what}: {e}")
+        return 2
+    return 0
+
+
 def cmd_ask(a: argparse.Namespace) -> int:
     from vlm_robot.tools import ask
 
@@ -185,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--log-dir", default="", help="write each node's output to LOG_DIR/<node>.log")
     r.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run until Ctrl-C)")
     r.add_argument("--local", action="store_true", help="keep DDS on this machine (localhost discovery, random domain)")
+    r.add_argument("--single-process", action="store_true", help="run the nodes in one process (the recorder in its "
+                   "own): less memory; a crash of any node restarts them all (vlm_robot/nodes/composed.py)")
     r.set_defaults(fn=cmd_run, isolate=False)
     rp = sub.add_parser("replay", help="publish a recorded bag into the graph with its original timing")
     rp.add_argument("bag", help="rosbag2 folder (MCAP or sqlite3)")
@@ -215,9 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--local", action="store_true", help="keep DDS on this machine")
     q.set_defaults(fn=cmd_ask, isolate=False)
     b = sub.add_parser("bench", help="benchmarks that compare against a baseline measured in the same run")
-    b.add_argument("what", choices=["pipeline", "proactive", "encoder", "voice", "sim"])
-    b.add_argument("--seconds", type=float, default=60.0, help="length of each run")
-    b.add_argument("--fps", type=float, default=30.0, help="camera frame rate fed in")
+    b.add_argument("what", choices=["pipeline", "proactive", "encoder", "voice", "sim", "recorder", "resources"])
+    b.add_argument("--seconds", type=float, default=None,
+                   help="length of each run (default: 60; recorder: 20 per policy; resources: 20 per mode)")
+    b.add_argument("--fps", type=float, default=None, help="camera frame rate fed in (default: 30; recorder: 15)")
+    b.add_argument("--executor", choices=["per-node", "shared", "multi"], default="per-node",
+                   help="resources: the executors of single-process mode (default %(default)s)")
     b.add_argument("--encoders", nargs="*", help="encoder: which (siglip-b16-384 clip-vit-b16-224; default both)")
     b.add_argument("--threads", type=int, default=2, help="encoder: torch and ORT threads (default %(default)s)")
     b.add_argument("--runs", type=int, default=10, help="encoder: timed rounds, median reported")
@@ -259,6 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cases", default="", help="suite YAML (default: sim/suites/<what>.yaml)")
     s.add_argument("--fast", action="store_true", help="dialogue: only the cases marked fast (as in make test)")
     s.set_defaults(fn=cmd_suite, isolate=True)
+    bg = sub.add_parser("bag", help="a recording: what it holds (info), or finish one whose recorder was killed")
+    bg.add_argument("what", choices=["info", "repair"])
+    bg.add_argument("bag", help="the bag folder (out/session_...)")
+    bg.set_defaults(fn=cmd_bag, isolate=False)
     au = sub.add_parser("audio", help="audio devices for the microphone and the speaker")
     au.add_argument("what", choices=["devices"])
     au.set_defaults(fn=cmd_audio, isolate=False)
