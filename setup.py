@@ -56,6 +56,8 @@ setup(
         "onnx": ["onnx", "onnxscript", "onnxruntime"],
         "gpu": ["onnxruntime-gpu", "tensorrt-cu12"],
         "test": ["pytest", "ruff", "mcap-ros2-support"],
+        # the live view and session viewer (viz_node, `vlm-robot view`; requirements/viz.txt); ~690 MB installed
+        "viz": ["rerun-sdk==0.41.0"],
     },
     zip_safe=True,
     maintainer="vlm_robot developers",

@@ -43,7 +43,9 @@ def test_single_process_graph_runs_the_nodes_together_and_the_recorder_apart(tmp
     nodes, overrides = graph.bringup({"camera_source": "frames", "bag": "b"})
     g = graph.Graph(nodes, overrides, log_dir=tmp_path, single_process=True)
     assert list(g.units) == [graph.COMPOSED, "recorder"]
-    assert [s.name for s in g.units[graph.COMPOSED]] == [s.name for s in NODES if s.name != "recorder"]
+    assert [s.name for s in g.units[graph.COMPOSED]] == [s.name for s in NODES if not s.condition]  # recorder, viz
+    with_viz = graph.Graph(*graph.bringup({"viz": "true"}), single_process=True)
+    assert list(with_viz.units) == [graph.COMPOSED, "viz", "recorder"]  # viz_node never takes the nodes' GIL
     cmd = g._command(graph.COMPOSED)
     assert cmd[1:3] == ["-m", "vlm_robot.nodes.composed"]
     assert cmd[3:3 + len(g.units[graph.COMPOSED])] == [s.name for s in g.units[graph.COMPOSED]]

@@ -30,8 +30,9 @@ MODULES = {s.executable: s.module for s in NODES}
 COMPOSED = "composed"  # single-process mode: the process (log file, procs/restarts key) of the nodes run together
 # Single-process mode keeps the recorder in its own process: a crash elsewhere respawns the composed process but
 # does not split the recording (which shows the crash), the recorder's Python callbacks for every raw frame do not
-# take the interpreter from the nodes it records, and it still stops last.
-APART: tuple[str, ...] = ("recorder",)
+# take the interpreter from the nodes it records, and it still stops last. The viz node too: its JPEG encoding and
+# Rerun calls for every shown frame must not take the interpreter from the robot's nodes (it never slows them).
+APART: tuple[str, ...] = ("recorder", "viz")
 
 
 def bringup(values: dict[str, object] | None = None) -> tuple[list[NodeSpec], dict[str, dict[str, str]]]:

@@ -6,10 +6,11 @@
 * ``launch/bringup.launch.py`` declares :data:`LAUNCH_ARGS` and loops over :data:`NODES`, one ``Node`` each.
 
 Every node is respawned after :data:`RESPAWN_DELAY_S` when it crashes. Which nodes start: all of them,
-except a node with a ``condition`` (the recorder), which starts only when that launch argument is true
-(``record:=true`` / ``vlm-robot run`` without ``--no-record``). ``speech_in`` and ``microphone`` both
-always start: each stays idle while its ``source`` parameter is empty (the default), so typed transcripts
-(``transcripts:=``) and a microphone (``mic:=``) are chosen by their launch arguments, not by leaving a node out.
+except a node with a ``condition`` (the recorder, the viz node), which starts only when that launch argument is
+true (``record:=true`` / ``vlm-robot run`` without ``--no-record``; ``viz:=true`` / ``vlm-robot run --viz``).
+``speech_in`` and ``microphone`` both always start: each stays idle while its ``source`` parameter is empty (the
+default), so typed transcripts (``transcripts:=``) and a microphone (``mic:=``) are chosen by their launch
+arguments, not by leaving a node out.
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ LAUNCH_ARGS: tuple[LaunchArg, ...] = (
               "(`vlm-robot audio devices`), or a WAV file", "mic"),
     LaunchArg("record", "true", "record every topic to a rosbag2 MCAP folder", "record"),
     LaunchArg("bag", "", "bag folder to write (empty: out/session_<date>_<time>)", "bag"),
+    LaunchArg("viz", "false", "show the robot live in a Rerun viewer (viz_node; the [viz] extra; start the viewer "
+              "with `vlm-robot view`)", "viz"),
+    LaunchArg("viz_url", "rerun+http://127.0.0.1:9876/proxy",
+              "the Rerun viewer's gRPC address that viz_node sends to (`vlm-robot view` prints it)", "viz_url"),
 )
 
 NODES: tuple[NodeSpec, ...] = (
@@ -79,6 +84,7 @@ NODES: tuple[NodeSpec, ...] = (
     NodeSpec("speech_out", "speech_out_node", "speech_out.yaml"),
     NodeSpec("speech_in", "speech_in_node", "speech_in.yaml", launch_params=(("source", "transcripts"),)),
     NodeSpec("microphone", "microphone_node", "microphone.yaml", launch_params=(("source", "mic"),)),
+    NodeSpec("viz", "viz_node", "viz.yaml", launch_params=(("url", "viz_url"),), condition="viz"),
     NodeSpec("recorder", "recorder_node", "recorder.yaml", launch_params=(("output", "bag"),), condition="record"),
 )
 

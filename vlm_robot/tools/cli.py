@@ -3,6 +3,8 @@
     vlm-robot demo                          # scripted scene through the real graph, timeline + MCAP + report
     vlm-robot run --camera /dev/video0      # the bringup without `ros2 launch`
     vlm-robot run --single-process          # the same nodes in one process (the recorder apart): less memory
+    vlm-robot run --viz                     # ... and a live Rerun view of them in the browser (127.0.0.1)
+    vlm-robot view out/demo/session         # a recorded session in the Rerun web viewer (converted to .rrd)
     vlm-robot replay out/demo/session       # publish a recording with its original timing (--rate 2)
     vlm-robot replay BAG --lockstep         # a recording's inputs through a fresh graph; same decisions?
     vlm-robot sim --all                     # simulation scenarios (MuJoCo room) end to end, results table
@@ -12,6 +14,7 @@
     vlm-robot ask "Who is here?"            # a question to the running VLM node, answer streamed
     vlm-robot bench pipeline                # latest-frame-wins vs inference in the callback
     vlm-robot bench resources               # the whole stack's RSS / PSS, a process per node vs single-process
+    vlm-robot bench viz                     # perception with and without viz_node; Rerun's cost per frame
     vlm-robot bench encoder                 # ONNX Runtime vs PyTorch eager for SigLIP / CLIP encoders
     vlm-robot bench voice                   # end of speech -> first robot audio through the running voice nodes
     vlm-robot models export --tiny llava    # vision encoder -> ONNX (+ JSON sidecar) in the cache
@@ -57,6 +60,11 @@ def cmd_run(a: argparse.Namespace) -> int:
                     single_process=a.single_process)
     print(f"starting {len(nodes)} nodes in {len(g.units)} process(es): "
           f"{'; '.join(','.join(s.executable for s in specs) for specs in g.units.values())} (Ctrl-C stops)")
+    viewer = None
+    if a.viz:  # the Rerun web viewer viz_node sends to (vlm_robot/tools/view.py)
+        from vlm_robot.tools.view import viewer_for_run
+
+        viewer = viewer_for_run(a.viz_url)
     g.start()
     try:
         end = time.monotonic() + a.duration if a.duration > 0 else float("inf")
@@ -66,8 +74,19 @@ def cmd_run(a: argparse.Namespace) -> int:
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
-    print("stopping:", g.stop())
+    try:
+        print("stopping:", g.stop())
+    finally:
+        if viewer is not None:  # by its pid, whatever happened to the nodes or the terminal
+            viewer.stop()
     return 0
+
+
+def cmd_view(a: argparse.Namespace) -> int:
+    from vlm_robot.tools import view
+
+    return view.main(a.path, a.host, a.grpc_port, a.web_port, a.memory_limit, a.perceive, a.out, a.convert_only,
+                     not a.no_browser, a.duration)
 
 
 def cmd_replay(a: argparse.Namespace) -> int:
@@ -118,6 +137,11 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
         loopback_defaults()
         return recorder.main(a.seconds or 20.0, a.fps or 15.0)
+    if a.what == "viz":
+        from vlm_robot.benchmarks import viz as bench_viz
+
+        loopback_defaults()
+        return bench_viz.main(a.seconds or 20.0, a.fps or 30.0)
     if a.what == "sim":
         from vlm_robot.benchmarks import sim as bench_sim
 
@@ -225,7 +249,27 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--local", action="store_true", help="keep DDS on this machine (localhost discovery, random domain)")
     r.add_argument("--single-process", action="store_true", help="run the nodes in one process (the recorder in its "
                    "own): less memory; a crash of any node restarts them all (vlm_robot/nodes/composed.py)")
+    r.add_argument("--viz", action="store_true", default=is_true(launch["viz"].default),
+                   help="show the robot live in a Rerun web viewer: starts viz_node, and a viewer on 127.0.0.1 "
+                   "unless one already listens at --viz-url (the [viz] extra)")
+    r.add_argument("--viz-url", default=launch["viz_url"].default, help="the viewer's gRPC address for viz_node "
+                   "(default: %(default)s)")
     r.set_defaults(fn=cmd_run, isolate=False)
+    v = sub.add_parser("view", help="a Rerun web viewer on 127.0.0.1: the live robot, or a recorded session")
+    v.add_argument("path", nargs="?", default="", help="a bag folder (converted to BAG.rrd next to it) or an .rrd; "
+                   "none: the live robot (viz_node)")
+    v.add_argument("--host", default="127.0.0.1", help="address the viewer binds (default %(default)s: this machine "
+                   "only; another address lets anyone who reaches it watch)")
+    v.add_argument("--grpc-port", type=int, default=9876, help="where viz_node connects (0: a free port)")
+    v.add_argument("--web-port", type=int, default=9090, help="where the browser connects (0: a free port)")
+    v.add_argument("--memory-limit", default="1GB", help="what the viewer's server keeps for the browser; the "
+                   "oldest data goes first (e.g. 512MB, 25%%)")
+    v.add_argument("--perceive", action="store_true", help="a bag without faces: compute them from its frames")
+    v.add_argument("--out", default="", help="the .rrd to write (default: next to the bag)")
+    v.add_argument("--convert-only", action="store_true", help="write the .rrd and stop (no viewer)")
+    v.add_argument("--no-browser", action="store_true", help="only print the URL")
+    v.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: at Ctrl-C)")
+    v.set_defaults(fn=cmd_view, isolate=False)
     rp = sub.add_parser("replay", help="publish a recorded bag into the graph with its original timing")
     rp.add_argument("bag", help="rosbag2 folder (MCAP or sqlite3)")
     rp.add_argument("--rate", type=float, default=1.0, help="playback speed factor (2: twice as fast)")
@@ -255,9 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--local", action="store_true", help="keep DDS on this machine")
     q.set_defaults(fn=cmd_ask, isolate=False)
     b = sub.add_parser("bench", help="benchmarks that compare against a baseline measured in the same run")
-    b.add_argument("what", choices=["pipeline", "proactive", "encoder", "voice", "sim", "recorder", "resources"])
+    b.add_argument("what", choices=["pipeline", "proactive", "encoder", "voice", "sim", "recorder", "resources",
+                                    "viz"])
     b.add_argument("--seconds", type=float, default=None,
-                   help="length of each run (default: 60; recorder: 20 per policy; resources: 20 per mode)")
+                   help="length of each run (default: 60; recorder: 20 per policy; resources: 20 per mode; "
+                   "viz: 20 per run)")
     b.add_argument("--fps", type=float, default=None, help="camera frame rate fed in (default: 30; recorder: 15)")
     b.add_argument("--executor", choices=["per-node", "shared", "multi"], default="per-node",
                    help="resources: the executors of single-process mode (default %(default)s)")

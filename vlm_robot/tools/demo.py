@@ -122,6 +122,19 @@ def mcap_check(bag: Path) -> str:
     return f"mcap reader: {', '.join(names)}: {len(channels)} channels, {n} messages"
 
 
+def write_rrd(bag: Path) -> str:
+    """The session as a Rerun recording next to the bag (``<bag>.rrd``), and the command that shows it."""
+    from vlm_robot.core.errors import BackendUnavailableError
+    from vlm_robot.viz.convert import bag_to_rrd
+
+    try:
+        conv = bag_to_rrd(bag)
+    except BackendUnavailableError as e:  # the [viz] extra is not installed
+        return f"no Rerun view: {e}"
+    return ("\n".join(["Rerun view: " + conv.lines()[0], *conv.lines()[1:]])
+            + f"\nsee it in a browser: .venv/bin/vlm-robot view {conv.rrd}   (prints the URL; 127.0.0.1 only)")
+
+
 def main(scene_path: str, out: str, scale: float = 1.0) -> int:
     from vlm_robot.bag import bag_summary
     from vlm_robot.tools import report
@@ -140,6 +153,7 @@ def main(scene_path: str, out: str, scale: float = 1.0) -> int:
         print(f"  {topic:<28} {msgtype:<38} {count}")
     print(mcap_check(run.bag))
     html = report.write(out_dir / "report.html", scene, run, stats, summary)
+    print(f"\n{write_rrd(run.bag)}")
     bad = {k: v for k, v in run.exit_codes.items() if v not in (0, -2)}
     print(f"\nreport: {html}\nnode exit codes: {run.exit_codes}; restarts: {run.restarts or 'none'}")
     print(f"demo finished in {time.monotonic() - t_start:.1f} s")
