@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import threading
 import time
 from collections import Counter
 
@@ -67,30 +68,37 @@ def test_memory_survives_a_killed_reasoning_node_and_every_transcript_is_answere
 
     said = tmp_path / "said.txt"
     # the name comes once everything is up; the question about it while reasoning is down (killed after its
-    # first answer): the restarted node must answer it from the memory the killed one saved
-    # (later than above: Alice must be in view, as seen by the reasoning node, before she speaks)
-    said.write_text("11.0\tMy name is Alice.\n13.5\tWhat is my name?\n15.5\tWhere is the kitchen?\n")
+    # first answer): the restarted node must answer it from the memory the killed one saved.
+    # speech_in starts once reasoning is up and follows Alice (its times count from its own start): when both
+    # started together, under load (two CPU burners) the language model took 11.6 s to load, the three sentences
+    # all reached the first process and were answered before the kill the test is about
+    said.write_text("4.0\tMy name is Alice.\n6.5\tWhat is my name?\n8.5\tWhere is the kitchen?\n")
     memory = tmp_path / "memory.json"
-    overrides = {"speech_in": {"source": str(said), "resend_after_s": "4.0"},
-                 "reasoning": {"memory.path": str(memory)}}
-    g = graph.Graph([s for s in graph.NODES if s.name in ("speech_in", "reasoning")], overrides,
+    g = graph.Graph([s for s in graph.NODES if s.name == "reasoning"], {"reasoning": {"memory.path": str(memory)}},
                     log_dir=tmp_path / "logs", respawn_delay=0.5)
+    speech = graph.Graph([s for s in graph.NODES if s.name == "speech_in"],
+                         {"speech_in": {"source": str(said), "resend_after_s": "4.0"}}, log_dir=tmp_path / "logs")
     v = np.random.default_rng(5).random(128)
     alice = tuple(float(x) for x in v / np.linalg.norm(v))  # her appearance descriptor
     with observed_graph(g, "memory_test", settle_s=1.0) as obs, person_in_view(obs, descriptor=alice):
-        # Alice stands in front of the robot the whole time (as perception reports her)
-        assert obs.wait_for(lambda s: any(st["people"] for st in s.of(common.PERSON_STATES)), 20)
-        assert obs.wait_for(lambda s: any(u["in_reply_to"] for u in s.of(common.UTTERANCE)), 30)
-        os.kill(g.procs["reasoning"].pid, signal.SIGKILL)
-        states_before = len(obs.seen.of(common.PERSON_STATES))
-        said_before = len(obs.seen.of(common.UTTERANCE))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            g.poll()
-            if len({u["in_reply_to"] for u in obs.seen.of(common.UTTERANCE) if u["in_reply_to"]}) >= 3:
-                break
-            time.sleep(0.2)
-        time.sleep(1.0)
+        # Alice stands in front of the robot the whole time (as perception reports her); its person states come
+        # once its outputs are no longer held for discovery
+        assert obs.wait_for(lambda s: any(st["people"] for st in s.of(common.PERSON_STATES)), 30)
+        speech.start()
+        try:
+            assert obs.wait_for(lambda s: any(u["in_reply_to"] for u in s.of(common.UTTERANCE)), 30)
+            os.kill(g.procs["reasoning"].pid, signal.SIGKILL)
+            states_before = len(obs.seen.of(common.PERSON_STATES))
+            said_before = len(obs.seen.of(common.UTTERANCE))
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                g.poll()
+                if len({u["in_reply_to"] for u in obs.seen.of(common.UTTERANCE) if u["in_reply_to"]}) >= 3:
+                    break
+                time.sleep(0.2)
+            time.sleep(1.0)
+        finally:
+            speech.stop()
     utterances = obs.seen.of(common.UTTERANCE)
     answers = Counter(u["in_reply_to"] for u in utterances if u["in_reply_to"])
     assert g.restarts.get("reasoning") == 1
@@ -110,3 +118,62 @@ def test_memory_survives_a_killed_reasoning_node_and_every_transcript_is_answere
     assert [p["facts"].get("name") for p in saved["people"]] == ["Alice"]
     heard = [t["user"] for t in saved["conversation"] if t["user"]]  # one exchange per sentence, none twice
     assert sorted(heard) == sorted(line.split("\t")[1] for line in said.read_text().splitlines())
+    # how old the words said while reasoning was down were when answered: what backlog.max_age_s must allow
+    ages = [e.received - e.body["stamp"] for e in obs.seen.events
+            if e.topic == common.UTTERANCE and e.body.get("in_reply_to")]
+    print(f"\nreplies came {', '.join(f'{a:.1f}' for a in ages)} s after the words were said")
+
+
+@pytest.mark.graph
+def test_a_restarted_node_follows_the_camera_while_its_outputs_wait_and_knows_who_speaks(tmp_path):
+    """Issue 13, item 5. Before: the scene worker waited for discovery after its first frame (>= 4 s here, 3.5 s
+    measured in the memory test's restarted node) while words said since were heard, so nobody was in view for
+    them and "What is my name?" was not answered from the speaker's memory (failed once in the test above, under
+    load). Now the tracker follows every frame while the outputs are held, and such words wait for it."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from vlm_robot.core.types import Face, PerceptionResult
+    from vlm_robot.nodes.reasoning_node import ReasoningNode
+    from vlm_robot.reasoning.memory import Memory, MemoryConfig
+
+    v = np.random.default_rng(5).random(128)
+    alice = tuple(float(x) for x in v / np.linalg.norm(v))
+    memory = Memory(MemoryConfig(path=str(tmp_path / "memory.json")))
+    memory.saw(1, "neutral", list(alice))  # seen and named before the restart
+    memory.addressed(1)
+    memory.heard(1, "My name is Alice.")
+    memory.save()
+
+    def frame(stamp: float) -> dict:
+        face = Face((280.0, 180.0, 90.0, 90.0), 0.95, (), descriptor=alice)
+        return PerceptionResult(stamp, "camera", 640, 480, (face,)).to_dict()
+
+    rclpy.init(args=["--ros-args", "-p", f"memory.path:={memory.config.path}", "-p", "vlm_questions:=false"])
+    node = ReasoningNode()
+    ex = SingleThreadedExecutor()
+    ex.add_node(node)
+    spin = threading.Thread(target=ex.spin, daemon=True)
+    spin.start()
+    try:
+        s0 = time.time()
+        node._on_people(frame(s0))
+        node._on_people(frame(s0 + 3.0))
+        assert node.reasoner.wait_perceived(s0 + 3.0, 3.0)
+        # followed while the outputs are still held (no subscribers here: held for 4 s after start)
+        assert not node.hold.ready
+        assert [(p.id, p.last_seen) for p in node.reasoner.people()] == [(1, s0 + 3.0)]
+        node._on_transcript({"text": "What is my name?", "stamp": s0 + 3.2, "speaker": "user", "final": True,
+                             "id": "ask"})
+        threading.Timer(0.2, lambda: node._on_people(frame(s0 + 3.4))).start()  # the moment it was said, seen
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(c["user"] == "What is my name?"
+                                                      for c in node.reasoner.memory.conversation):
+            time.sleep(0.05)
+        [said] = [c for c in node.reasoner.memory.conversation if c["user"] == "What is my name?"]
+        assert (said["person"], said["robot"]) == (1, "Your name is Alice.")
+    finally:
+        node.close()
+        ex.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()

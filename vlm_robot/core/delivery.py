@@ -63,6 +63,17 @@ class PendingTranscripts:
             p.sent_at = max(p.sent_at, now - self.resend_after_s / 2)
 
 
+def declined(decision: dict) -> str:
+    """The transcript id a reasoning decision (/vlm_robot/decision body) declines to answer, else "".
+
+    A ``silent`` decision naming a transcript (``detail["transcript"]``) is final: the words were not said to
+    the robot, or were too old or pushed out by a flood (reasoning/backlog.py). Their sender stops sending them
+    again, as for an utterance in reply to them.
+    """
+    detail = decision.get("detail") or {}
+    return str(detail.get("transcript", "")) if decision.get("action") == "silent" else ""
+
+
 class SeenIds:
     """The last ``size`` transcript ids a consumer has taken, to ignore ones sent again."""
 

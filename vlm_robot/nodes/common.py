@@ -90,6 +90,11 @@ class Diagnostics:
         self._node.get_logger().error(f"{what}: {message}")
         self._publish(DiagnosticStatus.ERROR, what, message, values)
 
+    def warn(self, what: str, message: str, **values: Any) -> None:
+        """Something the robot handled on purpose but whoever runs it should know of (words left unanswered)."""
+        self._node.get_logger().warning(f"{what}: {message}")
+        self._publish(DiagnosticStatus.WARN, what, message, values)
+
     def ok(self, what: str, message: str, **values: Any) -> None:
         self._publish(DiagnosticStatus.OK, what, message, values)
 

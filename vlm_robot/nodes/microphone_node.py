@@ -27,7 +27,7 @@ from std_msgs.msg import Bool
 
 from vlm_robot.core.errors import BackendUnavailableError, InvalidInputError
 from vlm_robot.nodes import common, messages
-from vlm_robot.nodes.resend import Resender
+from vlm_robot.nodes.resend import TRANSCRIPT_DECLINED, Resender
 from vlm_robot.speech.asr import ASRConfig
 from vlm_robot.speech.audio import FRAME, SAMPLE_RATE
 from vlm_robot.speech.listener import MicrophoneConfig, open_source
@@ -48,7 +48,7 @@ class MicrophoneNode(Node):
         self.pub = messages.publisher(self, common.TRANSCRIPT)
         self.partial_pub = messages.publisher(self, common.PARTIAL_TRANSCRIPT)
         # like speech_in_node: words heard while the reasoning node restarts are sent again, not lost
-        self.resender = Resender(self, self.pub, resend_after_s)
+        self.resender = Resender(self, self.pub, resend_after_s, also_ack=(TRANSCRIPT_DECLINED,))
         self.voice_pub = self.create_publisher(Bool, common.VOICE_ACTIVITY, common.EVENT_QOS)
         self.create_subscription(Bool, common.SPEAKING, self._on_speaking, common.STATE_QOS)
         self.frames: queue.Queue = queue.Queue(maxsize=int(30 * SAMPLE_RATE / FRAME))  # 30 s of audio

@@ -4,7 +4,8 @@ Run:  reasoning_node --ros-args --params-file config/reasoning.yaml
 
 Every message arrives as raw CDR and is decoded and checked by nodes/messages.py, so invalid UTF-8 or
 an out-of-range field becomes a diagnostic rather than a crash. All reasoning (and the language model)
-runs on worker threads in arrival order; every transcript gets a reply or an explicit error utterance.
+runs on worker threads; every transcript gets a reply, an explicit error utterance, or (too old, pushed out by a
+flood: reasoning/backlog.py) a decision saying why, with one short apology per burst.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ from vlm_robot.core.errors import InvalidInputError
 from vlm_robot.core.transcript import MAX_CHARS, parse_transcript
 from vlm_robot.core.types import Intent, PerceptionResult, Transcript, Verdict
 from vlm_robot.nodes import common, messages
-from vlm_robot.nodes.latest import WorkQueue
+from vlm_robot.nodes.hold import DiscoveryHold
+from vlm_robot.nodes.latest import BacklogWorker, WorkQueue
+from vlm_robot.nodes.resend import Resender
 from vlm_robot.nodes.vqa_client import VQAClient
 from vlm_robot.perception.text_affect import TextAffect
+from vlm_robot.reasoning.backlog import Backlog, BacklogConfig, Dropped
 from vlm_robot.reasoning.dialogue import DialogueConfig, DialogueManager
 from vlm_robot.reasoning.intents import GrammarIntents, IntentConfig
 from vlm_robot.reasoning.llm import LLMConfig, load_chat_model
@@ -38,14 +42,11 @@ from vlm_robot.reasoning.turns import TurnClassifier
 from vlm_robot.reasoning.visual import is_visual_question
 from vlm_robot.safety.actuation import load_places
 
-DISCOVERY_GRACE_S = 2.0
-DISCOVERY_MAX_S = 10.0
-# the set of subscribers must not have changed for this long: longer than Fast DDS's participant announcement
-# period (3 s), since a participant that missed a new one's first announcements is found at the next one.
-# Measured: with 1.0 s, a restarted node answered a sentence 2.1 s after start, before it had discovered the test's
-# observer (found 3-4 s after start), and the observer never saw that reply (tests/test_delivery.py, every run once
-# replies from knowledge came without the language model's delay)
-DISCOVERY_STABLE_S = 3.5
+# re-sending to a restarted speech_out (spoken once it is back: it restarts in 2-4 s) and safety gate: an
+# intent without a verdict after INTENT_RESEND_S * INTENT_TRIES (10 s) is given up, said in a decision
+UTTERANCE_RESEND_S, UTTERANCE_TRIES = 3.0, 7
+INTENT_RESEND_S, INTENT_TRIES = 2.0, 5
+FRAMES_FLOWING_S = 2.0  # a /vlm_robot/people message this recent: a camera runs, words may wait for the tracker
 
 
 class ReasoningNode(Node):
@@ -60,6 +61,8 @@ class ReasoningNode(Node):
         model = load_chat_model(llm_cfg)
         self.get_logger().info(f"language model {llm_cfg.backend} loaded in {time.perf_counter() - t0:.1f} s")
         dialogue_cfg = common.config_from_params(self, DialogueConfig, "dialogue.")
+        self.speaker_wait_s = dialogue_cfg.speaker_wait_s
+        backlog_cfg = common.config_from_params(self, BacklogConfig, "backlog.")
         turns = self._turn_classifier(dialogue_cfg)
         relevance = embedding_relevance(turns.embedder) if turns.embedder is not None else None
         self.reasoner = Reasoner(
@@ -80,19 +83,38 @@ class ReasoningNode(Node):
         )
         common.unknown_parameters(self, [("llm.", LLMConfig), ("tracker.", TrackerConfig),
                                          ("proactive.", ProactiveConfig), ("intents.", IntentConfig),
-                                         ("dialogue.", DialogueConfig), ("memory.", MemoryConfig)],
+                                         ("dialogue.", DialogueConfig), ("memory.", MemoryConfig),
+                                         ("backlog.", BacklogConfig)],
                                   ("max_transcript_chars", "vlm_questions", "vlm_timeout_s", "places_file"))
         self.diag = common.Diagnostics(self)
         self.pubs = {t: messages.publisher(self, t) for t in (
             common.DECISION, common.UTTERANCE, common.REPLY_CHUNK, common.INTENT, common.PERSON_STATES)}
         self.vqa = VQAClient(self)
+        # at-least-once to speech_out and the gate (nodes/resend.py): an utterance is sent again until its
+        # speech_done names it, an intent until its verdict does; each consumer takes an id once. Tracked only
+        # once the consumer has been seen (a graph without speech_out, as in the simulator, is not waited for)
+        self.utterances_out = Resender(
+            self, self.pubs[common.UTTERANCE], UTTERANCE_RESEND_S, ack_topic=common.SPEECH_DONE,
+            ack_id=lambda d: d["utterance_id"], what="utterance", max_tries=UTTERANCE_TRIES,
+            hold=lambda: self._speaking, on_give_up=self._unspoken)
+        self.intents_out = Resender(
+            self, self.pubs[common.INTENT], INTENT_RESEND_S, ack_topic=common.VERDICT,
+            ack_id=lambda v: v["intent"]["id"], what="intent", max_tries=INTENT_TRIES, on_give_up=self._no_verdict)
+        self._speaking = False
+        self._consumers_seen: set[str] = set()
+        self.create_subscription(Bool, common.SPEAKING, self._on_speaking, common.STATE_QOS)
         self.seq = 0
         self.seen = SeenIds()
-        self._started = time.monotonic()
-        self._discovered = False
-        # two workers: the scene keeps being followed while the language model talks
+        # right after a (re)start the outputs wait until discovery has matched their subscribers (nodes/hold.py)
+        self.hold = DiscoveryHold(self, common.UTTERANCE, self.pubs[common.UTTERANCE])
+        self._people_at = -float("inf")  # monotonic time of the last /vlm_robot/people message
+        self._said_until = 0.0  # the newest transcript stamp: with the reasoner's, the event clock of the backlog
+        # two workers: the scene keeps being followed while the language model talks; the words wait in a backlog
+        # bounded by age and count per source, the sources taking turns (reasoning/backlog.py)
         self.scene_work: WorkQueue[PerceptionResult] = WorkQueue(self._follow_scene, "reasoning-scene")
-        self.dialogue_work: WorkQueue[tuple[Transcript, bool]] = WorkQueue(self._answer, "reasoning-dialogue")
+        self.dialogue_work: BacklogWorker[tuple[Transcript, bool]] = BacklogWorker(
+            Backlog(backlog_cfg, lambda: max(self.reasoner.now, self._said_until)), self._answer, self._decline,
+            "reasoning-dialogue")
         messages.subscribe(self, common.PEOPLE, self._on_people, self.diag)
         messages.subscribe(self, common.TRANSCRIPT, self._on_transcript, self.diag)
         self.create_subscription(Bool, common.DND, self._on_dnd, common.STATE_QOS)
@@ -155,6 +177,7 @@ class ReasoningNode(Node):
         return cfg, model
 
     def _on_people(self, doc: dict) -> None:
+        self._people_at = time.monotonic()
         try:
             result = PerceptionResult.from_dict(doc)
         except (KeyError, TypeError, ValueError) as e:
@@ -188,15 +211,15 @@ class ReasoningNode(Node):
         if not self.seen.first_time(t.id):
             self.get_logger().info(f"transcript {t.id} sent again; already being answered")
             return
+        # a stamp from a clock far ahead does not make everyone else's words old
+        self._said_until = max(self._said_until, min(t.stamp, time.time() + 5.0))
         # intents (stop!) go out now; only the reply waits for the worker. Right after a (re)start, outputs wait
-        # for discovery (_await_discovery): then the worker hears it too, so that the people the camera sees
-        # keep arriving meanwhile and the speaker is known by sight when the words are heard
-        heard = self._discovered
+        # for discovery (self.hold): then the worker hears it too, once the tracker (which follows the camera
+        # meanwhile) has seen the moment the words were said, so that the speaker is known by sight
+        heard = self.hold.ready
         if heard:
             self._emit(self.reasoner.hear(t))
-        if not self.dialogue_work.put((t, heard)):
-            self.diag.error("overload", f"dialogue queue full; transcript {t.id} cannot be answered")
-            self._emit(self.reasoner.on_transcript_error(t, "the robot is overloaded"))
+        self.dialogue_work.put(t.speaker, t.stamp, (t, heard))
 
     def _follow_scene(self, result: PerceptionResult) -> None:
         try:
@@ -207,14 +230,21 @@ class ReasoningNode(Node):
             return
         # the ids of what this frame caused, so a lockstep simulator or replay knows what to wait for
         caused = {"utterances": [u.id for u in out.utterances], "intents": [it.id for it in out.intents]}
-        self.pubs[common.PERSON_STATES].publish(messages.to_msg("person_states", {
-            "stamp": result.stamp, "frame_id": result.frame_id, "people": states, "caused": caused}))
-        self._emit(out)
+        msg = messages.to_msg("person_states", {
+            "stamp": result.stamp, "frame_id": result.frame_id, "people": states, "caused": caused})
+
+        def publish() -> None:
+            self.pubs[common.PERSON_STATES].publish(msg)
+            self._publish(out)
+
+        # never waits: the tracker follows every frame while the outputs are held for discovery after a restart
+        self.hold.when_ready(publish)
 
     def _answer(self, item: tuple[Transcript, bool]) -> None:
         t, heard = item
         if not heard:
-            self._await_discovery()
+            self.hold.wait()
+            self._await_speaker(t)
             self._emit(self.reasoner.hear(t))
         index = [0]
 
@@ -239,40 +269,83 @@ class ReasoningNode(Node):
             out = self.reasoner.on_transcript_error(t, type(e).__name__)
         self._emit(out)
 
-    def _await_discovery(self) -> None:
-        """Right after a (re)start, hold the first outputs until discovery has matched the subscribers.
+    def _decline(self, dropped: list[Dropped[tuple[Transcript, bool]]]) -> None:
+        """Words the backlog left out: a decision each; the first of a burst, one apology and one warning."""
+        for d in dropped:
+            t, heard = d.item
+            if not heard:  # words held during discovery and then left out: a "stop" in them still goes out
+                stops = [it for it in self.reasoner.hear(t).intents if it.type == "stop"]
+                if stops:
+                    self._emit(Outcome(intents=stops))
+            if d.apologize:
+                self.diag.warn("words left unanswered", f"from {d.source!r}: {d.reason}; one apology for this burst, a "
+                               "decision for each of its sentences", source=d.source, transcript=t.id)
+            self.hold.wait()
+            self._emit(self.reasoner.decline(t, d.reason, d.apologize, {"source": d.source, "burst": d.burst}),
+                       apology=d.apologize)
 
-        A reply published before speech_out (or the recorder) has matched this new process would be
-        lost. At least 2 s, then until the subscribers the graph knows of on /vlm_robot/utterance have not
-        changed for 1 s and all have matched this publisher (under load, discovery took longer than 2 s
-        and a reply was lost), at most 10 s; once per process.
+    def _await_speaker(self, t: Transcript) -> None:
+        """Words heard by the worker wait (at most dialogue.speaker_wait_s) for the tracker to reach their moment.
+
+        Measured (tests/test_delivery.py, before the scene worker stopped waiting for discovery): a restarted
+        node's tracker stood at its first frame for 3.5 s while words said since were heard, and "What is my
+        name?" found nobody in view, so no memory to answer from.
         """
-        if self._discovered:
-            return
-        pub = self.pubs[common.UTTERANCE]
-        last_known, stable_since = -1, time.monotonic()
-        while (now := time.monotonic()) < self._started + DISCOVERY_MAX_S:
-            known = self.count_subscribers(common.UTTERANCE)
-            if known != last_known:
-                last_known, stable_since = known, now
-            if now >= self._started + DISCOVERY_GRACE_S and now - stable_since >= DISCOVERY_STABLE_S:
-                if known and pub.get_subscription_count() >= known:
-                    break
-                if not known and now >= self._started + 2 * DISCOVERY_GRACE_S:
-                    break  # nobody listens (a bare reasoning node): do not hold its outputs any longer
-            time.sleep(0.05)
-        self._discovered = True
+        if time.monotonic() - self._people_at > FRAMES_FLOWING_S:
+            return  # no camera (or none yet): nobody will be seen, do not wait
+        if not self.reasoner.wait_perceived(t.stamp, self.speaker_wait_s):
+            self.get_logger().warning(f"transcript {t.id}: the tracker did not reach the moment it was said within "
+                                      f"{self.speaker_wait_s:.1f} s; attributed from the people seen so far")
 
-    def _emit(self, out: Outcome) -> None:
-        self._await_discovery()
+    def _emit(self, out: Outcome, apology: bool = False) -> None:
+        self.hold.when_ready(lambda: self._publish(out, apology))
+
+    def _publish(self, out: Outcome, apology: bool = False) -> None:
         for d in out.decisions:
             self.pubs[common.DECISION].publish(messages.to_msg("decision", d.to_dict()))
         for u in out.utterances:
-            self.pubs[common.UTTERANCE].publish(messages.to_msg("utterance", u.to_dict()))
-            if u.kind == "error":  # the person heard an apology; whoever runs the robot sees the fault
+            msg = messages.to_msg("utterance", u.to_dict())
+            if self._consumer(common.SPEECH_DONE) and u.id:
+                self.utterances_out.publish(u.id, msg)
+            else:
+                self.pubs[common.UTTERANCE].publish(msg)
+            if u.kind == "error" and not apology:  # the person heard an apology; whoever runs the robot sees the fault
                 self.diag.error("no proper reply", u.reason)
         for it in out.intents:
-            self.pubs[common.INTENT].publish(messages.to_msg("intent", it.to_dict()))
+            msg = messages.to_msg("intent", it.to_dict())
+            if self._consumer(common.VERDICT) and it.id:
+                self.intents_out.publish(it.id, msg)
+            else:
+                self.pubs[common.INTENT].publish(msg)
+
+    def _consumer(self, ack_topic: str) -> bool:
+        """Whether the node that acknowledges on ``ack_topic`` (speech_out, the gate) runs or ran in this graph."""
+        if ack_topic not in self._consumers_seen and self.count_publishers(ack_topic) > 0:
+            self._consumers_seen.add(ack_topic)
+        return ack_topic in self._consumers_seen
+
+    def _on_speaking(self, msg: Bool) -> None:
+        self._speaking = bool(msg.data)
+
+    def _unspoken(self, uid: str, msg) -> None:
+        """speech_out never confirmed an utterance: say so in a decision (whoever runs the robot sees it)."""
+        u = messages.from_msg("utterance", msg)
+        why = (f"utterance {uid} was never confirmed spoken: no speech_done within "
+               f"{UTTERANCE_RESEND_S * UTTERANCE_TRIES:.0f} s (speech_out down?): {u['text'][:80]!r}")
+        self.diag.error("utterance not spoken", why)
+        self.pubs[common.DECISION].publish(messages.to_msg("decision", {
+            "action": "silent", "reason": why, "stamp": u["stamp"], "person_id": u.get("person_id"),
+            "detail": {"utterance_id": uid, "unspoken": True}}))
+
+    def _no_verdict(self, iid: str, msg) -> None:
+        """The gate never answered an intent: it is not carried out, and a decision says so."""
+        it = messages.from_msg("intent", msg)
+        why = (f"intent {iid} ({it['type']} {it.get('target', '')}) got no verdict from the safety gate within "
+               f"{INTENT_RESEND_S * INTENT_TRIES:.0f} s: not carried out")
+        self.diag.error("intent timed out", why)
+        self.pubs[common.DECISION].publish(messages.to_msg("decision", {
+            "action": "intent", "reason": why, "stamp": it["stamp"], "person_id": None,
+            "detail": {"intent_id": iid, "timed_out": True}}))
 
     def close(self) -> None:
         self.scene_work.close()

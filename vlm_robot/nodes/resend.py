@@ -4,7 +4,8 @@ Topics keep no history, so a message published while its consumer restarts is lo
 keeps each message until the consumer's answer names it, and publishes it again when the answer is
 overdue; the consumer ignores ids it has already taken, so nothing is done twice. Used for:
 
-* transcripts (speech_in, microphone) until an utterance answers them (``in_reply_to``);
+* transcripts (speech_in, microphone) until an utterance answers them (``in_reply_to``) or a decision declines
+  them (:data:`TRANSCRIPT_DECLINED`);
 * the reasoning node's utterances until speech_out's ``speech_done`` names them (``utterance_id``);
 * the reasoning node's intents until the safety gate's verdict names them (``intent.id``).
 
@@ -20,8 +21,12 @@ from collections.abc import Callable
 
 from rclpy.node import Node
 
+from vlm_robot.core import delivery
 from vlm_robot.core.delivery import PendingTranscripts
 from vlm_robot.nodes import common, messages
+
+# transcripts the reasoning node decided not to answer (a silent decision naming them) are settled too
+TRANSCRIPT_DECLINED = (common.DECISION, delivery.declined)
 
 
 class Resender:
@@ -38,12 +43,15 @@ class Resender:
         hold: while it returns True the consumer is known to be alive and working (e.g. speaking):
             overdue messages wait instead of counting tries.
         on_give_up: called with ``(id, message)`` for each message given up.
+        also_ack: more ``(topic, id of a body)`` acknowledgements; an empty id acknowledges nothing (e.g.
+            :data:`TRANSCRIPT_DECLINED`: transcripts the reasoning node decided not to answer).
     """
 
     def __init__(self, node: Node, pub, resend_after_s: float, ack_topic: str = common.UTTERANCE,
                  ack_id: Callable[[dict], str] = lambda body: body["in_reply_to"], what: str = "transcript",
                  max_tries: int = 5, hold: Callable[[], bool] | None = None,
-                 on_give_up: Callable[[str, object], None] | None = None) -> None:
+                 on_give_up: Callable[[str, object], None] | None = None,
+                 also_ack: tuple[tuple[str, Callable[[dict], str]], ...] = ()) -> None:
         self._node = node
         self._pub = pub
         self._pending = PendingTranscripts(resend_after_s, max_tries)
@@ -53,6 +61,9 @@ class Resender:
         self._hold = hold or (lambda: False)
         self._on_give_up = on_give_up
         messages.subscribe(node, ack_topic, self._on_ack, common.Diagnostics.quiet())
+        for topic, ack in also_ack:
+            messages.subscribe(node, topic, lambda body, ack=ack: self._acknowledged(ack(body)),
+                               common.Diagnostics.quiet())
         node.create_timer(min(1.0, resend_after_s / 2), self._resend)
 
     def publish(self, mid: str, msg) -> None:
@@ -66,8 +77,12 @@ class Resender:
             return len(self._pending)
 
     def _on_ack(self, body: dict) -> None:
-        with self._lock:
-            self._pending.answered(self._ack_id(body))
+        self._acknowledged(self._ack_id(body))
+
+    def _acknowledged(self, mid: str) -> None:
+        if mid:
+            with self._lock:
+                self._pending.answered(mid)
 
     def _resend(self) -> None:
         now = time.monotonic()

@@ -19,7 +19,7 @@ from rclpy.node import Node
 
 from vlm_robot.core.transcript import MAX_CHARS
 from vlm_robot.nodes import common, messages
-from vlm_robot.nodes.resend import Resender
+from vlm_robot.nodes.resend import TRANSCRIPT_DECLINED, Resender
 
 
 def parse_line(line: str) -> tuple[float | None, str]:
@@ -42,7 +42,8 @@ class SpeechInNode(Node):
         self.seq = 0
         self.session = uuid.uuid4().hex[:8]  # ids stay unique when this node restarts
         self.resender = Resender(self, self.pub, float(common.param(
-            self, "resend_after_s", 8.0, "a transcript not answered this long is sent again (reasoning restarted?)")))
+            self, "resend_after_s", 8.0, "a transcript not answered this long is sent again (reasoning restarted?)")),
+            also_ack=(TRANSCRIPT_DECLINED,))
         self.lock = threading.Lock()
         if not self.source:
             self.get_logger().info("no transcript source set (source:=stdin or a file); idle")

@@ -39,6 +39,9 @@ class DialogueConfig:
         robot_name: what the robot calls itself ("" : "the robot assistant", no personal name).
         open_talk_budget_s: the language model's candidates for open talk stop after this long (a slow or stuck
             model): what passed so far is said, else a short reply of the robot's own.
+        speaker_wait_s: words heard before the tracker has followed the camera to the moment they were said
+            (right after a restart) wait at most this long for it, so that the speaker, and their memory, is
+            known by sight.
     """
 
     speaker_memory: bool = True
@@ -48,10 +51,13 @@ class DialogueConfig:
     min_turn_similarity: float = 0.5
     robot_name: str = ""
     open_talk_budget_s: float = 1.5
+    speaker_wait_s: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0.1 <= self.open_talk_budget_s <= 30:
             raise ConfigError(f"dialogue.open_talk_budget_s must be in [0.1, 30], got {self.open_talk_budget_s}")
+        if not 0 <= self.speaker_wait_s <= 10:
+            raise ConfigError(f"dialogue.speaker_wait_s must be in [0, 10], got {self.speaker_wait_s}")
         if not 0.05 <= self.verdict_timeout_s <= 30:
             raise ConfigError(f"dialogue.verdict_timeout_s must be in [0.05, 30], got {self.verdict_timeout_s}")
         if not 0 <= self.min_turn_similarity <= 1:

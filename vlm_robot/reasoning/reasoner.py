@@ -14,6 +14,7 @@ from vlm_robot.core.types import Decision, Intent, PerceptionResult, PersonState
 from vlm_robot.core.wording import without_unspeakable_sentences
 from vlm_robot.perception.text_affect import TextAffect
 from vlm_robot.reasoning import knowledge
+from vlm_robot.reasoning.backlog import APOLOGY
 from vlm_robot.reasoning.dialogue import DialogueManager, clean_reply
 from vlm_robot.reasoning.intents import GrammarIntents, IntentConfig, greeting_intents, intents_from_transcript
 from vlm_robot.reasoning.memory import Memory, asks_to_be_forgotten
@@ -101,6 +102,10 @@ class Reasoner:
         self._pending_when_heard: dict[str, Intent | None] = {}
         self._resolved_by_words: dict[str, Intent] = {}  # a person's words that confirmed or declined an intent
         self._last_reply: dict[int | None, str] = {}
+        # the newest frame the tracker has followed: who said words is known by sight only once it has seen the
+        # moment they were said (wait_perceived)
+        self.perceived_until = float("-inf")
+        self._perceived_cond = threading.Condition()
 
     def _id(self, prefix: str) -> str:
         return f"{self._id_prefix}{prefix}{next(self._ids)}"
@@ -111,7 +116,20 @@ class Reasoner:
 
     def on_perception(self, result: PerceptionResult) -> Outcome:
         with self.lock:
-            return self._on_perception(result)
+            out = self._on_perception(result)
+        with self._perceived_cond:
+            self.perceived_until = max(self.perceived_until, result.stamp)
+            self._perceived_cond.notify_all()
+        return out
+
+    def wait_perceived(self, stamp: float, timeout_s: float) -> bool:
+        """Wait until the tracker has followed a frame stamped ``stamp`` or later (True), at most ``timeout_s``.
+
+        Words are attributed to the people in view when they were said; a tracker behind that moment (its
+        worker busy, a node just restarted) sees nobody yet, and the speaker's memory would be missed.
+        """
+        with self._perceived_cond:
+            return self._perceived_cond.wait_for(lambda: self.perceived_until >= stamp, timeout_s)
 
     def on_head(self, stamp: float, pan: float, tilt: float) -> None:
         """Where the head (the camera) pointed at ``stamp``, from /joint_states; kept for the last 5 s."""
@@ -495,6 +513,28 @@ class Reasoner:
                 d["remembered_turns"] = len(pm.turns) if pm is not None else 0
                 states.append(d)
             return states
+
+    def decline(self, t: Transcript, reason: str, apologize: bool, detail: dict | None = None) -> Outcome:
+        """Words that will not be answered (too old, pushed out of the backlog, see reasoning/backlog.py).
+
+        A decision says why (action ``silent``, naming the transcript: its sender stops sending it again);
+        ``apologize``: instead the one short apology of a burst (:data:`~vlm_robot.reasoning.backlog.APOLOGY`)
+        in reply to them, unless they were not said to the robot. What :meth:`hear` kept for them is let go.
+        """
+        with self.lock:
+            pid = self._speaker.pop(t.id, None)
+            overheard = t.id in self._overheard
+            for ids in (self._overheard, self._forgetting, self._pattern_found):
+                ids.discard(t.id)
+            self._turn_intents.pop(t.id, None)
+            self._classified.pop(t.id, None)
+            self._pending_when_heard.pop(t.id, None)
+        why = f'not answering "{t.text[:60]}": {reason}'
+        d = {"transcript": t.id, **(detail or {})}
+        if apologize and not overheard:
+            return Outcome([Decision("reply", f"{why}; one short apology for this burst", t.stamp, pid, d)],
+                           [Utterance(APOLOGY, "error", why, t.stamp, pid, t.id, self._id("u"))])
+        return Outcome([Decision("silent", why, t.stamp, pid, d)])
 
     def on_transcript_error(self, t: Transcript, what: str) -> Outcome:
         """An explicit answer for a transcript that could not be handled: nothing goes unanswered."""
