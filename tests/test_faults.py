@@ -4,7 +4,8 @@
   on in the next; the bag reads with rosbags, and only what was said during the restart is missing;
 * the speech output killed while a reply is on its way: the reply is spoken once after the restart;
 * the safety gate killed while an intent is on its way: the intent gets one verdict after the restart,
-  and a re-sent intent is not carried out twice.
+  and a re-sent intent is not carried out twice;
+* the disk budget reached: camera frames stop, the conversation is still recorded, and it is said.
 """
 
 import os
@@ -12,6 +13,7 @@ import signal
 import time
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from vlm_robot import graph
@@ -146,3 +148,28 @@ def test_an_intent_sent_twice_gets_the_same_verdict_twice_and_moves_once(tmp_pat
     v1, v2 = obs.seen.of(common.VERDICT)[:2]
     assert v1["approved"] and v1 == v2
     assert len(obs.seen.of(common.APPROVED)) == 1
+
+
+def test_past_the_disk_budget_frames_stop_the_conversation_is_still_recorded_and_it_is_said(tmp_path):
+    from vlm_robot.bag import bag_summary
+    from vlm_robot.nodes.convert import rgb_to_image
+    from vlm_robot.observe import observed_graph
+
+    bag = tmp_path / "session"
+    g = graph.Graph([s for s in graph.NODES if s.name == "recorder"],
+                    {"recorder": {"output": str(bag), "flush_s": "0.1", "compression": "none", "budget_mb": "2.0"}},
+                    log_dir=tmp_path / "logs")
+    frame = rgb_to_image(np.zeros((480, 640, 3), np.uint8), 0.0)  # 0.9 MB raw
+    with observed_graph(g, "faults_budget", settle_s=1.0) as obs:
+        for i in range(30):
+            frame.header.stamp.sec = i
+            obs.image_pub.publish(frame)
+            obs.say(f"sentence {i}", tid=f"b{i}")
+            time.sleep(0.1)
+        assert obs.wait_for(lambda s: any("disk budget" in d["name"] + d["message"] for d in s.diagnostics), 10)
+        time.sleep(0.5)
+    counts = {t: n for t, (_, n) in bag_summary(bag).items()}
+    assert 2 <= counts[common.IMAGE] < 10, counts  # about 2 MB of frames, then none
+    assert counts[common.TRANSCRIPT] == 30
+    d = next(d for d in obs.seen.diagnostics if "disk budget" in d["name"] + d["message"])
+    assert "camera frames no longer recorded" in d["message"] and "budget_mb" in d["message"]
