@@ -21,6 +21,10 @@ def test_image_folder_source_loops_and_resizes(tmp_path, astronaut):
     assert np.array_equal(frames[0], frames[3])  # looped
     once = CameraSource(str(tmp_path), loop=False)
     assert [once.read() is None for _ in range(4)] == [False, False, False, True]
+    for f in tmp_path.glob("*.png"):  # the images go away while the camera runs: an error, not a recursion
+        f.write_bytes(b"not an image")
+    with pytest.raises(InvalidInputError, match="none of its 3 image files"):
+        cam.read()
 
 
 def test_video_file_source(tmp_path, astronaut):

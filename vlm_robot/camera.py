@@ -49,14 +49,20 @@ class CameraSource:
     def read(self) -> np.ndarray | None:
         """The next RGB frame, or None at the end of a file or folder that does not loop."""
         if self._files:
-            if self._index >= len(self._files):
-                if not self.loop:
-                    return None
-                self._index = 0
-            bgr = cv2.imread(str(self._files[self._index]), cv2.IMREAD_COLOR)
-            self._index += 1
+            bgr = None
+            for _ in range(len(self._files)):  # skip unreadable files (deleted, not images), each folder pass once
+                if self._index >= len(self._files):
+                    if not self.loop:
+                        return None
+                    self._index = 0
+                bgr = cv2.imread(str(self._files[self._index]), cv2.IMREAD_COLOR)
+                self._index += 1
+                if bgr is not None:
+                    break
             if bgr is None:
-                return self.read()
+                raise InvalidInputError(f"camera source {self.source}: none of its {len(self._files)} image files "
+                                        "can be read any more (deleted, or not images); point it at a folder of "
+                                        "JPEG/PNG files")
         else:
             ok, bgr = self._cap.read()
             if not ok and self.loop and not self.source.isdigit() and not self.source.startswith("/dev/"):

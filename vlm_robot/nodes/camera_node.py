@@ -11,6 +11,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from vlm_robot.camera import CameraSource
+from vlm_robot.core.errors import InvalidInputError
 from vlm_robot.nodes import common
 from vlm_robot.nodes.convert import rgb_to_image
 
@@ -34,7 +35,12 @@ class CameraNode(Node):
         self.get_logger().info(f"camera publishing {get('source')} at {fps} fps")
 
     def _tick(self) -> None:
-        rgb = self.cam.read()
+        try:
+            rgb = self.cam.read()
+        except InvalidInputError as e:  # a folder whose images all went away: say so once, keep running
+            common.Diagnostics(self).error("camera source unreadable", str(e))
+            self.timer.cancel()
+            return
         if rgb is None:
             self.get_logger().info("camera source ended")
             self.timer.cancel()
