@@ -229,6 +229,9 @@ def unknown_parameters(node: Node, configs: list[Any], known: tuple[str, ...] = 
     return bad
 
 
+CLOSE_BUDGET_S = 10.0  # Graph.stop sends SIGKILL 15 s after SIGINT
+
+
 def spin_node(node_factory, args: list[str] | None = None) -> int:
     """Create the node, spin it until SIGINT/SIGTERM, then close it (``node.close()``) and shut down."""
     rclpy.init(args=args, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
@@ -255,7 +258,15 @@ def spin_node(node_factory, args: list[str] | None = None) -> int:
     finally:
         close = getattr(node, "close", None)
         if close is not None:
-            close()
+            # bounded: the graph (and launch) give a node CLOSE_BUDGET_S + a little before SIGKILL, and a worker
+            # still answering (waiting for a verdict or an answer that the stopping graph no longer sends) must not
+            # turn a clean stop into a kill
+            closer = threading.Thread(target=close, name="close", daemon=True)
+            closer.start()
+            closer.join(CLOSE_BUDGET_S)
+            if closer.is_alive():
+                print(f"[vlm_robot] {node.get_name()}: close() did not finish within {CLOSE_BUDGET_S:.0f} s "
+                      "(a worker still busy); exiting without it", file=sys.stderr)
         executor.shutdown(timeout_sec=1.0)
         node.destroy_node()
         rclpy.try_shutdown()
