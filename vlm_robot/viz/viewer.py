@@ -1,6 +1,6 @@
 """The Rerun web viewer as a child process, bound to 127.0.0.1 unless asked otherwise.
 
-Rerun's own defaults listen on every interface (the CLI's ``--bind`` is 0.0.0.0, and the Python
+Rerun's own defaults listen on every interface (the CLI's ``--bind`` defaults to all addresses, and the Python
 ``serve_grpc()`` / ``serve_web_viewer()`` take no host at all), so vlm_robot starts the ``rerun`` binary of the
 rerun-sdk wheel itself, with ``--bind 127.0.0.1``, explicit ports and a memory limit, and stops it by its pid.
 The binary is run directly, not through the ``rerun`` console script: that script is a Python wrapper whose
