@@ -111,3 +111,17 @@ DEMO_FACE_IMAGE = Asset(
     "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
     "scikit-image==0.26.0",
 )
+FACE_MESH_MODEL = Asset(
+    "face mesh (468 landmarks; mediapipe face_landmark)",
+    "mediapipe",
+    "modules/face_landmark/face_landmark.tflite",
+    "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+    "mediapipe==0.10.14",
+)
+IRIS_MODEL = Asset(
+    "iris landmarks (mediapipe iris_landmark)",
+    "mediapipe",
+    "modules/iris_landmark/iris_landmark.tflite",
+    "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
+    "mediapipe==0.10.14",
+)

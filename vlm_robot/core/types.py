@@ -29,6 +29,9 @@ class Frame:
     seq: int = 0
 
 
+_POSE_FIELDS = ("head_yaw", "head_pitch", "head_roll", "eye_contact", "eyes_open", "mouth_open")
+
+
 @dataclass(frozen=True)
 class Face:
     """A detected face in pixel coordinates of its frame.
@@ -41,6 +44,11 @@ class Face:
         expression_scores: probability per class of :data:`EXPRESSIONS`.
         facing: 1.0 when the face looks straight at the camera, towards 0 when turned away.
         descriptor: appearance descriptor for re-identification (vlm_robot.perception.reid), empty if none.
+        pose_valid: the face mesh gave a head pose (vlm_robot.perception.face_mesh); False: the fields below are 0.
+        head_yaw, head_pitch, head_roll: degrees from the line of sight to the camera; yaw > 0 the face points
+            to the image's right, pitch > 0 down, roll > 0 the head leans clockwise in the image.
+        eye_contact: 0..1, looks at the camera (head pose plus irises).
+        eyes_open, mouth_open: lid gap / eye width and inner lip gap / mouth width.
     """
 
     box: tuple[float, float, float, float]
@@ -50,6 +58,13 @@ class Face:
     expression_scores: tuple[float, ...] = ()
     facing: float = 1.0
     descriptor: tuple[float, ...] = ()
+    pose_valid: bool = False
+    head_yaw: float = 0.0
+    head_pitch: float = 0.0
+    head_roll: float = 0.0
+    eye_contact: float = 0.0
+    eyes_open: float = 0.0
+    mouth_open: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -64,6 +79,13 @@ class Face:
             d["descriptor"] = [round(v, 3) for v in self.descriptor]
         else:  # payloads without a descriptor look as they did before it existed
             del d["descriptor"]
+        for k in _POSE_FIELDS:  # likewise without a head pose
+            if self.pose_valid:
+                d[k] = round(d[k], 3)
+            else:
+                del d[k]
+        if not self.pose_valid:
+            del d["pose_valid"]
         return d
 
     @classmethod
@@ -77,6 +99,8 @@ class Face:
             expression_scores=tuple(float(scores.get(k, 0.0)) for k in EXPRESSIONS),
             facing=float(d.get("facing", 1.0)),
             descriptor=tuple(float(v) for v in d.get("descriptor") or ()),
+            pose_valid=bool(d.get("pose_valid", False)),
+            **{k: float(d.get(k, 0.0)) for k in _POSE_FIELDS},
         )
 
 

@@ -152,6 +152,11 @@ def _person_id_from(pid: int) -> int | None:
 
 # --- kinds --------------------------------------------------------------------------------------------------
 
+_POSE_RANGES = (("head_yaw", -180.0, 180.0), ("head_pitch", -90.0, 90.0), ("head_roll", -180.0, 180.0),
+                ("eye_contact", 0.0, 1.0), ("eyes_open", 0.0, math.inf), ("mouth_open", 0.0, math.inf))
+_POSE = tuple(n for n, _, _ in _POSE_RANGES)
+
+
 def _people_to(d: dict) -> People:
     m = People(width=int(d["width"]), height=int(d["height"]), latency_ms=float(d.get("latency_ms", 0.0)))
     m.header.stamp = to_time(d["stamp"])
@@ -162,7 +167,8 @@ def _people_to(d: dict) -> People:
             keypoints=[Keypoint(x=float(x), y=float(y)) for x, y in f.get("keypoints", [])],
             expression=str(f.get("expression", "neutral")),
             expression_scores=_scores_to(f.get("expression_scores") or {}),
-            facing=float(f.get("facing", 1.0)), descriptor=[float(v) for v in f.get("descriptor") or ()]))
+            facing=float(f.get("facing", 1.0)), descriptor=[float(v) for v in f.get("descriptor") or ()],
+            pose_valid=bool(f.get("pose_valid", False)), **{k: float(f.get(k, 0.0)) for k in _POSE}))
     return m
 
 
@@ -186,6 +192,10 @@ def _people_from(m: People) -> dict:
         }
         if len(f.descriptor):
             face["descriptor"] = [_finite(k, f"{p}.descriptor", v) for v in f.descriptor]
+        if f.pose_valid:
+            face["pose_valid"] = True
+            for name, lo, hi in _POSE_RANGES:
+                face[name] = _finite(k, f"{p}.{name}", getattr(f, name), lo, hi)
         faces.append(face)
     if m.width == 0 or m.height == 0:
         raise _bad(k, "width/height", "the image size in pixels (both > 0)", f"{m.width}x{m.height}")

@@ -52,14 +52,94 @@ class ScriptedLine:
     speaker: str = ""  # name of the scene person who says it; empty: unattributed, as from a plain microphone
 
 
-def turn_head(photo: np.ndarray, box: tuple[float, float, float, float], yaw: float) -> np.ndarray:
-    """``photo`` with its face turned by ``yaw`` in [-1, 1] (> 0: towards the image's right).
+HEAD_TURN_DEG = 40.0  # turn_head: yaw 1 turns the head this many degrees
 
-    A 2D stand-in for a head turn: the middle of the face (nose, mouth) slides sideways more than its
-    edges, as a protruding nose does when a head turns. BlazeFace's keypoints follow it only partly:
-    ``yaw = 1`` reads as a nose offset of about 0.2 eye distances (facing score ~0.6) on the astronaut,
-    about what a real head shows at 10-15 degrees; LFW faces stop being detected beyond ``|yaw| ~ 0.3``.
+
+def turn_head(photo: np.ndarray, box: tuple[float, float, float, float], yaw: float) -> np.ndarray:
+    """``photo`` with its face turned by ``yaw`` in [-1, 1] (> 0: towards the image's right), ``yaw * 40`` degrees.
+
+    A 3D turn of the photographed face: the face mesh model (:mod:`vlm_robot.perception.face_mesh`) gives its
+    468 points with their depth; they are rotated about a vertical axis ~10 cm behind the nose tip, projected
+    orthographically, and the photo is warped triangle by triangle (farthest first, so the nose hides the far
+    cheek), with a fixed ring around the face that stretches the hair and background to meet it. BlazeFace's
+    nose offset and the mesh's head pose both follow it (``python -m vlm_robot.benchmarks.head_pose --scene``).
+    Falls back to :func:`turn_head_2d` when the mesh finds no face in the photo.
     """
+    if yaw == 0.0:
+        return photo
+    lm = _photo_landmarks(photo, box)
+    if lm is None:
+        return turn_head_2d(photo, box, yaw)
+    theta = np.radians(float(np.clip(yaw, -1.0, 1.0)) * HEAD_TURN_DEG)
+    h, w = photo.shape[:2]
+    eye = float(np.linalg.norm(lm[263, :2] - lm[33, :2]))
+    cx, cz = float(lm[:, 0].mean()), float(lm[1, 2]) + 1.05 * eye  # the turning axis: ~10 cm behind the nose tip
+    dx, dz = lm[:, 0] - cx, lm[:, 2] - cz
+    dst_face = np.column_stack([cx + dx * np.cos(theta) - dz * np.sin(theta), lm[:, 1]])
+    depth_face = dx * np.sin(theta) + dz * np.cos(theta)
+    # a fixed ring around the face (1.5 x its extent) and the photo's border keep the rest of the photo in place
+    ang = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    rx, ry = (lm[:, 0].max() - lm[:, 0].min()) * 0.75, (lm[:, 1].max() - lm[:, 1].min()) * 0.75
+    my = float(lm[:, 1].mean())
+    ring = np.column_stack([cx + rx * np.cos(ang), my + ry * np.sin(ang)])
+    border = np.array([[0, 0], [w / 2, 0], [w - 1, 0], [w - 1, h / 2], [w - 1, h - 1], [w / 2, h - 1], [0, h - 1],
+                       [0, h / 2]], float)
+    fixed = np.vstack([ring, border])
+    fixed = fixed[(fixed[:, 0] >= 0) & (fixed[:, 0] <= w - 1) & (fixed[:, 1] >= 0) & (fixed[:, 1] <= h - 1)]
+    src = np.vstack([lm[:, :2], fixed])
+    dst = np.vstack([dst_face, fixed])
+    depth = np.concatenate([depth_face, np.full(len(fixed), np.inf)])
+    sub = cv2.Subdiv2D((-1, -1, w + 2, h + 2))
+    clipped = np.clip(src, 0, [w - 1, h - 1])
+    for p in clipped:
+        sub.insert((float(p[0]), float(p[1])))
+    tris = []
+    for t in sub.getTriangleList().reshape(-1, 3, 2):
+        idx = [int(np.argmin(np.sum((clipped - q) ** 2, axis=1))) for q in t]
+        if len(set(idx)) == 3:
+            finite = depth[idx][np.isfinite(depth[idx])]
+            tris.append((float(finite.mean()) if finite.size else np.inf, idx))
+    out = photo.copy()
+    for _, idx in sorted(tris, key=lambda t: -t[0]):  # farthest first
+        s_tri, d_tri = src[idx].astype(np.float32), dst[idx].astype(np.float32)
+        area = (d_tri[1, 0] - d_tri[0, 0]) * (d_tri[2, 1] - d_tri[0, 1]) - \
+            (d_tri[2, 0] - d_tri[0, 0]) * (d_tri[1, 1] - d_tri[0, 1])
+        s_area = (s_tri[1, 0] - s_tri[0, 0]) * (s_tri[2, 1] - s_tri[0, 1]) - \
+            (s_tri[2, 0] - s_tri[0, 0]) * (s_tri[1, 1] - s_tri[0, 1])
+        if abs(area) < 1e-3 or np.sign(area) != np.sign(s_area):  # degenerate or turned away
+            continue
+        x0, y0 = np.floor(d_tri.min(0)).astype(int)
+        x1, y1 = np.ceil(d_tri.max(0)).astype(int) + 1
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        m = cv2.getAffineTransform(s_tri, d_tri - np.array([x0, y0], np.float32))
+        patch = cv2.warpAffine(photo, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillConvexPoly(mask, np.round((d_tri - [x0, y0]) * 16).astype(np.int32), 1, cv2.LINE_AA, 4)
+        region = out[y0:y1, x0:x1]
+        region[mask > 0] = patch[mask > 0]
+    return out
+
+
+_LANDMARKS: dict[tuple[int, tuple[float, ...]], np.ndarray | None] = {}
+
+
+def _photo_landmarks(photo: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
+    """The face mesh's 468 points ``(x, y, depth)`` on ``photo`` (pixels), or None when it finds no face."""
+    key = (hash(photo.tobytes()), tuple(box))
+    if key not in _LANDMARKS:
+        from vlm_robot.perception.face_mesh import FaceMesh, MeshConfig
+
+        pose = FaceMesh(MeshConfig(iris=False, min_box_px=8.0)).estimate(photo, box)
+        _LANDMARKS[key] = pose.landmarks if pose.valid else None
+    return _LANDMARKS[key]
+
+
+def turn_head_2d(photo: np.ndarray, box: tuple[float, float, float, float], yaw: float) -> np.ndarray:
+    """The former 2D stand-in for a head turn: the middle of the face (nose, mouth) slides sideways more than its
+    edges. BlazeFace reads ``yaw = 1`` as a nose offset of about 0.2 eye distances on the astronaut; the face mesh
+    reads it as turned 8 degrees (0.6 as 16: the warp folds over beyond that)."""
     if yaw == 0.0:
         return photo
     h, w = photo.shape[:2]

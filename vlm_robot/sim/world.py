@@ -35,6 +35,7 @@ WATCHDOG_S = 0.5  # a velocity command is held this long
 POS_TOL, YAW_TOL = 0.02, 0.01  # goal reached within 2 cm and 0.6 degrees
 ROBOT_R, PERSON_R, CLEARANCE = 0.25, 0.2, 0.4  # footprints (m) and the gap kept to people in the way
 FACE_Z = 1.55  # height of a standing person's face centre, m
+NECK_TOP_Z = 1.44  # set_head turns the head about this point on the body's axis, m
 _SUBSTEP = 0.02  # s
 ROBOT = "robot/"  # prefix of the robot's names inside the MuJoCo model (robot/head_pan is the URDF's head_pan)
 _HIDDEN = (0.0, 0.0, -20.0)  # absent people wait below the floor
@@ -79,8 +80,10 @@ class World:
     """The room, the robot and the people; see the module docstring for frames and units."""
 
     def __init__(self, people: dict[str, str], width: int = 640, height: int = 480, seed: int = 0,
-                 faces_needed: list[str] | None = None) -> None:
+                 faces_needed: list[str] | None = None, relief: bool = False) -> None:
         """``people``: name -> initial face id (all start absent until :meth:`set_person`);
+        ``relief``: give each person's initial face 3D relief (the face mesh model's own depth estimate of the
+        photo, textured with it; for measuring head pose), instead of only the flat plate;
         ``faces_needed``: every face id the run may switch to (their textures are loaded now);
         ``seed``: picks the people's clothes colours. Frames are ``width`` x ``height`` pixels."""
         d = world_dir()
@@ -105,6 +108,8 @@ class World:
         shirts = [_SHIRTS[i] for i in rng.permutation(len(_SHIRTS))]
         for i, (name, face) in enumerate(people.items()):
             self._add_person(spec, name, face, shirts[i % len(shirts)])
+            if relief:
+                self._add_relief(spec, name, face)
         with warnings.catch_warnings():  # an empty attach prefix keeps the URDF's joint names (head_pan, ...)
             warnings.filterwarnings("ignore", "Attaching a spec with an empty prefix")
             self.model = spec.compile()
@@ -116,6 +121,14 @@ class World:
         self._mat = {f: m.material(f"face:{f}").id for f in faces}
         self._people = {n: _Person(int(m.body_mocapid[m.body(f"person:{n}").id]), m.geom(f"person:{n}:face").id, f)
                         for n, f in people.items()}
+        # the head's geoms and their rest poses in the person's body frame (set_head turns them)
+        parts = ("face", "plate_back", "skull", *(("relief",) if relief else ()))
+        self._head_geoms = {n: [(g, m.geom_pos[g].copy(), m.geom_quat[g].copy())
+                                for g in (m.geom(f"person:{n}:{part}").id for part in parts)]
+                            for n in people}
+        for geoms in self._head_geoms.values():
+            for g, _, _ in geoms:
+                m.geom_sameframe[g] = 0  # the compiler marked them as sharing the body's rotation; set_head changes it
         for p in self._people.values():
             self.data.mocap_pos[p.mocap] = _HIDDEN
         self._target = {"head_pan": 0.0, "head_tilt": 0.0}
@@ -168,13 +181,58 @@ class World:
             (cap, [0.045, 0.28], [0, 0.25, 1.06], shirt_rgba),              # arms
             (cap, [0.045, 0.28], [0, -0.25, 1.06], shirt_rgba),
             (cap, [0.05, 0.04], [0, 0, 1.4], skin),                          # neck
-            (ell, [0.1, 0.12, 0.15], [-0.02, 0, FACE_Z + 0.02], hair),       # back of the head
-            (box, [0.004, pw / 2, ph / 2], [0.075, 0, FACE_Z], hair),        # behind the plate: opaque
         ]
         for kind, size, pos, rgba in parts:
             b.add_geom(type=kind, size=size, pos=pos, rgba=rgba, contype=0, conaffinity=0)
+        b.add_geom(name=f"person:{name}:skull", type=ell, size=[0.1, 0.12, 0.15], pos=[-0.02, 0, FACE_Z + 0.02],
+                   rgba=hair, contype=0, conaffinity=0)  # back of the head
+        b.add_geom(name=f"person:{name}:plate_back", type=box, size=[0.004, pw / 2, ph / 2], pos=[0.075, 0, FACE_Z],
+                   rgba=hair, contype=0, conaffinity=0)  # behind the plate: opaque
         b.add_geom(name=f"person:{name}:face", type=mujoco.mjtGeom.mjGEOM_MESH, meshname="face_plate",
                    material=f"face:{face}", pos=[0.08, 0, FACE_Z], contype=0, conaffinity=0)
+
+    @staticmethod
+    def _add_relief(spec: mujoco.MjSpec, name: str, face: str) -> None:
+        """A textured 3D face in front of ``name``'s plate: the 468 face mesh points the mesh model finds on the
+        plate texture, at the depth it estimates, triangulated (Delaunay) and textured with the photo."""
+        import cv2
+
+        from vlm_robot.perception.face_mesh import FaceMesh
+        from vlm_robot.perception.faces import FaceDetector
+
+        tex = plate_texture(face)
+        big = cv2.resize(tex, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+        dets = FaceDetector(min_score=0.3).detect(big)
+        pose = FaceMesh().estimate(big, dets[0].box, dets[0].keypoints) if dets else None
+        if pose is None or pose.landmarks is None:
+            raise ConfigError(f"relief for face {face!r}: the face mesh found no face on its plate texture")
+        lm = pose.landmarks / 2.0  # texture pixels (and depth in the same units)
+        th, tw = tex.shape[:2]
+        k = PLATE_W * FACE_WIDTH_M / tw  # metres per texture pixel
+        # plate frame: x towards the viewer, y = viewer's right, z up; the relief's rim sits on the plate
+        verts = np.column_stack([(lm[:, 2].max() - lm[:, 2]) * k + 0.001, (lm[:, 0] - tw / 2) * k,
+                                 (th / 2 - lm[:, 1]) * k])
+        sub = cv2.Subdiv2D((-1, -1, tw + 2, th + 2))
+        for u, v in lm[:, :2]:
+            sub.insert((float(np.clip(u, 0, tw)), float(np.clip(v, 0, th))))
+        uv = np.clip(lm[:, :2], 0, [tw, th])
+        tris = []
+        for t in sub.getTriangleList().reshape(-1, 3, 2):
+            idx = [int(np.argmin(np.sum((uv - p) ** 2, axis=1))) for p in t]
+            if len(set(idx)) < 3:
+                continue
+            a, b, c = verts[idx]
+            if np.cross(b - a, c - a)[0] < 0:  # face the viewer (+x)
+                idx = [idx[0], idx[2], idx[1]]
+            tris.extend(idx)
+        mesh = spec.add_mesh(name=f"face_relief:{name}")
+        mesh.uservert = verts.ravel().tolist()
+        mesh.usertexcoord = np.column_stack([uv[:, 0] / tw, uv[:, 1] / th]).ravel().tolist()
+        mesh.userface = tris
+        mesh.inertia = mujoco.mjtMeshInertia.mjMESH_INERTIA_SHELL
+        spec.body(f"person:{name}").add_geom(name=f"person:{name}:relief", type=mujoco.mjtGeom.mjGEOM_MESH,
+                                             meshname=f"face_relief:{name}", material=f"face:{face}",
+                                             pos=[0.08, 0, FACE_Z], contype=0, conaffinity=0)
 
     def _forward(self) -> None:
         mujoco.mj_kinematics(self.model, self.data)
@@ -206,6 +264,40 @@ class World:
         self.data.mocap_pos[p.mocap] = (x, y, 0.0) if present else _HIDDEN
         self.data.mocap_quat[p.mocap] = (math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
         self._forward()
+
+    def set_head(self, name: str, yaw: float = 0.0, pitch: float = 0.0) -> None:
+        """Turn ``name``'s head (face plate, skull) relative to the body: ``yaw`` rad counter-clockwise seen from
+        above (towards the person's left), ``pitch`` rad nodding down; about a pivot at the top of the neck.
+
+        A real 3D rotation of the flat face plate, for measuring head pose (the photo itself stays flat)."""
+        self._person(name)
+        pivot = np.array([0.0, 0.0, NECK_TOP_Z])
+        q = np.zeros(4)
+        qy = np.array([math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)])
+        qp = np.array([math.cos(pitch / 2), 0.0, math.sin(pitch / 2), 0.0])  # about +y: the face (+x) tips down
+        mujoco.mju_mulQuat(q, qy, qp)
+        rot = np.zeros(9)
+        mujoco.mju_quat2Mat(rot, q)
+        rot = rot.reshape(3, 3)
+        for g, pos0, quat0 in self._head_geoms[name]:
+            self.model.geom_pos[g] = pivot + rot @ (pos0 - pivot)
+            out = np.zeros(4)
+            mujoco.mju_mulQuat(out, q, quat0)
+            self.model.geom_quat[g] = out
+        self._forward()
+
+    def face_pose_in_camera(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The face plate's rotation and centre in OpenCV camera axes (x right, y down, z forward; m), the face's
+        own axes as :mod:`vlm_robot.perception.face_model3d` (x to the viewer's right, y down, z into the head);
+        None when absent. Ground truth for head pose."""
+        p = self._person(name)
+        if not p.present:
+            return None
+        cam = self.data.cam_xmat[self._cam].reshape(3, 3)
+        cv = np.column_stack([cam[:, 0], -cam[:, 1], -cam[:, 2]])  # OpenCV camera axes in the world
+        g = self.data.geom_xmat[p.plate].reshape(3, 3)
+        face = np.column_stack([g[:, 1], -g[:, 2], -g[:, 0]])  # seen from +x: right = +y, down = -z, into = -x
+        return cv.T @ face, cv.T @ (self.data.geom_xpos[p.plate] - self.data.cam_xpos[self._cam])
 
     def face_of(self, name: str) -> str:
         """The face id ``name`` currently shows."""
