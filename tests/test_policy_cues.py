@@ -183,3 +183,35 @@ def test_new_config_values_are_checked_and_old_yaml_greetings_still_load():
         ProactiveConfig(upset_sentiment=-3.0)
     cfg = ProactiveConfig(greetings={"concern": "Hi, {mood}?", "waiting": "Hi!"})
     assert cfg.greetings["concern"] == "Hi, {mood}?" and "upset" in cfg.greetings and "confused" in cfg.greetings
+
+
+def test_a_voice_nobody_in_view_is_not_answered_while_the_camera_runs():
+    """Issue 14's case: a person behind the robot on the phone was answered three times."""
+    r = make()
+    frames(r, 0.0, 2.0, [])  # the camera runs and sees nobody
+    for i, text in enumerate(("Hi mum, yes, I'm at the station.", "No, the train is late again.", "See you soon.")):
+        t = Transcript(text, 2.0 + i, "user", id=f"t{i}")
+        heard = r.hear(t)
+        assert [d.action for d in heard.decisions] == ["silent"], heard.decisions
+        assert "nobody was in view" in heard.decisions[0].reason
+        assert r.answer(t).utterances == []
+        frames(r, 2.0 + i, 3.0 + i, [])
+    heard = r.hear(Transcript("Robot, where is the exit?", 5.0, "user", id="t9"))  # naming it: a question to it
+    assert heard.decisions[0].action == "reply"
+    # no camera running (a voice-only robot), or a camera that stopped: every voice is said to the robot
+    assert make().hear(Transcript("Hi, where is the exit?", 1.0, "user", id="t1")).decisions[0].action == "reply"
+    assert r.hear(Transcript("Where is the exit?", 12.0, "user", id="t10")).decisions[0].action == "reply"
+
+
+def test_an_answer_to_the_robots_question_counts_whoever_the_speaker_faces():
+    r = make(quiet_s=2.0)
+    frames(r, 0.0, 1.0, [face(100, yaw=0.3)])  # looking at a map (facing 0.4)
+    r.hear(Transcript("I'm lost, where is the exit?", 1.0, "person1", id="t1"))
+    g = greets(frames(r, 1.0, 4.0, [face(100, yaw=0.3)]))
+    assert len(g) == 1 and g[0].detail["text"].rstrip().endswith("?")  # the robot asks whether it can help
+    asked = g[0].stamp
+    answer = r.hear(Transcript("Yes please, the exit.", asked + 2.0, "person1", id="t2"))
+    assert answer.decisions[0].action == "reply"  # still looking at the map, but it answers the robot
+    frames(r, asked, asked + 15.0, [face(100, yaw=0.3)])
+    later = r.hear(Transcript("Hmm, this map is confusing.", asked + 15.0, "person1", id="t3"))
+    assert later.decisions[0].action == "silent" and "looked away" in later.decisions[0].reason

@@ -56,6 +56,11 @@ class ProactiveConfig:
         confusion_phrases: overheard words containing one of these (whole words, any case) are an offer-help cue.
         words_memory_s: how long overheard words count.
         robot_names: words that make speech addressed to the robot whoever the speaker faces.
+        answer_window_s: words said this soon after the robot asked a question (its utterance ended with "?")
+            are an answer, said to the robot whoever the speaker faces (unless to a partner they face).
+        vision_fresh_s: while the camera's people are this fresh (perception is running), words heard with
+            nobody in view are not said to the robot unless they name it or answer its question (a person
+            behind the robot on the phone); with no camera running, all words are said to the robot.
     """
 
     concern_moods: tuple[str, ...] = ("sad", "fear")
@@ -76,6 +81,8 @@ class ProactiveConfig:
                                           "can't find", "cannot find")
     words_memory_s: float = 60.0
     robot_names: tuple[str, ...] = ("robot",)
+    answer_window_s: float = 10.0
+    vision_fresh_s: float = 2.0
     greetings: dict[str, str] = field(default_factory=lambda: dict(_GREETINGS))
 
     def __post_init__(self) -> None:
@@ -85,7 +92,7 @@ class ProactiveConfig:
         if not 0.0 <= self.min_mood_confidence <= 1.0:
             raise ConfigError(f"proactive.min_mood_confidence must be in [0, 1], got {self.min_mood_confidence}")
         for name in ("linger_s", "cooldown_s", "readdress_after_s", "quiet_s", "max_distance_m", "talk_min_yaw",
-                     "busy_min_window_s", "words_memory_s"):
+                     "busy_min_window_s", "words_memory_s", "answer_window_s", "vision_fresh_s"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"proactive.{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.busy_max_attention <= 1.0:
@@ -111,6 +118,7 @@ class ProactivePolicy:
         self.do_not_disturb = False
         self._silent_reason: dict[int, str] = {}
         self._words: dict[int, tuple[float, str, float]] = {}  # person id -> (stamp, overheard text, sentiment)
+        self.last_question_at: float | None = None  # when the robot last asked something
 
     def note_speech(self, stamp: float) -> None:
         """Someone (the person or the robot) spoke at ``stamp``."""
@@ -120,23 +128,40 @@ class ProactivePolicy:
         """``person_id`` said ``text`` (VADER compound ``sentiment``) at ``stamp``, not to the robot."""
         self._words[person_id] = (stamp, text, sentiment)
 
-    def addressed(self, speaker: PersonState | None, people: list[PersonState], text: str) -> tuple[bool, str]:
-        """Whether ``text`` from ``speaker`` was said to the robot, and why not when it was not.
+    def note_robot_said(self, text: str, stamp: float) -> None:
+        """The robot said ``text`` at ``stamp``; a question opens ``answer_window_s`` for an answer."""
+        if text.rstrip().endswith("?"):
+            self.last_question_at = stamp if self.last_question_at is None else max(self.last_question_at, stamp)
 
-        Said to the robot when the speaker is unknown (as before) or names one of ``robot_names``; otherwise
-        not when the speaker and another person have their heads turned towards each other (talking to them)
-        or the speaker looks away from the robot (facing below ``min_facing``).
+    def addressed(self, speaker: PersonState | None, people: list[PersonState], text: str,
+                  stamp: float | None = None, seeing: bool = False) -> tuple[bool, str]:
+        """Whether ``text`` from ``speaker`` (said at ``stamp``) was said to the robot, and why not when it was not.
+
+        Said to the robot when it names one of ``robot_names``. Not when the speaker and another person have
+        their heads turned towards each other (talking to them). Said to the robot when it answers the robot's
+        question (within ``answer_window_s`` of it). Otherwise not when the speaker looks away from the robot
+        (facing below ``min_facing``), or when nobody is in view while the camera is running (``seeing``: the
+        voice of someone the robot cannot see, e.g. on the phone behind it); else said to the robot (with no
+        camera running, every voice is).
 
         Returns:
             ``(True, "")``, or ``(False, reason)``: words not said to the robot get no reply.
         """
         c = self.config
-        if speaker is None or matching_phrase(text, c.robot_names):
+        if matching_phrase(text, c.robot_names):
             return True, ""
-        partner = talking_partner(speaker, people, c.talk_min_yaw)
+        partner = talking_partner(speaker, people, c.talk_min_yaw) if speaker is not None else None
         if partner is not None:
             return False, (f"overheard person {speaker.id} talking to person {partner.id} (heads turned towards each "
                            f"other), not to the robot: no reply")
+        q = self.last_question_at
+        if q is not None and stamp is not None and 0.0 <= stamp - q <= c.answer_window_s:
+            return True, ""
+        if speaker is None:
+            if seeing:
+                return False, ("heard words while nobody was in view of the running camera, not naming the robot "
+                               "nor answering a question of it: taken as not said to the robot, no reply")
+            return True, ""
         if speaker.facing < c.min_facing:
             return False, (f"overheard person {speaker.id} while they looked away from the robot (facing "
                            f"{speaker.facing:.2f} < {c.min_facing:.2f}) without naming it: no reply")

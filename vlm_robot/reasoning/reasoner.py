@@ -169,6 +169,7 @@ class Reasoner:
                 continue
             text = d.detail["text"]
             out.utterances.append(Utterance(text, "greeting", d.reason, d.stamp, d.person_id, id=self._id("u")))
+            self.policy.note_robot_said(text, d.stamp)
             if self.dialogue is not None:
                 self.dialogue.note_robot_said(text)
             if self.memory is not None:
@@ -215,13 +216,17 @@ class Reasoner:
             out = Outcome()
             person = self.addressee(t.speaker)
             pid = person.id if person else None
-            said_to_robot, why_not = self.policy.addressed(person, self.people(), t.text)
-            if person is not None and not said_to_robot:  # overheard: no reply; how it sounded and "stop" count
-                person.text_sentiment = self.text_affect.sentiment(t.text) if self.text_affect is not None else 0.0
-                self.policy.note_words(person.id, t.text, person.text_sentiment, t.stamp)
+            seeing = t.stamp - self.perceived_until <= self.policy.config.vision_fresh_s  # -inf: no camera yet
+            said_to_robot, why_not = self.policy.addressed(person, self.people(), t.text, t.stamp, seeing)
+            if not said_to_robot:  # overheard: no reply; how it sounded and "stop" count
+                if person is not None:
+                    person.text_sentiment = (self.text_affect.sentiment(t.text) if self.text_affect is not None
+                                             else 0.0)
+                    self.policy.note_words(person.id, t.text, person.text_sentiment, t.stamp)
                 self._overheard.add(t.id)
                 out.decisions.append(Decision("silent", why_not, t.stamp, pid, {"transcript": t.id}))
-                stops = [it for it in intents_from_transcript(t.text, f"person{pid}", t.stamp) if it.type == "stop"]
+                who = f"person{pid}" if person is not None else ""
+                stops = [it for it in intents_from_transcript(t.text, who, t.stamp) if it.type == "stop"]
                 self._add_intents(out, stops, person, t.stamp, "requested by speech")
                 return out
             if person is not None:
@@ -426,6 +431,7 @@ class Reasoner:
                 if last:
                     self._last_reply[pid] = text
             out.utterances.append(Utterance(text, kind, why, t.stamp, pid, t.id, self._id("u")))
+            self.policy.note_robot_said(text, t.stamp)
             return out
 
     def answer_from_vision(self, t: Transcript, text: str, source: str) -> Outcome:
