@@ -53,8 +53,12 @@ class Run:
 
 
 def feed(name: str, nodes: list[graph.NodeSpec], seconds: float, fps: float = 30.0,
-         say_every: float = 3.0, extra_cmd: list[str] | None = None) -> Run:
-    """Start ``nodes`` (and ``extra_cmd``), feed frames and transcripts, collect latencies."""
+         say_every: float = 3.0, extra_cmd: list[str] | None = None, frames: list | None = None,
+         overrides: dict[str, dict[str, str]] | None = None) -> Run:
+    """Start ``nodes`` (and ``extra_cmd``), feed frames and transcripts, collect latencies.
+
+    ``frames``: RGB frames to cycle through (default: the demo scene's); ``overrides``: node parameters on top of
+    the benchmark's own (``{"perception": {"perception.body": "true"}}``)."""
     import subprocess
 
     from vlm_robot.nodes.convert import rgb_to_image
@@ -62,7 +66,8 @@ def feed(name: str, nodes: list[graph.NodeSpec], seconds: float, fps: float = 30
     from vlm_robot.sim.scene import Scene
 
     scene = Scene.load(graph.config_dir().parent / "sim" / "scenes" / "demo.yaml")
-    frames = [scene.render(12.0 + i * 0.1) for i in range(4)]  # rendered once: the feed costs no drawing
+    if frames is None:
+        frames = [scene.render(12.0 + i * 0.1) for i in range(4)]  # rendered once: the feed costs no drawing
     run = Run(name, seconds)
     said: dict[str, float] = {}
     lock = threading.Lock()
@@ -74,7 +79,10 @@ def feed(name: str, nodes: list[graph.NodeSpec], seconds: float, fps: float = 30
             elif ev.topic == common.REPLY_CHUNK and ev.body["index"] == 0 and ev.body["in_reply_to"] in said:
                 run.first_token.append(ev.received - said.pop(ev.body["in_reply_to"]))
 
-    g = graph.Graph(nodes, {"reasoning": {"memory.path": "''"}}, log_dir=None)  # no memory kept between runs
+    params: dict[str, dict[str, str]] = {"reasoning": {"memory.path": "''"}}  # no memory kept between runs
+    for node, values in (overrides or {}).items():
+        params[node] = {**params.get(node, {}), **values}
+    g = graph.Graph(nodes, params, log_dir=None)
     extra = subprocess.Popen(extra_cmd, env=graph.current_env()) if extra_cmd else None
     node_name = "bench_" + "".join(c if c.isalnum() else "_" for c in name)
     try:

@@ -125,3 +125,47 @@ IRIS_MODEL = Asset(
     "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
     "mediapipe==0.10.14",
 )
+
+# Body and hands (vlm_robot/perception/body.py); sha256 of mediapipe 0.10.14's files
+POSE_DETECTOR = Asset(
+    "BlazePose body detector (mediapipe pose_detection)",
+    "mediapipe",
+    "modules/pose_detection/pose_detection.tflite",
+    "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
+    "mediapipe==0.10.14",
+)
+POSE_LANDMARK_FULL = Asset(
+    "BlazePose body landmarks, 33 points (mediapipe pose_landmark_full)",
+    "mediapipe",
+    "modules/pose_landmark/pose_landmark_full.tflite",
+    "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
+    "mediapipe==0.10.14",
+)
+PALM_DETECTOR_LITE = Asset(
+    "palm detector, lite (mediapipe palm_detection_lite)",
+    "mediapipe",
+    "modules/palm_detection/palm_detection_lite.tflite",
+    "e9a4aaddf90dda56a87235303cf00e4c2d3fb28725f68fd88772997dac905c18",
+    "mediapipe==0.10.14",
+)
+PALM_DETECTOR_FULL = Asset(
+    "palm detector, full (mediapipe palm_detection_full)",
+    "mediapipe",
+    "modules/palm_detection/palm_detection_full.tflite",
+    "1b14e9422c6ad006cde6581a46c8b90dd573c07ab7f3934b5589e7cea3f89a54",
+    "mediapipe==0.10.14",
+)
+HAND_LANDMARK_LITE = Asset(
+    "hand landmarks, 21 points, lite (mediapipe hand_landmark_lite)",
+    "mediapipe",
+    "modules/hand_landmark/hand_landmark_lite.tflite",
+    "048edd3645c9bf7397d19a9f6e3a42957d6e414c9bea6598030a2e9b624156e6",
+    "mediapipe==0.10.14",
+)
+HAND_LANDMARK_FULL = Asset(
+    "hand landmarks, 21 points, full (mediapipe hand_landmark_full)",
+    "mediapipe",
+    "modules/hand_landmark/hand_landmark_full.tflite",
+    "11c272b891e1a99ab034208e23937a8008388cf11ed2a9d776ed3d01d0ba00e3",
+    "mediapipe==0.10.14",
+)

@@ -104,6 +104,69 @@ class Face:
         )
 
 
+GESTURES: tuple[str, ...] = ("none", "raised_palm", "wave", "point")
+"""Hand gestures perception reads (vlm_robot/perception/body.py); the constants of vlm_robot_interfaces/Body."""
+
+
+@dataclass(frozen=True)
+class Body:
+    """A body (and its hands) in pixel coordinates of its frame (vlm_robot/perception/body.py).
+
+    Attributes:
+        box: ``(x, y, w, h)`` of the visible landmarks; of the hand alone when ``pose_valid`` is False (a hand
+            close to the camera with no body found).
+        score: detector confidence in [0, 1].
+        pose_valid: body landmarks were found (``keypoints``: the 33 BlazePose landmarks, ``visibility`` each).
+        shoulders_valid: both shoulders seen; ``shoulder_yaw_deg`` (0 square on to the camera, > 0 the chest
+            points to the image's right, +-180 back turned) and ``distance_m`` (from the shoulder width) are 0
+            otherwise.
+        face_index: index into the frame's faces of this body's face, -1 none.
+        gesture: one of :data:`GESTURES` (the most urgent of its hands: raised_palm, wave, point).
+        point: for ``point``, the ray in the image: origin x, y (index fingertip, px) and unit direction dx, dy.
+        hands: how many hands were found on this body.
+        age_s: how much older the measurement is than the frame it is reported with (bodies are measured at
+            their own rate and reused in between).
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    pose_valid: bool = False
+    keypoints: tuple[tuple[float, float], ...] = ()
+    visibility: tuple[float, ...] = ()
+    shoulders_valid: bool = False
+    shoulder_yaw_deg: float = 0.0
+    distance_m: float = 0.0
+    face_index: int = -1
+    gesture: str = "none"
+    point: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    hands: int = 0
+    age_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["box"] = [round(v, 1) for v in self.box]
+        d["keypoints"] = [[round(x, 1), round(y, 1)] for x, y in self.keypoints]
+        d["visibility"] = [round(v, 3) for v in self.visibility]
+        d["point"] = [round(v, 4) for v in self.point]
+        for k in ("score", "shoulder_yaw_deg", "distance_m", "age_s"):
+            d[k] = round(d[k], 3)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Body:
+        return cls(
+            box=tuple(float(v) for v in d["box"]), score=float(d["score"]),
+            pose_valid=bool(d.get("pose_valid", False)),
+            keypoints=tuple((float(x), float(y)) for x, y in d.get("keypoints", [])),
+            visibility=tuple(float(v) for v in d.get("visibility", [])),
+            shoulders_valid=bool(d.get("shoulders_valid", False)),
+            shoulder_yaw_deg=float(d.get("shoulder_yaw_deg", 0.0)), distance_m=float(d.get("distance_m", 0.0)),
+            face_index=int(d.get("face_index", -1)), gesture=str(d.get("gesture", "none")),
+            point=tuple(float(v) for v in d.get("point") or (0.0, 0.0, 0.0, 0.0)), hands=int(d.get("hands", 0)),
+            age_s=float(d.get("age_s", 0.0)),
+        )
+
+
 @dataclass(frozen=True)
 class PerceptionResult:
     """What perception saw in one frame."""
@@ -114,9 +177,10 @@ class PerceptionResult:
     height: int
     faces: tuple[Face, ...]
     latency_ms: float = 0.0
+    bodies: tuple[Body, ...] = ()  # empty when body reading is off or found nothing
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "stamp": self.stamp,
             "frame_id": self.frame_id,
             "width": self.width,
@@ -124,6 +188,9 @@ class PerceptionResult:
             "faces": [f.to_dict() for f in self.faces],
             "latency_ms": round(self.latency_ms, 2),
         }
+        if self.bodies:  # payloads without bodies look as they did before them
+            d["bodies"] = [b.to_dict() for b in self.bodies]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PerceptionResult:
@@ -134,6 +201,7 @@ class PerceptionResult:
             height=int(d["height"]),
             faces=tuple(Face.from_dict(f) for f in d.get("faces", [])),
             latency_ms=float(d.get("latency_ms", 0.0)),
+            bodies=tuple(Body.from_dict(b) for b in d.get("bodies") or ()),
         )
 
 
@@ -148,6 +216,10 @@ class Transcript:
     id: str = ""
 
 
+MOTIONS: tuple[str, ...] = ("approaching", "passing", "standing", "leaving")
+"""How a tracked person moves (``PersonState.motion``; "" while not known yet): vlm_robot/reasoning/engagement.py."""
+
+
 @dataclass
 class PersonState:
     """What the robot believes about one person it is tracking.
@@ -156,7 +228,11 @@ class PersonState:
     ``tracker.expression_temperature`` (its measured reliability, what it does and does not mean:
     vlm_robot/reasoning/calibration.py). ``yaw`` is the smoothed
     head turn (vlm_robot/reasoning/engagement.py, > 0 towards the image's right); ``attention`` the share of
-    the recent frames in which the person looked at the robot.
+    the recent frames in which the person looked at the robot. ``head_yaw`` / ``head_pitch`` (degrees, > 0 to
+    the image's right / down) and ``eye_contact`` (0..1) are smoothed from the face mesh while ``pose_valid``
+    (0 otherwise); ``motion`` is "approaching", "passing", "standing", "leaving" or "" (not known yet) from the
+    track's distance and bearing (engagement.MotionWindow); ``intention`` is P(wants to interact with the robot)
+    from the proactive policy's model (engagement.intention), ``intention_reason`` its cues and their weights.
     """
 
     id: int
@@ -173,6 +249,13 @@ class PersonState:
     observations: int = 0
     yaw: float = 0.0
     attention: float = 1.0
+    pose_valid: bool = False
+    head_yaw: float = 0.0
+    head_pitch: float = 0.0
+    eye_contact: float = 0.0
+    motion: str = ""
+    intention: float = 0.0
+    intention_reason: str = ""
 
     def dwell(self) -> float:
         """Seconds this person has been in view."""
@@ -190,6 +273,13 @@ class PersonState:
             "text_sentiment": round(self.text_sentiment, 3),
             "addressed_at": self.addressed_at,
             "observations": self.observations,
+            "pose_valid": self.pose_valid,
+            "head_yaw": round(self.head_yaw, 1),
+            "head_pitch": round(self.head_pitch, 1),
+            "eye_contact": round(self.eye_contact, 3),
+            "motion": self.motion,
+            "intention": round(self.intention, 3),
+            "intention_reason": self.intention_reason,
         }
 
 

@@ -19,9 +19,10 @@ from diagnostic_msgs.msg import KeyValue
 from rclpy.serialization import deserialize_message
 
 from vlm_robot.core.errors import InvalidInputError
-from vlm_robot.core.types import EXPRESSIONS, INTENT_TYPES
+from vlm_robot.core.types import EXPRESSIONS, GESTURES, INTENT_TYPES, MOTIONS
 from vlm_robot.nodes import topics
 from vlm_robot_interfaces.msg import (
+    Body,
     Box,
     Decision,
     Entity,
@@ -44,6 +45,8 @@ from vlm_robot_interfaces.msg import Intent as IntentMsg
 MAX_FACES = 64
 MAX_PEOPLE = 64
 MAX_KEYPOINTS = 32
+MAX_BODY_KEYPOINTS = 64
+MAX_BODIES = 64
 MAX_DESCRIPTOR = 1024
 MAX_TEXT = 10_000
 MAX_LIST = 256
@@ -169,7 +172,56 @@ def _people_to(d: dict) -> People:
             expression_scores=_scores_to(f.get("expression_scores") or {}),
             facing=float(f.get("facing", 1.0)), descriptor=[float(v) for v in f.get("descriptor") or ()],
             pose_valid=bool(f.get("pose_valid", False)), **{k: float(f.get(k, 0.0)) for k in _POSE}))
+    for b in d.get("bodies") or ():
+        ox, oy, dx, dy = (float(v) for v in b.get("point") or (0.0, 0.0, 0.0, 0.0))
+        m.bodies.append(Body(
+            box=_box_to(b["box"]), score=float(b["score"]), pose_valid=bool(b.get("pose_valid", False)),
+            keypoints=[Keypoint(x=float(x), y=float(y)) for x, y in b.get("keypoints", [])],
+            visibility=[float(v) for v in b.get("visibility", [])],
+            shoulders_valid=bool(b.get("shoulders_valid", False)),
+            shoulder_yaw_deg=float(b.get("shoulder_yaw_deg", 0.0)), distance_m=float(b.get("distance_m", 0.0)),
+            face_index=int(b.get("face_index", -1)), gesture=str(b.get("gesture", "none")),
+            hands=int(b.get("hands", 0)), point_origin=Keypoint(x=ox, y=oy), point_dx=dx, point_dy=dy,
+            age_s=float(b.get("age_s", 0.0))))
     return m
+
+
+def _bodies_from(k: str, bodies, n_faces: int) -> list[dict]:
+    _count(k, "bodies", bodies, MAX_BODIES)
+    out = []
+    for i, b in enumerate(bodies):
+        p = f"bodies[{i}]"
+        _count(k, f"{p}.keypoints", b.keypoints, MAX_BODY_KEYPOINTS)
+        if len(b.visibility) != len(b.keypoints):
+            raise _bad(k, f"{p}.visibility", f"one value per keypoint ({len(b.keypoints)})",
+                       f"{len(b.visibility)} values")
+        gesture = b.gesture or "none"
+        if gesture not in GESTURES:
+            raise _bad(k, f"{p}.gesture", f"one of {', '.join(GESTURES)}", b.gesture)
+        if not -1 <= b.face_index < n_faces:
+            raise _bad(k, f"{p}.face_index", f"-1 or an index into faces (0..{n_faces - 1})", b.face_index)
+        body: dict[str, Any] = {
+            "box": _box_from(k, f"{p}.box", b.box), "score": _finite(k, f"{p}.score", b.score, 0.0, 1.0),
+            "pose_valid": bool(b.pose_valid),
+            "keypoints": [[_finite(k, f"{p}.keypoints[{j}].x", q.x), _finite(k, f"{p}.keypoints[{j}].y", q.y)]
+                          for j, q in enumerate(b.keypoints)],
+            "visibility": [_finite(k, f"{p}.visibility[{j}]", v, 0.0, 1.0) for j, v in enumerate(b.visibility)],
+            "shoulders_valid": bool(b.shoulders_valid),
+            "shoulder_yaw_deg": _finite(k, f"{p}.shoulder_yaw_deg", b.shoulder_yaw_deg, -180.0, 180.0),
+            "distance_m": _finite(k, f"{p}.distance_m", b.distance_m, 0.0, 1000.0),
+            "face_index": int(b.face_index), "gesture": gesture, "hands": int(b.hands),
+            "point": [0.0, 0.0, 0.0, 0.0], "age_s": _finite(k, f"{p}.age_s", b.age_s, 0.0, 3600.0),
+        }
+        if gesture == "point":
+            ox = _finite(k, f"{p}.point_origin.x", b.point_origin.x)
+            oy = _finite(k, f"{p}.point_origin.y", b.point_origin.y)
+            dx = _finite(k, f"{p}.point_dx", b.point_dx, -1.0, 1.0)
+            dy = _finite(k, f"{p}.point_dy", b.point_dy, -1.0, 1.0)
+            if abs(math.hypot(dx, dy) - 1.0) > 0.01:
+                raise _bad(k, f"{p}.point_dx/point_dy", "a unit direction", (dx, dy))
+            body["point"] = [ox, oy, dx, dy]
+        out.append(body)
+    return out
 
 
 def _people_from(m: People) -> dict:
@@ -199,8 +251,11 @@ def _people_from(m: People) -> dict:
         faces.append(face)
     if m.width == 0 or m.height == 0:
         raise _bad(k, "width/height", "the image size in pixels (both > 0)", f"{m.width}x{m.height}")
-    return {"stamp": seconds(m.header.stamp), "frame_id": m.header.frame_id or "camera", "width": m.width,
-            "height": m.height, "faces": faces, "latency_ms": _finite(k, "latency_ms", m.latency_ms, 0.0)}
+    out = {"stamp": seconds(m.header.stamp), "frame_id": m.header.frame_id or "camera", "width": m.width,
+           "height": m.height, "faces": faces, "latency_ms": _finite(k, "latency_ms", m.latency_ms, 0.0)}
+    if len(m.bodies):  # without bodies the dict looks as it did before them
+        out["bodies"] = _bodies_from(k, m.bodies, len(faces))
+    return out
 
 
 def _person_states_to(d: dict) -> PersonStates:
@@ -215,7 +270,10 @@ def _person_states_to(d: dict) -> PersonStates:
             distance_m=float(p.get("distance_m", 0.0)), dwell_s=float(p.get("dwell_s", 0.0)),
             text_sentiment=float(p.get("text_sentiment", 0.0)), addressed=at is not None, addressed_at=to_time(at),
             observations=int(p.get("observations", 0)), name=str(p.get("name") or ""),
-            remembered_turns=int(p.get("remembered_turns", 0))))
+            remembered_turns=int(p.get("remembered_turns", 0)), head_pose_valid=bool(p.get("pose_valid", False)),
+            head_yaw=float(p.get("head_yaw", 0.0)), head_pitch=float(p.get("head_pitch", 0.0)),
+            eye_contact=float(p.get("eye_contact", 0.0)), motion=str(p.get("motion") or ""),
+            intention=float(p.get("intention", 0.0)), intention_reason=str(p.get("intention_reason") or "")))
     caused = d.get("caused") or {}
     m.caused_utterances = [str(u) for u in caused.get("utterances", [])]
     m.caused_intents = [str(i) for i in caused.get("intents", [])]
@@ -237,9 +295,22 @@ def _person_states_from(m: PersonStates) -> dict:
             "text_sentiment": _finite(k, f"{f}.text_sentiment", p.text_sentiment, -1.0, 1.0),
             "addressed_at": seconds(p.addressed_at) if p.addressed else None,
             "observations": p.observations, "name": p.name or None, "remembered_turns": p.remembered_turns,
+            "pose_valid": p.head_pose_valid,
+            "head_yaw": _finite(k, f"{f}.head_yaw", p.head_yaw, -180.0, 180.0),
+            "head_pitch": _finite(k, f"{f}.head_pitch", p.head_pitch, -90.0, 90.0),
+            "eye_contact": _finite(k, f"{f}.eye_contact", p.eye_contact, 0.0, 1.0),
+            "motion": _motion_from(k, f"{f}.motion", p.motion),
+            "intention": _finite(k, f"{f}.intention", p.intention, 0.0, 1.0),
+            "intention_reason": p.intention_reason,
         })
     return {"stamp": seconds(m.header.stamp), "frame_id": m.header.frame_id, "people": people,
             "caused": {"utterances": list(m.caused_utterances), "intents": list(m.caused_intents)}}
+
+
+def _motion_from(kind: str, field: str, motion: str) -> str:
+    if motion and motion not in MOTIONS:
+        raise _bad(kind, field, f"empty or one of {', '.join(MOTIONS)}", motion)
+    return motion
 
 
 def _detail_value(v: str) -> Any:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vlm_robot.core.types import EXPRESSIONS, Face, Frame, PerceptionResult
+from vlm_robot.core.types import EXPRESSIONS, Body, Face, Frame, PerceptionResult
+from vlm_robot.perception.body import BodyConfig, BodyReader, BodyWorker, reassociate
 from vlm_robot.perception.expression import ExpressionClassifier
 from vlm_robot.perception.face_mesh import INVALID, FaceMesh, HeadPose, MeshConfig, facing_from_pose
 from vlm_robot.perception.faces import FaceDetector, _iou, facing_score
@@ -31,6 +32,14 @@ class PerceptionConfig:
     mesh_max_age_s: float = 1.0  # a cached pose older than this is not reused (pose_valid false)
     mesh_iris: bool = True
     mesh_hfov_deg: float = 60.0  # the camera's horizontal field of view, for the PnP fit
+    body: bool = False  # bodies and hands (pose, palm and hand models; vlm_robot/perception/body.py)
+    body_rate_hz: float = 5.0  # measured at most this often (frame stamps); the last result reused in between
+    body_max_age_s: float = 0.5  # a result older than this is not reused
+    body_max: int = 2  # bodies read per measurement, the detector's best first
+    body_hands: bool = True  # hands and their gestures (raised palm, wave, point)
+    body_hand_model: str = "lite"  # lite | full
+    body_shoulder_width_m: float = 0.39  # for the distance from the shoulders' width
+    body_thread: bool = True  # read bodies on a thread of their own (latest frame wins); false: in process()
 
 
 @dataclass
@@ -56,6 +65,13 @@ class Perceiver:
         self.mesh = (FaceMesh(MeshConfig(iris=c.mesh_iris, hfov_deg=c.mesh_hfov_deg), num_threads=c.num_threads)
                      if c.mesh else None)
         self._cache: list[_Cached] = []
+        self.body = (BodyReader(BodyConfig(
+            rate_hz=c.body_rate_hz, max_age_s=c.body_max_age_s, max_bodies=c.body_max, hands=c.body_hands,
+            hand_model=c.body_hand_model, hfov_deg=c.mesh_hfov_deg, shoulder_width_m=c.body_shoulder_width_m),
+            num_threads=c.num_threads) if c.body else None)
+        self._bodies: tuple[float, tuple[Body, ...]] | None = None  # (stamp, bodies) of the last measurement
+        self._body_offered = float("-inf")  # stamp of the last frame handed to the body worker
+        self.body_worker = BodyWorker(self.body) if self.body is not None and c.body_thread else None
         self.timings: dict[str, float] = {}  # ms of the last process() call, per stage
 
     def _poses(self, frame: Frame, dets: list) -> list[HeadPose]:
@@ -110,9 +126,38 @@ class Perceiver:
                 eye_contact=pose.eye_contact, eyes_open=pose.eyes_open, mouth_open=pose.mouth_open,
             ))
         t3 = time.perf_counter()
-        self.timings = {"detect": (t1 - t0) * 1000, "mesh": (t2 - t1) * 1000, "rest": (t3 - t2) * 1000}
+        bodies = self._read_bodies(frame, faces) if self.body is not None else ()
+        t4 = time.perf_counter()
+        self.timings = {"detect": (t1 - t0) * 1000, "mesh": (t2 - t1) * 1000, "rest": (t3 - t2) * 1000,
+                        "body": (t4 - t3) * 1000}
         h, w = frame.image.shape[:2]
-        return PerceptionResult(frame.stamp, frame.frame_id, w, h, tuple(faces), (t3 - t0) * 1000)
+        return PerceptionResult(frame.stamp, frame.frame_id, w, h, tuple(faces), (t4 - t0) * 1000, bodies)
+
+    def _read_bodies(self, frame: Frame, faces: list[Face]) -> tuple[Body, ...]:
+        """Bodies measured on this frame when due (``body_rate_hz``), else the last measurement while recent."""
+        c, now = self.config, frame.stamp
+        if self.body_worker is not None:
+            due = now < self._body_offered or now - self._body_offered >= 1.0 / c.body_rate_hz - 1e-6
+            if due and self.body_worker.offer(frame.image, now, faces):
+                self._body_offered = now
+            last = self.body_worker.latest()
+            if last is None or not 0.0 <= now - last[0] <= c.body_max_age_s:
+                return ()
+            return reassociate(last[1], faces, now - last[0])
+        last = self._bodies
+        if last is None or now < last[0] or now - last[0] >= 1.0 / c.body_rate_hz - 1e-6:
+            bodies = tuple(self.body.read(frame.image, now, faces))
+            self._bodies = (now, bodies)
+            return bodies
+        if now - last[0] > c.body_max_age_s:
+            return ()
+        return reassociate(last[1], faces, now - last[0])
+
+
+    def close(self) -> None:
+        """Stop the body worker's thread (if any)."""
+        if self.body_worker is not None:
+            self.body_worker.close()
 
 
 def _xyxy(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:

@@ -4,25 +4,36 @@ Rules, first match wins for each person in view:
 1. addressed within ``readdress_after_s``            -> silent ("already addressed")
    do-not-disturb on                                 -> silent
    someone else greeted in this update                -> silent ("one at a time")
-   farther than ``max_distance_m`` (from face size)  -> silent ("too far")
-2. heads turned towards another person's (``talk_min_yaw``), both ways -> silent ("talking to each other")
+   farther than ``max_distance_m`` (from face size)  -> silent ("too far"), unless the intention is at least
+                                                         ``intention_engaged`` within ``engaged_max_distance_m``
+2. heads turned towards another person's (``talk_min_yaw_deg`` of mesh head yaw, ``talk_min_yaw`` of keypoint
+   yaw without a mesh pose), both ways              -> silent ("talking to each other")
 3. robot spoke or heard speech within ``quiet_s``    -> silent ("in conversation")
 4. any greeting within ``cooldown_s``                 -> silent ("cooldown")
 5. overheard words within ``words_memory_s``: VADER compound <= ``upset_sentiment`` -> greet ("sounded upset");
    one of ``confusion_phrases``                       -> greet ("sounded lost")
-6. looked at the robot in less than ``busy_max_attention`` of the last ``tracker.attention_window_s``
+6. walking past or away (``PersonState.motion``), even when glancing at the robot -> silent ("passing by")
+   head pitched down by ``looking_down_deg`` or more (mesh pose) -> silent ("busy: looking down", a phone)
+   looked at the robot in less than ``busy_max_attention`` of the last ``tracker.attention_window_s``
                                                       -> silent ("busy"; "looking away" for the first
                                                          ``busy_min_window_s``, so a newcomer is not greeted
                                                          before it is known whether they are busy)
 7. mood in ``concern_moods`` with calibrated confidence >= ``min_mood_confidence`` over ``min_observations``
                                                       -> greet ("looks sad")
-8. in view ``linger_s`` and facing the robot          -> greet ("waiting")
+8. intention at least ``intention_engaged``, in view ``engaged_linger_s`` and facing the robot
+                                                      -> greet ("wants to talk": approaching and looking, sooner
+                                                         and from farther than waiting)
+   in view ``linger_s``, facing the robot and intention at least ``intention_min`` -> greet ("waiting")
 9. otherwise                                          -> silent (what is missing; "low confidence" for a
                                                          concern mood below the confidence threshold)
 Words a person said count only when they were not said to the robot (see :meth:`ProactivePolicy.addressed`):
 what is said to the robot gets a reply, not a greeting. Words beat posture (rule 5 before 6): someone
 reading a map who says "I'm lost" is offered help. Every decision carries a reason a person can read;
 silent reasons are reported once per change.
+
+The intention (``PersonState.intention``, set on every evaluation) is engagement.intention: a logistic
+combination of looking at the robot, motion, distance, dwell, looking down and talking to someone else, with the
+weights of ``proactive.intention`` (config/reasoning.yaml); its explanation names each cue's contribution.
 """
 
 from __future__ import annotations
@@ -31,7 +42,7 @@ from dataclasses import dataclass, field
 
 from vlm_robot.core.errors import ConfigError
 from vlm_robot.core.types import EXPRESSIONS, Decision, PersonState
-from vlm_robot.reasoning.engagement import matching_phrase, talking_partner
+from vlm_robot.reasoning.engagement import IntentionWeights, intention, matching_phrase, talking_partner
 
 _GREETINGS = {
     "concern": "Hello. You look a little {mood}. Is everything all right? Can I help?",
@@ -61,6 +72,14 @@ class ProactiveConfig:
         vision_fresh_s: while the camera's people are this fresh (perception is running), words heard with
             nobody in view are not said to the robot unless they name it or answer its question (a person
             behind the robot on the phone); with no camera running, all words are said to the robot.
+        talk_min_yaw_deg: as ``talk_min_yaw``, in degrees of the face mesh's head yaw, for faces with a valid pose.
+        looking_down_deg: a head pitched down this much or more (face mesh, degrees from the line of sight to the
+            camera) is looking at something else (a phone, a book): busy.
+        intention_engaged: intention (P of wanting to interact) from which a person facing the robot is greeted
+            after ``engaged_linger_s`` instead of ``linger_s``, and up to ``engaged_max_distance_m`` away.
+        intention_min: a person waiting ``linger_s`` facing the robot is greeted only with at least this
+            intention (e.g. not while walking past or talking to someone else).
+        intention: the intention model's weights (engagement.IntentionWeights; the YAML explains each).
     """
 
     concern_moods: tuple[str, ...] = ("sad", "fear")
@@ -83,6 +102,13 @@ class ProactiveConfig:
     robot_names: tuple[str, ...] = ("robot",)
     answer_window_s: float = 10.0
     vision_fresh_s: float = 2.0
+    talk_min_yaw_deg: float = 15.0
+    looking_down_deg: float = 15.0
+    intention_engaged: float = 0.9
+    engaged_linger_s: float = 1.0
+    engaged_max_distance_m: float = 3.0
+    intention_min: float = 0.5
+    intention: dict[str, float] = field(default_factory=dict)
     greetings: dict[str, str] = field(default_factory=lambda: dict(_GREETINGS))
 
     def __post_init__(self) -> None:
@@ -92,7 +118,8 @@ class ProactiveConfig:
         if not 0.0 <= self.min_mood_confidence <= 1.0:
             raise ConfigError(f"proactive.min_mood_confidence must be in [0, 1], got {self.min_mood_confidence}")
         for name in ("linger_s", "cooldown_s", "readdress_after_s", "quiet_s", "max_distance_m", "talk_min_yaw",
-                     "busy_min_window_s", "words_memory_s", "answer_window_s", "vision_fresh_s"):
+                     "busy_min_window_s", "words_memory_s", "answer_window_s", "vision_fresh_s", "talk_min_yaw_deg",
+                     "looking_down_deg", "engaged_linger_s", "engaged_max_distance_m"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"proactive.{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.busy_max_attention <= 1.0:
@@ -101,6 +128,10 @@ class ProactiveConfig:
         if not -1.0 <= self.upset_sentiment <= 1.0:
             raise ConfigError(f"proactive.upset_sentiment is a VADER compound score in [-1, 1], "
                               f"got {self.upset_sentiment}")
+        for name in ("intention_engaged", "intention_min"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"proactive.{name} is a probability in [0, 1], got {getattr(self, name)}")
+        object.__setattr__(self, "weights", IntentionWeights.from_dict(dict(self.intention)))
         # templates missing from an older YAML fall back to the built-in ones
         object.__setattr__(self, "greetings", {**_GREETINGS, **self.greetings})
         for key, text in self.greetings.items():
@@ -150,7 +181,7 @@ class ProactivePolicy:
         c = self.config
         if matching_phrase(text, c.robot_names):
             return True, ""
-        partner = talking_partner(speaker, people, c.talk_min_yaw) if speaker is not None else None
+        partner = talking_partner(speaker, people, c.talk_min_yaw, c.talk_min_yaw_deg) if speaker is not None else None
         if partner is not None:
             return False, (f"overheard person {speaker.id} talking to person {partner.id} (heads turned towards each "
                            f"other), not to the robot: no reply")
@@ -172,6 +203,8 @@ class ProactivePolicy:
         c = self.config
         out: list[Decision] = []
         greeted = False
+        for p in people:
+            self.assess(p, people)
         for p in sorted(people, key=lambda q: (-self._urgency(q), q.id)):
             key, reason, detail = self._judge(p, people, now, greeted)
             if key.startswith("greet"):
@@ -194,6 +227,17 @@ class ProactivePolicy:
                 del self._words[pid]
         return out
 
+    def looking_down(self, p: PersonState) -> bool:
+        """Whether ``p``'s head (face mesh pose) is pitched down by ``looking_down_deg`` or more."""
+        return p.pose_valid and p.head_pitch >= self.config.looking_down_deg
+
+    def assess(self, p: PersonState, people: list[PersonState]) -> float:
+        """Set ``p.intention`` and ``p.intention_reason`` from ``p``'s cues among ``people``; return the intention."""
+        c = self.config
+        talking = talking_partner(p, people, c.talk_min_yaw, c.talk_min_yaw_deg) is not None
+        p.intention, p.intention_reason, _ = intention(p, c.weights, self.looking_down(p), talking)
+        return p.intention
+
     def _urgency(self, p: PersonState) -> float:
         if p.id in self._words:
             return 1.0
@@ -204,20 +248,30 @@ class ProactivePolicy:
         who = f"person {p.id}"
         detail = {"mood": p.mood, "mood_confidence": round(p.mood_confidence, 3), "dwell_s": round(p.dwell(), 2),
                   "facing": round(p.facing, 2), "distance_m": round(p.distance_m, 2), "yaw": round(p.yaw, 2),
-                  "attention": round(p.attention, 2)}
+                  "attention": round(p.attention, 2), "motion": p.motion, "intention": round(p.intention, 3)}
+        if p.pose_valid:
+            detail.update(head_yaw=round(p.head_yaw, 1), head_pitch=round(p.head_pitch, 1),
+                          eye_contact=round(p.eye_contact, 2))
+        engaged = p.intention >= c.intention_engaged
         if p.addressed_at is not None and now - p.addressed_at < c.readdress_after_s:
             return "addressed", f"{who} was already addressed {now - p.addressed_at:.1f} s ago", detail
         if self.do_not_disturb:
             return "dnd", "do-not-disturb is on: the robot speaks only when spoken to", detail
         if greeted:
             return "one_at_a_time", f"greeting someone else first; {who} waits", detail
-        if p.distance_m > c.max_distance_m:
-            why = f"{who} is about {p.distance_m:.1f} m away (greets within {c.max_distance_m:.1f} m)"
+        if p.distance_m > c.max_distance_m and not (engaged and p.distance_m <= c.engaged_max_distance_m):
+            why = (f"{who} is about {p.distance_m:.1f} m away (greets within {c.max_distance_m:.1f} m, or "
+                   f"{c.engaged_max_distance_m:.1f} m at intention >= {c.intention_engaged:.2f}; {p.intention_reason})")
             return "too_far", why, detail
-        partner = talking_partner(p, people, c.talk_min_yaw)
+        partner = talking_partner(p, people, c.talk_min_yaw, c.talk_min_yaw_deg)
         if partner is not None:
+            if p.pose_valid and partner.pose_valid:
+                turn = (f"head yaw {p.head_yaw:+.0f} and {partner.head_yaw:+.0f} deg, threshold "
+                        f"{c.talk_min_yaw_deg:.0f}")
+            else:
+                turn = f"yaw {p.yaw:+.2f} and {partner.yaw:+.2f}, threshold {c.talk_min_yaw:.2f}"
             return "talking", (f"{who} is talking to person {partner.id}: their heads are turned towards each other "
-                               f"(yaw {p.yaw:+.2f} and {partner.yaw:+.2f}, threshold {c.talk_min_yaw:.2f})"), detail
+                               f"({turn}; {p.intention_reason})"), detail
         if self.last_speech_at is not None and now - self.last_speech_at < c.quiet_s:
             return "conversation", f"a conversation is going on (speech {now - self.last_speech_at:.1f} s ago)", detail
         if self.last_greeting_at is not None and now - self.last_greeting_at < c.cooldown_s:
@@ -235,6 +289,12 @@ class ProactivePolicy:
             if phrase is not None:
                 return "greet_confused", (f'{who} sounded lost {now - said_at:.1f} s ago ("{quote}": "{phrase}"), '
                                           "not said to the robot, and has not been addressed"), detail
+        if p.motion in ("passing", "leaving"):
+            return "passing", (f"{who} is {'walking past' if p.motion == 'passing' else 'walking away'}, not "
+                               f"stopping for the robot, even if glancing at it ({p.intention_reason})"), detail
+        if self.looking_down(p):
+            return "busy_down", (f"{who} is busy: looking down (head pitch {p.head_pitch:.0f} deg >= "
+                                 f"{c.looking_down_deg:.0f}), e.g. at a phone ({p.intention_reason})"), detail
         if c.busy_max_attention > 0 and p.attention < c.busy_max_attention:
             if p.dwell() >= c.busy_min_window_s:
                 return "busy", (f"{who} is busy: looked at the robot in {p.attention:.0%} of the recent frames "
@@ -249,11 +309,21 @@ class ProactivePolicy:
                 "and has not been addressed",
                 detail,
             )
+        if engaged and p.dwell() >= c.engaged_linger_s and p.facing >= c.min_facing:
+            return (
+                "greet_waiting",
+                f"{who} wants to talk: {p.motion or 'in view'} and looking at the robot (facing {p.facing:.2f}), "
+                f"{p.intention_reason} (>= {c.intention_engaged:.2f}), and has not been addressed",
+                detail,
+            )
         if p.dwell() >= c.linger_s and p.facing >= c.min_facing:
+            if p.intention < c.intention_min:
+                return "low_intention", (f"{who} faces the robot but does not seem to want to talk: "
+                                         f"{p.intention_reason} (< {c.intention_min:.2f})"), detail
             return (
                 "greet_waiting",
                 f"{who} has been waiting {p.dwell():.1f} s facing the robot (facing {p.facing:.2f}) "
-                "and has not been addressed",
+                f"and has not been addressed; {p.intention_reason}",
                 detail,
             )
         if concerned:

@@ -16,6 +16,7 @@ from vlm_robot.perception.text_affect import TextAffect
 from vlm_robot.reasoning import knowledge
 from vlm_robot.reasoning.backlog import APOLOGY
 from vlm_robot.reasoning.dialogue import DialogueManager, clean_reply
+from vlm_robot.reasoning.gestures import GestureCues
 from vlm_robot.reasoning.intents import GrammarIntents, IntentConfig, greeting_intents, intents_from_transcript
 from vlm_robot.reasoning.memory import Memory, asks_to_be_forgotten
 from vlm_robot.reasoning.open_talk import OpenTalk
@@ -77,6 +78,8 @@ class Reasoner:
         self.now = 0.0
         self._ids = itertools.count(1)
         self._id_prefix = id_prefix
+        # hand gestures (reasoning/gestures.py): a raised palm -> stop; waves and pointing per person, for the policy
+        self.gestures = GestureCues()
         self._speaker: dict[str, int | None] = {}
         self._overheard: set[str] = set()  # transcripts not said to the robot: no reply
         self.lock = threading.RLock()
@@ -161,6 +164,7 @@ class Reasoner:
         self.tracker.update(result)
         self._remember_sightings()
         out = Outcome()
+        self._on_gestures(result, out)
         for d in self.policy.evaluate(self.people(), self.now):
             if d.action == "greet":
                 d = self._greet_known(d)
@@ -180,6 +184,12 @@ class Reasoner:
             for it in greeting_intents(f"person{d.person_id}", d.reason, d.stamp):
                 out.intents.append(_with_id(self.locate(it, self.tracker.people.get(d.person_id)), self._id("i")))
         return out
+
+    def _on_gestures(self, result: PerceptionResult, out: Outcome) -> None:
+        """A raised palm held up (debounced, reasoning/gestures.py) asks to stop, like the spoken "stop"."""
+        for it in self.gestures.update(result, list(self.tracker.people.values())):
+            person = self.tracker.people.get(int(it.target[6:])) if it.target.startswith("person") else None
+            self._add_intents(out, [it], person, result.stamp, f"requested by gesture ({it.reason})")
 
     def _greet_known(self, d: Decision) -> Decision:
         """A person memory knows by name (seen again by sight) is welcomed back by name, and the reason says so."""

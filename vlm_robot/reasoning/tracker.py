@@ -11,7 +11,7 @@ from vlm_robot.core.errors import ConfigError
 from vlm_robot.core.types import EXPRESSIONS, Face, PerceptionResult, PersonState
 from vlm_robot.perception.reid import blend, descriptor_distance
 from vlm_robot.reasoning.calibration import apply_temperature
-from vlm_robot.reasoning.engagement import AttentionWindow, head_yaw
+from vlm_robot.reasoning.engagement import AttentionWindow, MotionWindow, head_yaw
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,11 @@ class TrackerConfig:
             ``vlm-robot calibrate expression``; see vlm_robot/reasoning/calibration.py for what it calibrates).
         attention_window_s: how far back ``PersonState.attention`` looks.
         attending_facing: a frame counts as looking at the robot when its facing score is at least this.
+        pose_tau_s: time constant of the head pose and eye contact moving average (face mesh readings).
+        motion_window_s: how far back ``PersonState.motion`` looks (engagement.MotionWindow).
+        motion_min_span_s: a track seen for less than this has no motion yet ("").
+        approach_speed: m/s towards (away from) the robot from which a person is approaching (leaving).
+        pass_speed: sideways m/s from which a person is passing.
     """
 
     match_distance: float = 1.5
@@ -44,10 +49,16 @@ class TrackerConfig:
     expression_temperature: float = 1.0
     attention_window_s: float = 4.0
     attending_facing: float = 0.7
+    pose_tau_s: float = 0.3
+    motion_window_s: float = 1.5
+    motion_min_span_s: float = 0.6
+    approach_speed: float = 0.25
+    pass_speed: float = 0.25
 
     def __post_init__(self) -> None:
         for name in ("match_distance", "forget_after_s", "mood_tau_s", "camera_hfov_deg", "face_width_m",
-                     "expression_temperature", "attention_window_s"):
+                     "expression_temperature", "attention_window_s", "pose_tau_s", "motion_window_s",
+                     "approach_speed", "pass_speed"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"tracker.{name} must be > 0, got {getattr(self, name)}")
         if not 0.0 <= self.reid_max_distance <= 2.0:
@@ -73,6 +84,8 @@ class PeopleTracker:
         self.returned: list[int] = []
         self._next_id = 1
         self._attention: dict[int, AttentionWindow] = {}
+        self._motion: dict[int, MotionWindow] = {}
+        self._pose_seen: dict[int, float] = {}  # id -> stamp of the last valid head pose
         self._head: tuple[float, float] | None = None  # (pan, tilt) of the last frame, when joint states come
 
     @property
@@ -144,19 +157,51 @@ class PeopleTracker:
                 ema = probs
                 p.yaw = yaw
                 self._attention[p.id] = AttentionWindow(self.config.attention_window_s, self.config.attending_facing)
+                c = self.config
+                self._motion[p.id] = MotionWindow(c.motion_window_s, c.motion_min_span_s, c.approach_speed,
+                                                  c.pass_speed)
+                self._pose_seen.pop(p.id, None)
             p.attention = self._attention[p.id].add(now, face.facing)
+            self._smooth_pose(p, face, now)
             if face.descriptor:
                 old = self.known.pop(p.id, None)  # re-inserted: the dict stays in order of last sight
                 new = np.asarray(face.descriptor, np.float32)
                 self.known[p.id] = new if old is None or old.shape != new.shape else blend(old, new, 0.2)
             p.expression_probs = tuple(float(v) for v in ema)
             p.distance_m = self.distance(face.box[2], result.width)
+            p.motion = self._motion[p.id].add(now, p.distance_m, self.bearing(face.box, result.width))
             k = int(np.argmax(ema))
             p.mood, p.mood_confidence = EXPRESSIONS[k], float(ema[k])
         self._bound_known()
         for pid in [pid for pid in self._attention if pid not in self.people]:
             del self._attention[pid]
+            self._motion.pop(pid, None)
+            self._pose_seen.pop(pid, None)
         return [p for p in self.people.values() if p.last_seen == now]
+
+    def _smooth_pose(self, p: PersonState, face: Face, now: float) -> None:
+        """Fold the face mesh's head pose and eye contact into ``p`` (a moving average over ``pose_tau_s``).
+
+        A frame without a valid pose keeps the last values for up to four time constants, then the pose is no
+        longer valid; the first valid pose after that is taken as it is."""
+        last = self._pose_seen.get(p.id)
+        if not face.pose_valid:
+            if last is None or now - last > 4 * self.config.pose_tau_s:
+                p.pose_valid, p.head_yaw, p.head_pitch, p.eye_contact = False, 0.0, 0.0, 0.0
+            return
+        a = 1.0 if last is None or not p.pose_valid else 1.0 - math.exp(-max(now - last, 0.0) / self.config.pose_tau_s)
+        p.head_yaw += a * (face.head_yaw - p.head_yaw)
+        p.head_pitch += a * (face.head_pitch - p.head_pitch)
+        p.eye_contact += a * (face.eye_contact - p.eye_contact)
+        p.pose_valid = True
+        self._pose_seen[p.id] = now
+
+    def bearing(self, box: tuple[float, float, float, float], width: int) -> float:
+        """Radians (+ left) from the robot's base to the face in ``box``: off the image centre plus the head's pan
+        (0 when no joint states come), so that the robot turning its head does not move the person."""
+        focal = (width / 2) / math.tan(math.radians(self.config.camera_hfov_deg) / 2)
+        pan = self._head[0] if self._head is not None else 0.0
+        return pan + math.atan2(width / 2 - (box[0] + box[2] / 2), focal)
 
     def _reidentify(self, face: Face, now: float, unmatched: set[int]) -> PersonState | None:
         """The person out of view (or not matched this frame) who looks like ``face``, as a fresh track."""

@@ -28,21 +28,33 @@ class ScenePerson:
     leave_s: float
     center: tuple[int, int]
     face_px: int
-    path: tuple[tuple[float, float, float], ...] = ()  # (t, x, y) waypoints; empty: stands at center
+    # (t, x, y) or (t, x, y, face_px) waypoints (a changing face_px walks towards or away from the camera);
+    # empty: stands at center
+    path: tuple[tuple[float, ...], ...] = ()
     yaw: float = 0.0  # head turn in [-1, 1]: > 0 turns the face towards the image's right (see turn_head)
+    pitch: float = 0.0  # head nod in [-1, 1]: > 0 tips the face down (e.g. looking at a phone; see turn_head)
+
+    def _at(self, t: float) -> tuple[float, float, float]:
+        """(x, y, face_px) at time ``t``: linear between waypoints, held before the first and after the last."""
+        pts = [(w[0], w[1], w[2], w[3] if len(w) > 3 else self.face_px) for w in self.path]
+        if not pts:
+            return float(self.center[0]), float(self.center[1]), float(self.face_px)
+        if t <= pts[0][0]:
+            return pts[0][1:]
+        for (t0, *a0), (t1, *a1) in itertools.pairwise(pts):
+            if t0 <= t <= t1:
+                a = (t - t0) / max(t1 - t0, 1e-9)
+                return tuple(u + a * (v - u) for u, v in zip(a0, a1, strict=True))
+        return pts[-1][1:]
 
     def position(self, t: float) -> tuple[int, int]:
         """Face centre at time ``t``: linear between waypoints, held before the first and after the last."""
-        if not self.path:
-            return self.center
-        pts = self.path
-        if t <= pts[0][0]:
-            return int(pts[0][1]), int(pts[0][2])
-        for (t0, x0, y0), (t1, x1, y1) in itertools.pairwise(pts):
-            if t0 <= t <= t1:
-                a = (t - t0) / max(t1 - t0, 1e-9)
-                return int(x0 + a * (x1 - x0)), int(y0 + a * (y1 - y0))
-        return int(pts[-1][1]), int(pts[-1][2])
+        x, y, _ = self._at(t)
+        return int(x), int(y)
+
+    def size(self, t: float) -> int:
+        """Face width in pixels at time ``t`` (``face_px``, or interpolated between waypoints that give one)."""
+        return max(1, round(self._at(t)[2]))
 
 
 @dataclass(frozen=True)
@@ -55,8 +67,10 @@ class ScriptedLine:
 HEAD_TURN_DEG = 40.0  # turn_head: yaw 1 turns the head this many degrees
 
 
-def turn_head(photo: np.ndarray, box: tuple[float, float, float, float], yaw: float) -> np.ndarray:
-    """``photo`` with its face turned by ``yaw`` in [-1, 1] (> 0: towards the image's right), ``yaw * 40`` degrees.
+def turn_head(photo: np.ndarray, box: tuple[float, float, float, float], yaw: float,
+              pitch: float = 0.0) -> np.ndarray:
+    """``photo`` with its face turned by ``yaw`` in [-1, 1] (> 0: towards the image's right), ``yaw * 40`` degrees,
+    and nodded by ``pitch`` in [-1, 1] (> 0: down), ``pitch * 40`` degrees (the nod first, then the turn).
 
     A 3D turn of the photographed face: the face mesh model (:mod:`vlm_robot.perception.face_mesh`) gives its
     468 points with their depth; they are rotated about a vertical axis ~10 cm behind the nose tip, projected
@@ -65,17 +79,20 @@ def turn_head(photo: np.ndarray, box: tuple[float, float, float, float], yaw: fl
     nose offset and the mesh's head pose both follow it (``python -m vlm_robot.benchmarks.head_pose --scene``).
     Falls back to :func:`turn_head_2d` when the mesh finds no face in the photo.
     """
-    if yaw == 0.0:
+    if yaw == 0.0 and pitch == 0.0:
         return photo
     lm = _photo_landmarks(photo, box)
     if lm is None:
         return turn_head_2d(photo, box, yaw)
     theta = np.radians(float(np.clip(yaw, -1.0, 1.0)) * HEAD_TURN_DEG)
+    phi = np.radians(float(np.clip(pitch, -1.0, 1.0)) * HEAD_TURN_DEG)
     h, w = photo.shape[:2]
     eye = float(np.linalg.norm(lm[263, :2] - lm[33, :2]))
     cx, cz = float(lm[:, 0].mean()), float(lm[1, 2]) + 1.05 * eye  # the turning axis: ~10 cm behind the nose tip
-    dx, dz = lm[:, 0] - cx, lm[:, 2] - cz
-    dst_face = np.column_stack([cx + dx * np.cos(theta) - dz * np.sin(theta), lm[:, 1]])
+    cy = float(lm[:, 1].mean())
+    dx, dy, dz = lm[:, 0] - cx, lm[:, 1] - cy, lm[:, 2] - cz
+    dy, dz = dy * np.cos(phi) - dz * np.sin(phi), dy * np.sin(phi) + dz * np.cos(phi)  # nod: the nose goes down
+    dst_face = np.column_stack([cx + dx * np.cos(theta) - dz * np.sin(theta), cy + dy])
     depth_face = dx * np.sin(theta) + dz * np.cos(theta)
     # a fixed ring around the face (1.5 x its extent) and the photo's border keep the rest of the photo in place
     ang = np.linspace(0, 2 * np.pi, 24, endpoint=False)
@@ -190,11 +207,11 @@ class Scene:
         self.people = people
         self.transcripts = sorted(transcripts, key=lambda t: t.at_s)
         self.questions = sorted(questions or [], key=lambda t: t.at_s)  # put to the VLM node (vlm-robot ask)
-        self._photos: dict[tuple[str, float], tuple[np.ndarray, tuple[float, float, float, float]]] = {}
+        self._photos: dict[tuple[str, float, float], tuple[np.ndarray, tuple[float, float, float, float]]] = {}
         for p in people:
-            if (p.face, p.yaw) not in self._photos:
+            if (p.face, p.yaw, p.pitch) not in self._photos:
                 photo, box = _face_photo(p.face)
-                self._photos[(p.face, p.yaw)] = turn_head(photo, box, p.yaw), box
+                self._photos[(p.face, p.yaw, p.pitch)] = turn_head(photo, box, p.yaw, p.pitch), box
         self._room = self._draw_room()
 
     @classmethod
@@ -216,8 +233,9 @@ class Scene:
             people = [ScenePerson(p["name"], p["face"], float(p["enter_s"]), float(p.get("leave_s", 1e9)),
                                   (int(p["center"][0] * scale), int(p["center"][1] * scale)),
                                   int(p["face_px"] * scale),
-                                  tuple((float(t), x * scale, y * scale) for t, x, y in p.get("path", [])),
-                                  float(p.get("yaw", 0.0)))
+                                  tuple((float(w[0]), w[1] * scale, w[2] * scale, *(v * scale for v in w[3:4]))
+                                        for w in p.get("path", [])),
+                                  float(p.get("yaw", 0.0)), float(p.get("pitch", 0.0)))
                       for p in doc.get("people", [])]
             lines = [ScriptedLine(float(t["at_s"]), str(t["text"]), str(t.get("speaker", "")))
                      for t in doc.get("transcripts", [])]
@@ -252,8 +270,8 @@ class Scene:
         img = self._room.copy()
         H, W = img.shape[:2]
         for p in self.visible(t):
-            photo, (fx, fy, fw, fh) = self._photos[(p.face, p.yaw)]
-            k = p.face_px / fw
+            photo, (fx, fy, fw, fh) = self._photos[(p.face, p.yaw, p.pitch)]
+            k = p.size(t) / fw
             ph, pw = max(1, int(photo.shape[0] * k)), max(1, int(photo.shape[1] * k))
             scaled = cv2.resize(photo, (pw, ph), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
             cx, cy = p.position(t)
