@@ -63,9 +63,11 @@ TOPICS: tuple[Topic, ...] = (
           "the speculative text at a pause (final = false; the final one follows with the same id)"),
     Topic(VOICE_ACTIVITY, "std_msgs/msg/Bool", "event", "true when a person starts speaking, false when the turn ends"),
     Topic(PEOPLE, f"{IFACE}/msg/People", "event",
-          "faces: boxes, 6 keypoints, expression probabilities, facing, re-identification descriptor"),
+          "faces: boxes, 6 keypoints, expression probabilities, facing, head pose and eye contact, "
+          "re-identification descriptor; bodies: shoulder yaw, distance, gesture"),
     Topic(PERSON_STATES, f"{IFACE}/msg/PersonStates", "event",
-          "tracked people: smoothed mood, dwell, addressed, remembered name; the ids the frame caused"),
+          "tracked people: smoothed mood, head pose, motion, intention to interact and why, dwell, addressed, "
+          "remembered name; the ids the frame caused"),
     Topic(DECISION, f"{IFACE}/msg/Decision", "event", "greet / reply / intent / silent, with a readable reason"),
     Topic(UTTERANCE, f"{IFACE}/msg/Utterance", "event",
           "what the robot says: text, kind (greeting, reply, error, question), reason, in_reply_to"),
