@@ -1,16 +1,19 @@
-"""End of turn, learned model vs the silence rule, on speech from the project's own TTS (espeak-ng).
+"""End of turn, learned model vs the silence rule, on speech a program can make here.
 
-    python -m vlm_robot.benchmarks.end_of_turn            # table of the configurations below
-    python -m vlm_robot.benchmarks.end_of_turn --sweep    # also every threshold x first-pause x cap
+    python -m vlm_robot.benchmarks.end_of_turn                  # espeak-ng voice, the configurations below
+    python -m vlm_robot.benchmarks.end_of_turn --voice piper    # the piper voice (requirements/bench_voice.txt)
+    python -m vlm_robot.benchmarks.end_of_turn --sweep          # also every threshold x first-pause x cap
 
-The "person" is espeak-ng's en-us+f3 voice at 150 wpm, words run together (as in tests/speech/). Two sets:
+The "person" is a voice of :mod:`vlm_robot.benchmarks.voices` (espeak-ng en-us+f3 at 150 wpm, or the
+neural piper voice en_US-joe-medium). Two sets:
 
 - finished: 22 sentences, each alone (0.5 s silence, the sentence, 2.5 s silence). Measured: how long after
   the sentence's last audible sample (|x| > 0.005) the detector's ``end`` event comes.
-- paused: 20 sentences said in two parts with 500-800 ms of silence between them (``"I'm looking for"``,
-  pause, ``"the kitchen."``), in two ways: ``concat`` (each part synthesised alone, joined with digital
-  silence) and ``ssml`` (one utterance with an SSML ``<break>``, so espeak-ng keeps the sentence's
-  intonation over the pause). Measured: the fraction whose turn ends at the pause (cut off).
+- paused: 20 sentences with a 300-700 ms pause inside (``"I'm looking for"``, pause, ``"the kitchen."``), in
+  two ways: ``concat`` (each part synthesised alone, so the first part ends like a finished sentence, joined
+  with digital silence) and ``inside`` (the sentence synthesised whole and the silence inserted at the word
+  boundary, so the words before the pause keep the intonation of an unfinished sentence, as a person's
+  hesitation does). Measured: the fraction whose turn ends at the pause (cut off).
 
 Each sample runs through a fresh :class:`~vlm_robot.speech.vad.TurnDetector` (silero VAD, 32 ms frames),
 exactly as the microphone path does; the model's answers are cached per (sample, audio length), so the
@@ -21,19 +24,14 @@ pauses and intonation differ, so these numbers choose settings, they do not prom
 from __future__ import annotations
 
 import argparse
-import io
-import subprocess
 import time
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from vlm_robot.speech.audio import FRAME, SAMPLE_RATE, read_wav, resample
+from vlm_robot.benchmarks.voices import VOICES, say, say_with_pause
+from vlm_robot.speech.audio import FRAME, SAMPLE_RATE
 from vlm_robot.speech.sentences import USER_SENTENCES
-
-VOICE = "en-us+f3"
-RATE_WPM = 150
-AUDIBLE = 0.005
 
 FINISHED = USER_SENTENCES
 PAUSED = [
@@ -58,54 +56,38 @@ PAUSED = [
     ("The garden looks", "beautiful in the spring."),
     ("How long will", "the battery last?"),
 ]
-PAUSES_MS = (500, 600, 700, 800)
+PAUSES_MS = (300, 400, 500, 600, 700)
 
 
 @dataclass
 class Sample:
     name: str
-    kind: str  # finished | concat | ssml
+    kind: str  # finished | concat | inside
     audio: np.ndarray
     end: float  # s: the last audible sample (finished) or the end of the first part (paused)
     resume: float = 0.0  # s: the second part's first audible sample (paused)
-
-
-def _espeak(text: str, ssml: bool = False) -> np.ndarray:
-    from vlm_robot.speech.stream_tts import _fix_stream_header
-
-    cmd = ["espeak-ng", "-v", VOICE, "-s", str(RATE_WPM), "-g", "0", "--stdout"] + (["-m"] if ssml else [])
-    wav = subprocess.run([*cmd, "--", text], check=True, capture_output=True, timeout=30).stdout
-    samples, rate = read_wav(io.BytesIO(_fix_stream_header(wav)))
-    return resample(samples, rate, SAMPLE_RATE).astype(np.float32)
-
-
-def _trim(a: np.ndarray) -> np.ndarray:
-    idx = np.flatnonzero(np.abs(a) > AUDIBLE)
-    return a[idx[0]:idx[-1] + 1]
 
 
 def _zeros(s: float) -> np.ndarray:
     return np.zeros(round(s * SAMPLE_RATE), np.float32)
 
 
-def samples() -> list[Sample]:
-    """The finished and paused utterances (synthesised now; espeak-ng is deterministic)."""
+def samples(voice: str = "espeak") -> list[Sample]:
+    """The finished and paused utterances in ``voice`` (synthesised now; both engines are deterministic)."""
     out = []
     lead = _zeros(0.5)
     for i, s in enumerate(FINISHED):
-        a = _trim(_espeak(s))
+        a = say(s, voice)
         end = (len(lead) + len(a)) / SAMPLE_RATE
         out.append(Sample(f"f{i}", "finished", np.concatenate([lead, a, _zeros(2.5)]), end))
     for i, (p1, p2) in enumerate(PAUSED):
         gap = PAUSES_MS[i % len(PAUSES_MS)] / 1000
-        a, b = _trim(_espeak(p1)), _trim(_espeak(p2))
+        a, b = say(p1, voice), say(p2, voice)
         end = (len(lead) + len(a)) / SAMPLE_RATE
         out.append(Sample(f"c{i}", "concat", np.concatenate([lead, a, _zeros(gap), b, _zeros(2.5)]), end, end + gap))
-        u = _trim(_espeak(f'<speak>{p1} <break time="{int(gap * 1000)}ms"/> {p2}</speak>', ssml=True))
-        loud = np.flatnonzero(np.abs(u) > AUDIBLE)
-        k = int(np.argmax(np.diff(loud)))  # the longest quiet stretch is the break
-        out.append(Sample(f"s{i}", "ssml", np.concatenate([lead, u, _zeros(2.5)]),
-                          (len(lead) + loud[k] + 1) / SAMPLE_RATE, (len(lead) + loud[k + 1]) / SAMPLE_RATE))
+        u, e1, r1 = say_with_pause(p1, p2, gap, voice)
+        t0 = len(lead) / SAMPLE_RATE
+        out.append(Sample(f"s{i}", "inside", np.concatenate([lead, u, _zeros(2.5)]), t0 + e1, t0 + r1))
     return out
 
 
@@ -130,24 +112,52 @@ class CachedModel:
         return self.cache[key]
 
 
+class CachedASR:
+    """Whisper tiny.en (the microphone's default) on a pause's audio, cached per (sample, audio length)."""
+
+    def __init__(self) -> None:
+        from vlm_robot.speech.asr import ASRConfig, WhisperASR
+
+        self.asr = WhisperASR(ASRConfig())
+        self.cache: dict[tuple[str, int], str] = {}
+        self.sample = ""
+        self.compute_s: list[float] = []
+
+    def __call__(self, audio: np.ndarray) -> str:
+        key = (self.sample, len(audio))
+        if key not in self.cache:
+            r = self.asr.transcribe(audio)
+            self.cache[key] = r.text
+            self.compute_s.append(r.compute_s)
+        return self.cache[key]
+
+
 @dataclass
 class Outcome:
     ends: list[tuple[float, str]]  # (time of each end event, why)
 
 
-def run(sample: Sample, config, vad, model: CachedModel | None) -> Outcome:
+def run(sample: Sample, config, vad, model: CachedModel | None, asr: CachedASR | None = None) -> Outcome:
+    """``sample`` through a fresh detector; with ``asr`` each pause is transcribed and its words handed to
+    :meth:`TurnDetector.hint`, as :class:`~vlm_robot.speech.listener.Listener` does."""
     from vlm_robot.speech.vad import TurnDetector
 
     vad.reset()
-    if model is not None:
-        model.sample = sample.name
+    for cached in (model, asr):
+        if cached is not None:
+            cached.sample = sample.name
     det = TurnDetector(config, vad=vad, end_model=model)
+    det.expect_hints = asr is not None
     ends = []
     a = sample.audio
     for i in range(0, len(a) - FRAME + 1, FRAME):
-        for ev in det.push(a[i:i + FRAME]):
+        events = det.push(a[i:i + FRAME])
+        while events:
+            ev = events.pop(0)
             if ev.kind == "end":
                 ends.append((ev.t, ev.info.get("end_by", "silence")))
+            elif ev.kind == "early_end" and asr is not None:
+                events.extend(det.hint(asr(ev.audio)))
     return Outcome(ends)
 
 
@@ -160,11 +170,12 @@ class Row:
     by: dict[str, int]
 
 
-def evaluate(name: str, config, data: list[Sample], vad, model) -> Row:
+def evaluate(name: str, config, data: list[Sample], vad, model, asr=None) -> Row:
     lat, missed, by = [], 0, {}
-    cuts: dict[str, list[bool]] = {"concat": [], "ssml": []}
+    cuts: dict[str, list[bool]] = {"concat": [], "inside": []}
+    learned = config.end_of_turn == "model"
     for s in data:
-        out = run(s, config, vad, model if config.end_of_turn == "model" else None)
+        out = run(s, config, vad, model if learned else None, asr if learned and config.text_cue else None)
         for _, why in out.ends:
             by[why] = by.get(why, 0) + 1
         if s.kind == "finished":
@@ -181,44 +192,54 @@ def evaluate(name: str, config, data: list[Sample], vad, model) -> Row:
 def configs(sweep: bool):
     from vlm_robot.speech.vad import TurnConfig
 
-    base = TurnConfig()
-    rows = [("silence 400 ms (today)", base),
+    base = TurnConfig(end_of_turn="silence", early_silence_ms=160)
+    rows = [("silence 400 ms (before)", base),
             ("silence 800 ms", replace(base, end_silence_ms=800))]
     model = replace(base, end_of_turn="model", model_interval_ms=160)
-    chosen = [(160, 0.5, 400), (160, 0.5, 800), (160, 0.5, 1000), (160, 0.5, 1500), (160, 0.7, 1000),
-              (160, 0.9, 1000), (160, 0.9, 1500)]
+    # (words too, first pause ms, threshold, cap ms, interval ms); the words' pause is the speculative transcription's
+    chosen = [(False, 160, 0.5, 1000, 160), (False, 160, 0.9, 1000, 160), (True, 160, 0.5, 1000, 160),
+              (True, 128, 0.5, 1000, 160), (True, 128, 0.5, 1000, 96), (True, 96, 0.5, 1000, 96),
+              (True, 96, 0.7, 1000, 96), (True, 128, 0.7, 1000, 96), (True, 128, 0.5, 1500, 96)]
     if sweep:
-        chosen = [(p, t, m) for p in (96, 160, 256) for t in (0.5, 0.7, 0.8, 0.9, 0.95) for m in (400, 800, 1500)]
-    for p, t, m in chosen:
-        rows.append((f"model p>={t} at {p} ms, cap {m} ms",
-                     replace(model, model_pause_ms=p, model_threshold=t, max_pause_ms=m)))
+        chosen = [(w, p, t, m, i) for w in (False, True) for p in (96, 128, 160, 256) for t in (0.5, 0.7, 0.9)
+                  for m in (800, 1000, 1500) for i in (96, 160)]
+    for words, p, t, m, i in chosen:
+        rows.append((f"model{' + words' if words else ''} p>={t} at {p}/{i} ms, cap {m}",
+                     replace(model, model_pause_ms=p, early_silence_ms=min(p, base.early_silence_ms),
+                             model_threshold=t, max_pause_ms=m, model_interval_ms=i, text_cue=words)))
     return rows
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sweep", action="store_true", help="every first pause x threshold x cap")
+    ap.add_argument("--voice", choices=VOICES, default="espeak", help="the person's voice (piper: "
+                    "requirements/bench_voice.txt)")
     args = ap.parse_args(argv)
     from vlm_robot.speech.vad import SileroVad
 
     t0 = time.perf_counter()
-    data = samples()
+    data = samples(args.voice)
     print(f"{sum(s.kind == 'finished' for s in data)} finished sentences, {sum(s.kind == 'concat' for s in data)} "
-          f"paused (concat) + {sum(s.kind == 'ssml' for s in data)} paused (ssml), pauses {PAUSES_MS} ms; "
+          f"paused (concat) + {sum(s.kind == 'inside' for s in data)} paused (inside), pauses {PAUSES_MS} ms; "
           f"synthesised in {time.perf_counter() - t0:.1f} s")
-    vad, model = SileroVad(), CachedModel()
-    print(f"{'configuration':38s} {'finished: end after last sound (ms)':>36s} {'cut at pause':>20s}")
-    print(f"{'':38s} {'p50':>8s} {'p90':>8s} {'max':>8s} {'miss':>6s} {'concat':>10s} {'ssml':>9s}   ends by")
+    vad, model, asr = SileroVad(), CachedModel(), CachedASR()
+    print(f"{'configuration':44s} {'finished: end after last sound (ms)':>36s} {'cut at pause':>20s}")
+    print(f"{'':44s} {'p50':>8s} {'p90':>8s} {'max':>8s} {'miss':>6s} {'concat':>10s} {'inside':>9s}   ends by")
     for name, cfg in configs(args.sweep):
-        r = evaluate(name, cfg, data, vad, model)
+        r = evaluate(name, cfg, data, vad, model, asr)
         lat = np.array(r.latency_ms) if r.latency_ms else np.array([np.nan])
-        print(f"{name:38s} {np.percentile(lat, 50):8.0f} {np.percentile(lat, 90):8.0f} {lat.max():8.0f} "
-              f"{r.missed:6d} {100 * r.cut['concat']:9.0f}% {100 * r.cut['ssml']:8.0f}%   "
+        print(f"{name:44s} {np.percentile(lat, 50):8.0f} {np.percentile(lat, 90):8.0f} {lat.max():8.0f} "
+              f"{r.missed:6d} {100 * r.cut['concat']:9.0f}% {100 * r.cut['inside']:8.0f}%   "
               + ", ".join(f"{k} {v}" for k, v in sorted(r.by.items())))
     if model.compute_s:
         c = 1000 * np.array(model.compute_s)
         print(f"model: {model.calls} calls, features + inference p50 {np.median(c):.0f} ms, p90 "
               f"{np.percentile(c, 90):.0f} ms (1 thread)")
+    if asr.compute_s:
+        c = 1000 * np.array(asr.compute_s)
+        print(f"Whisper tiny.en on the pauses: {len(c)} calls, p50 {np.median(c):.0f} ms, p90 "
+              f"{np.percentile(c, 90):.0f} ms")
     print(f"total {time.perf_counter() - t0:.0f} s")
 
 

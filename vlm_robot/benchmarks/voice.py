@@ -1,8 +1,12 @@
 """`vlm-robot bench voice`: end of a person's speech -> the robot's first audio sample, through the real nodes.
 
-    vlm-robot bench voice               # 26 sentences, about 3.5 minutes (181 s of them speech and pauses)
+    vlm-robot bench voice               # 26 sentences, learned end of turn then the silence rule, about 7 minutes
     vlm-robot bench voice --turns 8     # a quick look
     vlm-robot bench voice --gap 6       # more silence after each sentence (a slow model must finish first)
+    vlm-robot bench voice --end-of-turn model   # one end-of-turn setting only (model or silence)
+
+Each end-of-turn setting gets a fresh start of the same nodes on the same WAV, one after the other in the
+same run (config/microphone.yaml's ``vad`` with ``end_of_turn`` set), and a side-by-side table closes the run.
 
 What runs is the robot's own voice path, as `vlm-robot run` starts it (:mod:`vlm_robot.graph`, the same
 config/*.yaml parameter files): microphone_node -> /speech/transcript -> reasoning_node (with
@@ -141,6 +145,9 @@ def build_wav(sentences: list[str], gap_s: float, path: Path) -> list[Spoken]:
     return spoken
 
 
+END_OF_TURN = {"model": "learned (model + words)", "silence": "silence rule"}
+
+
 def vad_speech_ends(wav: Path, vad: dict) -> list[float]:
     """Each turn's ``speech_end`` as microphone_node's turn detector finds it in ``wav`` (file clock)."""
     from vlm_robot.speech.audio import WavSource
@@ -223,8 +230,9 @@ def _all_answered(seen, ear: _Ear) -> bool:
     return {u["in_reply_to"] for u in utts} == ids and all(u.get("id") in done for u in utts)
 
 
-def run(sentences: list[str], gap_s: float, out: Path) -> tuple[list[Turn], dict]:
-    """Play ``sentences`` into the voice nodes; per sentence, what happened when. Also returns run facts."""
+def run(sentences: list[str], gap_s: float, out: Path, end_of_turn: str | None = None) -> tuple[list[Turn], dict]:
+    """Play ``sentences`` into the voice nodes; per sentence, what happened when. Also returns run facts.
+    ``end_of_turn``: the microphone's ``vad.end_of_turn`` (None: as configured)."""
     from vlm_robot import graph
     from vlm_robot.observe import observed_graph
 
@@ -235,7 +243,8 @@ def run(sentences: list[str], gap_s: float, out: Path) -> tuple[list[Turn], dict
     spoken = build_wav(sentences, gap_s, wav)
     wav_s = len(np.fromfile(wav, np.int16)) / SAMPLE_RATE  # header bytes: negligible
     mic = _mic_params()
-    file_ends = vad_speech_ends(wav, mic["vad"])
+    vad = {**mic["vad"], **({"end_of_turn": end_of_turn} if end_of_turn else {})}
+    file_ends = vad_speech_ends(wav, vad)
     print(f"person: {len(sentences)} sentences, {wav_s:.0f} s of audio ({gap_s:.1f} s after each) -> {wav}; "
           f"the turn detector finds {len(file_ends)} turns in it", flush=True)
     specs = {s.name: s for s in graph.NODES}
@@ -244,7 +253,8 @@ def run(sentences: list[str], gap_s: float, out: Path) -> tuple[list[Turn], dict
     voice = graph.Graph([specs[n] for n in VOICE_NODES],
                         {"reasoning": {"memory.path": str(out / "memory.json")},
                          "speech_out": {"tts.output_dir": str(out / "speech")}}, env=env, log_dir=logs)
-    microphone = graph.Graph([specs["microphone"]], {"microphone": {"source": str(wav)}}, env=env, log_dir=logs)
+    mic_params = {"source": str(wav), **({"vad.end_of_turn": end_of_turn} if end_of_turn else {})}
+    microphone = graph.Graph([specs["microphone"]], {"microphone": mic_params}, env=env, log_dir=logs)
     ear = _Ear()
     t_start = time.monotonic()
     with observed_graph(voice, "bench_voice", settle_s=1.0, setup=ear.setup) as obs:
@@ -339,8 +349,7 @@ def report(turns: list[Turn], facts: dict, gap_s: float) -> None:
     if t0 is None:
         print("\nno transcript came from microphone_node; see the logs in", facts["logs"])
         return
-    groups = {"knowledge": [t for t in turns if t.by_model is False], "model": [t for t in turns if t.by_model],
-              "all": [t for t in turns if t.by_model is not None]}
+    groups = _groups(turns)
 
     def lat(ts: list[Turn], attr: str) -> list[float]:
         return [getattr(t, attr) - (t0 + t.said.end) for t in ts if getattr(t, attr) is not None]
@@ -376,15 +385,46 @@ def report(turns: list[Turn], facts: dict, gap_s: float) -> None:
         print(f"nodes: exit codes {bad}, restarts {facts['restarts']}; logs in {facts['logs']}")
 
 
-def main(turns: int = len(SENTENCES), gap_s: float = 5.0, out: str = "out/bench_voice") -> int:
+def _groups(turns: list[Turn]) -> dict[str, list[Turn]]:
+    return {"knowledge": [t for t in turns if t.by_model is False], "model": [t for t in turns if t.by_model],
+            "all": [t for t in turns if t.by_model is not None]}
+
+
+def compare(results: dict[str, tuple[list[Turn], dict]]) -> None:
+    """End of speech -> first robot audio, one row per end-of-turn setting of this run."""
+    print("\nend of speech -> first robot audio sample, p50 / p95 ms (same WAV, same nodes, one after the other):")
+    print(f"{'end of turn':28s}{'knowledge':>20s}{'language model':>20s}{'all':>20s}{'transcript (all)':>20s}")
+    for name, (turns, facts) in results.items():
+        t0 = facts["t0"]
+        if t0 is None:
+            print(f"{END_OF_TURN.get(name, name):28s} no transcripts")
+            continue
+
+        def lat(ts: list[Turn], attr: str, t0: float = t0) -> list[float]:
+            return [getattr(t, attr) - (t0 + t.said.end) for t in ts if getattr(t, attr) is not None]
+
+        g = _groups(turns)
+        print(f"{END_OF_TURN.get(name, name):28s}" + "".join(
+            f"{f'{_cell(lat(v, attr))} (n={len(v)})':>20s}" for v, attr in
+            ((g["knowledge"], "first_audio"), (g["model"], "first_audio"), (g["all"], "first_audio"),
+             (g["all"], "t_transcript"))))
+
+
+def main(turns: int = len(SENTENCES), gap_s: float = 5.0, out: str = "out/bench_voice",
+         end_of_turn: str | None = None) -> int:
     from vlm_robot.isolate import loopback_defaults
 
     loopback_defaults()
     sentences = [SENTENCES[i % len(SENTENCES)] for i in range(turns)]
     load = os.getloadavg()[0]
     t_run = time.monotonic()
-    result, facts = run(sentences, gap_s, Path(out))
-    report(result, facts, gap_s)
+    results = {}
+    for setting in ([end_of_turn] if end_of_turn else list(END_OF_TURN)):
+        print(f"\n=== end of turn: {END_OF_TURN[setting]} (vad.end_of_turn: {setting}) ===", flush=True)
+        results[setting] = run(sentences, gap_s, Path(out) / setting, setting)
+        report(*results[setting], gap_s)
+    if len(results) > 1:
+        compare(results)
     print(f"\n{time.monotonic() - t_run:.0f} s; {os.cpu_count()} CPUs, load average {load:.2f} before the run and "
           f"{os.getloadavg()[0]:.2f} after (other work on the machine slows every stage)")
     return 0

@@ -10,6 +10,7 @@ end-of-turn detector and Whisper (:mod:`vlm_robot.speech.listener`). Publishes f
 /speech/transcript (vlm_robot_interfaces/Transcript with id, stamp and timing fields), speculative
 ones (``final: false``) on /speech/partial, and /speech/voice_activity (Bool) when a voice starts and
 ends, which lets speech_out_node stop talking (barge-in). Reads the latched /vlm_robot/speaking.
+``denoise`` (none | rnnoise | webrtc, :mod:`vlm_robot.speech.denoise`) suppresses noise before VAD and ASR.
 A bad source (unreadable file, unsupported rate, no such device), clipping or long digital silence
 gives a log line and a /diagnostics ERROR; the node keeps running.
 """
@@ -82,7 +83,9 @@ class MicrophoneNode(Node):
             self.diag.error("microphone source unusable", f"{e}; the node stays idle", source=self.cfg.source)
             return False
         self.get_logger().info(f"listening to {self.cfg.source!r} ({self.source.rate} Hz -> 16 kHz, ASR {asr.name}, "
-                               f"while speaking: {self.cfg.while_speaking}, end of turn: {self.turn_cfg.end_of_turn})")
+                               f"while speaking: {self.cfg.while_speaking}, end of turn: {self.turn_cfg.end_of_turn}, "
+                               f"denoise: {self.listener.denoiser.name if self.listener.denoiser else 'none'}, "
+                               f"crowd gate: {self.turn_cfg.noise_snr_db:g} dB)")
         return True
 
     def _work(self) -> None:
@@ -133,7 +136,11 @@ class MicrophoneNode(Node):
         else:
             self.partial_pub.publish(data)
         if body["final"]:
-            self.get_logger().info(f'heard: "{body["text"]}" (ASR {body["asr_ms"]:.0f} ms)')
+            end = self.listener.last_end if self.listener is not None else {}
+            why = (f"; turn ended by {end['by']} after a {end['pause_ms']} ms pause"
+                   + (f", P(complete) {end['p_complete']:.2f}" if end.get("p_complete") is not None else "")
+                   if end else "")
+            self.get_logger().info(f'heard: "{body["text"]}" (ASR {body["asr_ms"]:.0f} ms{why})')
 
     def close(self) -> None:
         self._stop.set()

@@ -93,6 +93,7 @@ class Conversation:
         self.synth = synth
         self.reply_fn = reply
         self.streaming = streaming
+        turn.expect_hints = streaming  # streaming transcribes every pause: its words go to turn.hint()
         self.echo = echo
         self.barge_in = barge_in
         self.min_clause_chars = min_clause_chars
@@ -165,6 +166,8 @@ class Conversation:
             if reply is not None:
                 self._synth_next(reply)  # the first clause is ready when the turn ends
             self._spec = (heard, reply)
+            for follow in self.turn.hint(heard.text):  # the words of the pause: over now, or wait for more
+                self._on_event(follow)
         elif ev.kind == "resume":
             self._spec = None
         elif ev.kind == "end":

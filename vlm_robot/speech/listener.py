@@ -23,6 +23,7 @@ import numpy as np
 
 from vlm_robot.core.errors import ConfigError
 from vlm_robot.speech.audio import FRAME, SAMPLE_RATE, DeviceSource, WavSource
+from vlm_robot.speech.denoise import check_denoise, make_denoiser
 from vlm_robot.speech.vad import TurnDetector, TurnEvent
 
 log = logging.getLogger("vlm_robot.speech.listener")
@@ -43,6 +44,8 @@ class MicrophoneConfig:
         partials: publish the speculative transcript of a pause (``final: false``) on /speech/partial.
         silence_warn_s: digital silence this long gives one diagnostic (a muted or wrong device).
         speaker: the transcripts' ``speaker`` field.
+        denoise: noise suppression before VAD and ASR: ``none``, ``rnnoise`` or ``webrtc``
+            (:mod:`vlm_robot.speech.denoise`; a missing package: one log line, no suppression).
     """
 
     source: str = ""
@@ -54,8 +57,10 @@ class MicrophoneConfig:
     partials: bool = True
     silence_warn_s: float = 10.0
     speaker: str = "user"
+    denoise: str = "none"
 
     def __post_init__(self) -> None:
+        check_denoise(self.denoise)
         if self.while_speaking not in ("gate", "barge_in"):
             raise ConfigError(f"while_speaking {self.while_speaking!r} unknown; expected 'gate' or 'barge_in'")
         if not 1 <= self.barge_frames <= 30:
@@ -103,14 +108,19 @@ class Listener:
         self.speaking = False  # the robot is talking (set from /vlm_robot/speaking)
         self.samples = 0
         self.silent = 0
+        self.denoiser = make_denoiser(config.denoise)
         self.session = uuid.uuid4().hex[:8]
         self.seq = 0
         self._spec: tuple[object, TurnEvent] | None = None
+        self.last_end: dict = {}  # why and when the last turn ended (for the log)
+        turn.expect_hints = True  # every pause is transcribed (early_end) and its words handed to turn.hint()
 
     def feed(self, frame: np.ndarray, wall: float) -> None:
         """One frame of :data:`FRAME` samples whose last sample arrived at wall-clock time ``wall``."""
         self.samples += len(frame)
         self._check_silence(frame)
+        if self.denoiser is not None:  # before VAD and ASR; fed even while gated, so its noise estimate stays current
+            frame = self.denoiser(frame)
         gated = self.speaking and self.c.while_speaking == "gate"
         if gated:
             frame = np.zeros_like(frame)
@@ -137,10 +147,15 @@ class Listener:
             self._spec = (r, ev)
             if self.c.partials and r.text:
                 self.on_transcript(self._body(r, ev, wall_of, final=False))
+            for follow in self.turn.hint(r.text):  # the words of the pause: over now, or wait for more
+                self._on_event(follow, wall_of)
         elif ev.kind == "resume":
             self._spec = None
         elif ev.kind in ("end", "cut"):
             spec, self._spec = self._spec, None
+            self.last_end = {"by": ev.info.get("end_by", "max_turn_s" if ev.kind == "cut" else "silence"),
+                             "pause_ms": round(1000 * (ev.t - ev.info.get("speech_end", ev.t))),
+                             "p_complete": ev.info.get("p_complete")}
             r = spec[0] if spec is not None and ev.kind == "end" else self.transcribe(ev.audio)
             if ev.clipped > 0.01:
                 self.on_problem("microphone clipping", f"{100 * ev.clipped:.1f} % of the turn's samples are clipped; "

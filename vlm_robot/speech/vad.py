@@ -16,11 +16,18 @@ When a turn ends (``vad.end_of_turn``):
   A finished sentence ends sooner than by the silence rule, a mid-sentence pause ("I'm looking for ...
   the kitchen") is waited through. No model (package missing, wrong sha256, unloadable): one log line
   and the silence rule; a model error during a turn: that turn falls back to the silence rule.
+  With ``text_cue`` the words count too: the :class:`~vlm_robot.speech.listener.Listener` transcribes
+  every pause speculatively anyway and hands the text to :meth:`TurnDetector.hint`; a transcript that
+  reads unfinished (:func:`unfinished_text`: no closing punctuation from Whisper, or an article,
+  possessive or conjunction as its last word) keeps the turn open up to ``max_pause_ms`` without asking
+  the model; a finished-looking one is put to the model at once, and ends the turn at ``end_silence_ms``
+  (the silence rule's pause) if the model has not ended it before (``end_by: words``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -89,25 +96,41 @@ class TurnConfig:
         model_threads: ``model``: ONNX Runtime threads (1: ~45 ms per call).
         model_path: ``model``: another ONNX file with Smart Turn v3's interface; "" = the packaged one
             (sha256-pinned).
+        text_cue: ``model``: the speculative transcript of the pause can keep the turn open (see the module
+            docstring); only where the detector is given hints (:meth:`TurnDetector.hint`).
+        noise_snr_db: > 0: when the background itself sounds like voices (over the last ``noise_window_s``,
+            most frames within 3 dB of the noise floor are voiced: babble, a crowd), a frame counts as voice
+            only if its level (mean power of the last 4 frames, 128 ms) is also this many dB above the noise
+            floor (the 10th percentile of frame levels over the window). Silero hears other people's voices
+            as voice, so in a crowd a turn would never fall silent; the person speaking to the robot is
+            louder than the crowd. In silence or steady noise nothing changes. 0 = off.
+        noise_window_s: ``noise_snr_db``: how far back the noise floor is measured.
     """
 
     threshold: float = 0.5
     start_frames: int = 2
-    early_silence_ms: int = 160
+    early_silence_ms: int = 128
     end_silence_ms: int = 400
     min_speech_ms: int = 200
     pre_roll_ms: int = 200
     max_turn_s: float = 15.0
     clip_level: float = 0.999
-    end_of_turn: str = "silence"
-    model_pause_ms: int = 160
-    model_interval_ms: int = 160
+    end_of_turn: str = "model"
+    model_pause_ms: int = 128
+    model_interval_ms: int = 96
     model_threshold: float = 0.5
     max_pause_ms: int = 1000
     model_threads: int = 1
     model_path: str = ""
+    text_cue: bool = True
+    noise_snr_db: float = 0.0
+    noise_window_s: float = 10.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.noise_snr_db <= 30.0:
+            raise ConfigError(f"vad.noise_snr_db must be in [0, 30] (0 = off), got {self.noise_snr_db}")
+        if not 1.0 <= self.noise_window_s <= 60.0:
+            raise ConfigError(f"vad.noise_window_s must be in [1, 60], got {self.noise_window_s}")
         if not 0.0 < self.threshold < 1.0:
             raise ConfigError(f"vad.threshold must be in (0, 1), got {self.threshold}")
         if not 1 <= self.start_frames <= 20:
@@ -164,8 +187,13 @@ class TurnDetector:
             self.end_model = end_model if end_model is not None else _load_end_model(self.c)
         self.end_of_turn = "model" if self.end_model is not None else "silence"
         self.last_p: float | None = None
+        self.text_unfinished: bool | None = None  # the last hint's verdict on the words (None: no hint yet)
+        self.expect_hints = False  # set by a caller that transcribes each pause and calls hint()
+        self._asked_at: int | None = None  # silent_run at the last verdict of this pause
         self._model_failed = False  # this turn fell back to the silence rule after a model error
         self._model_errors = 0
+        self._pool = None  # one thread: the model's verdict on a pause, computed while Whisper transcribes it
+        self._prefetch: tuple[int, object] | None = None  # (audio length, future)
         ms = FRAME * 1000 / SAMPLE_RATE
         self.pre = deque(maxlen=max(1, int(self.c.pre_roll_ms / ms)))
         self.early_frames = max(1, round(self.c.early_silence_ms / ms))
@@ -185,6 +213,11 @@ class TurnDetector:
         self.start_t = 0.0
         self.prob = 0.0
         self.start_frames_now = self.c.start_frames  # the conversation raises it while the robot talks
+        self._levels: deque = deque(maxlen=max(1, round(self.c.noise_window_s / ms * 1000)))  # dB per frame
+        self._probs: deque = deque(maxlen=self._levels.maxlen)  # its voice probability
+        self.crowd = False  # the background sounds like voices (noise_snr_db applies)
+        self._powers: deque = deque(maxlen=4)  # the level's 128 ms average
+        self.floor_db = -100.0  # noise floor (noise_snr_db)
 
     @property
     def buffered_samples(self) -> int:
@@ -196,6 +229,22 @@ class TurnDetector:
         self.turn = []
         self.voiced_run = self.silent_run = self.voiced_total = self.clipped = 0
 
+    def _above_floor(self, frame: np.ndarray, p: float) -> bool:
+        """False if the background sounds like voices and the last 128 ms are not ``noise_snr_db`` above the
+        noise floor; floor and crowd are updated here, every frame."""
+        power = float(np.dot(frame, frame)) / len(frame) + 1e-10
+        self._powers.append(power)
+        self._levels.append(10.0 * np.log10(power))
+        self._probs.append(p)
+        levels = np.fromiter(self._levels, float, len(self._levels))
+        self.floor_db = float(np.percentile(levels, 10))
+        near = levels <= self.floor_db + 3.0
+        probs = np.fromiter(self._probs, float, len(self._probs))
+        self.crowd = float(np.mean(probs[near] >= self.c.threshold)) >= 0.5
+        if not self.crowd:
+            return True
+        return 10.0 * np.log10(sum(self._powers) / len(self._powers)) >= self.floor_db + self.c.noise_snr_db
+
     def _audio(self) -> np.ndarray:
         return np.concatenate(self.turn) if self.turn else np.zeros(0, np.float32)
 
@@ -205,6 +254,8 @@ class TurnDetector:
         self.samples += len(frame)
         now = self.samples / SAMPLE_RATE
         voiced = p >= self.c.threshold
+        if self.c.noise_snr_db > 0:  # and louder than the crowd: see TurnConfig.noise_snr_db
+            voiced = self._above_floor(frame, p) and voiced
         events: list[TurnEvent] = []
         if not self.in_turn:
             self.pre.append(frame.copy())
@@ -217,6 +268,8 @@ class TurnDetector:
                 self.silent_run = 0
                 self.clipped = 0
                 self.last_p = None
+                self.text_unfinished = None
+                self._asked_at = None
                 self.start_t = now - self.voiced_run * FRAME / SAMPLE_RATE
                 events.append(TurnEvent("start", now, speech_start=self.start_t))
             return events
@@ -227,26 +280,17 @@ class TurnDetector:
                 events.append(TurnEvent("resume", now, speech_start=self.start_t))
             self.silent_run = 0
             self.voiced_total += 1
+            self.text_unfinished = None
+            self._asked_at = None
+            self._prefetch = None
         else:
             self.silent_run += 1
             if self.silent_run == self.early_frames and self.voiced_total >= self.min_frames:
                 events.append(self._event("early_end", now))
+                self._start_prefetch()
             end_by = self._end_by()
             if end_by:
-                self.in_turn = False
-                self.voiced_run = 0
-                self._model_failed = False
-                if self.voiced_total >= self.min_frames:
-                    ev = self._event("end", now)
-                    ev.info["end_by"] = end_by
-                    if self.last_p is not None and end_by != "silence":
-                        ev.info["p_complete"] = self.last_p
-                    events.append(ev)
-                else:
-                    log.info("dropped %.0f ms of voice: shorter than vad.min_speech_ms=%d",
-                             self.voiced_total * FRAME * 1000 / SAMPLE_RATE, self.c.min_speech_ms)
-                    events.append(TurnEvent("drop", now, speech_start=self.start_t))
-                self.turn = []
+                events.append(self._finish(now, end_by))
                 return events
         if len(self.turn) >= self.max_frames:
             log.warning("turn reached vad.max_turn_s=%.1f s; handing its audio on and listening on", self.c.max_turn_s)
@@ -255,18 +299,88 @@ class TurnDetector:
             self.voiced_total = 0
         return events
 
+    def hint(self, text: str) -> list[TurnEvent]:
+        """The speculative transcript of the current pause (from the ``early_end`` event's audio).
+
+        With ``end_of_turn: model`` and ``text_cue``, a transcript that reads unfinished keeps the turn open
+        (up to ``max_pause_ms``); otherwise the model is asked now. Returns the events this causes (an ``end``
+        when the turn is over). Without the model, or outside a pause, it changes nothing.
+        """
+        if not (self.in_turn and self.silent_run and self.c.text_cue and self.end_model is not None):
+            return []
+        self.text_unfinished = unfinished_text(text)
+        if self.silent_run < self.model_frames:
+            return []  # asked when the pause reaches model_pause_ms
+        end_by = self._ask()
+        if not end_by:
+            return []
+        return [self._finish(self.samples / SAMPLE_RATE, end_by)]
+
+    def _finish(self, now: float, end_by: str) -> TurnEvent:
+        """End the turn now (or drop it when too short); the event that says so."""
+        self.in_turn = False
+        self.voiced_run = 0
+        self._model_failed = False
+        if self.voiced_total >= self.min_frames:
+            ev = self._event("end", now)
+            ev.info["end_by"] = end_by
+            if self.last_p is not None and end_by != "silence":
+                ev.info["p_complete"] = self.last_p
+            if self.text_unfinished is not None:
+                ev.info["text_unfinished"] = self.text_unfinished
+        else:
+            log.info("dropped %.0f ms of voice: shorter than vad.min_speech_ms=%d",
+                     self.voiced_total * FRAME * 1000 / SAMPLE_RATE, self.c.min_speech_ms)
+            ev = TurnEvent("drop", now, speech_start=self.start_t)
+        self.turn = []
+        return ev
+
     def _end_by(self) -> str:
-        """Why the turn ends at this silent frame (``silence``, ``model``, ``max_pause``), or "" if it goes on."""
+        """Why the turn ends at this silent frame (``silence``, ``model``, ``words``, ``max_pause``), or "" if it
+        goes on."""
         run = self.silent_run
         if self.end_model is None or self._model_failed or self.voiced_total < self.min_frames:
             return "silence" if run >= self.end_frames else ""
         if run >= self.max_pause_frames:
             return "max_pause"
-        if run < self.model_frames or (run - self.model_frames) % self.model_every:
+        if self.text_unfinished is False and run >= self.end_frames:
+            return "words"  # the words read finished: never later than the silence rule, whatever the sound says
+        if run < self.model_frames:
             return ""
+        if self.expect_hints and self.c.text_cue and self.text_unfinished is None and run < self.early_frames + 2:
+            return ""  # the listener is transcribing this pause: hint() decides as soon as the words are there
+        if self._asked_at is not None and run - self._asked_at < self.model_every:
+            return ""
+        return self._ask()
+
+    def _start_prefetch(self) -> None:
+        """At the pause whose words the caller is about to transcribe, start the model on the same audio in a
+        thread, so that its verdict is ready when :meth:`hint` comes (ONNX Runtime and Whisper both release
+        the GIL: the two run side by side instead of one after the other)."""
+        if not (self.expect_hints and self.c.text_cue and self.end_model is not None and not self._model_failed):
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="end-of-turn")
         audio = self._audio()
+        self._prefetch = (len(audio), self._pool.submit(self.end_model, audio[-_MODEL_WINDOW:]))
+
+    def _model_p(self) -> float:
+        audio = self._audio()
+        pre, self._prefetch = self._prefetch, None
+        if pre is not None and pre[0] == len(audio):
+            return float(pre[1].result())  # raises what the model raised
+        return float(self.end_model(audio[-_MODEL_WINDOW:]))
+
+    def _ask(self) -> str:
+        """The model's (and the words') verdict on the pause so far: ``model`` (over) or "" (goes on)."""
+        run = self._asked_at = self.silent_run
+        if self.text_unfinished:
+            self._prefetch = None
+            return ""  # the words say the sentence goes on: no need to ask the model
         try:
-            self.last_p = p = float(self.end_model(audio[-_MODEL_WINDOW:]))
+            self.last_p = p = self._model_p()
         except Exception as e:  # noqa: BLE001 - any model failure: this turn ends by the silence rule, not lost
             self._model_failed = True
             self._model_errors += 1
@@ -286,6 +400,28 @@ class TurnDetector:
 
 
 _MODEL_WINDOW = 8 * SAMPLE_RATE  # the end-of-turn model reads the last 8 s
+
+# Last words after which an English sentence cannot be over: articles, possessive determiners, conjunctions,
+# hesitations. (Prepositions are not here: "Where are you from?" ends with one.)
+_GOES_ON = frozenset("a an the my your our their and or but because than um uh er erm".split())
+_WORD = re.compile(r"[a-z']+")
+
+
+def unfinished_text(text: str) -> bool:
+    """Whether a transcript reads like a sentence that goes on.
+
+    Whisper closes what it hears as a finished sentence with ``.``, ``?`` or ``!``; a cut-off phrase ("I'm
+    looking for") usually gets no punctuation, or a trailing ``...``, ``,`` or ``-``. And some last words
+    cannot end a sentence ("Could you bring me a"). Empty text (noise, nothing recognised) is not unfinished:
+    the model decides.
+    """
+    t = text.strip()
+    if not t:
+        return False
+    if t.endswith(("...", "\u2026", ",", "-", ":", ";")) or t[-1] not in ".?!":
+        return True
+    words = _WORD.findall(t.lower())
+    return bool(words) and words[-1] in _GOES_ON
 
 
 def _load_end_model(c: TurnConfig):
