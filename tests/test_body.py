@@ -238,6 +238,73 @@ def test_a_wave_is_a_greeting_cue_on_the_person_and_not_a_stop():
     assert 1.0 <= r.gestures.waved_at[pid] <= 2.0
 
 
+def _pointing(reasoner, t0: float, t1: float, point_at, fps: float = 10.0):
+    """Frames with one person facing the robot whose body points along ``point_at(t)`` (a ray, or None: no point)."""
+    k = 0
+    while t0 + k / fps < t1 - 1e-9:
+        t = round(t0 + k / fps, 3)
+        ray = point_at(t)
+        body = Body((260.0, 80.0, 160.0, 400.0), 0.9, True, shoulders_valid=True, face_index=0,
+                    gesture="point" if ray else "none", point=ray or (0.0, 0.0, 0.0, 0.0))
+        reasoner.on_perception(PerceptionResult(t, "cam", 640, 480, (Face((300.0, 100.0, 80.0, 80.0), 0.9),), 0.0,
+                                                (body,)))
+        k += 1
+
+
+def test_look_there_while_pointing_looks_along_the_ray_through_the_gate():
+    from vlm_robot.core.types import Transcript, Verdict
+    from vlm_robot.reasoning.knowledge import say_verdicts
+    from vlm_robot.safety.gate import SafetyGate
+
+    r = _reasoner()
+    _pointing(r, 0.0, 2.0, lambda t: (200.0, 250.0, -1.0, 0.0) if t >= 1.0 else None)  # pointing to the left
+    out = r.hear(Transcript("Look over there!", 2.5, id="t1"))
+    (it,) = out.intents
+    # the ray leaves the image at (0, 250): bearing atan2(320, f), f = 320 / tan(30 deg), + left; a bit below
+    f = 320 / math.tan(math.radians(30))
+    assert it.type == "look_at" and it.target == "where person1 points" and it.source == "dialogue"
+    assert it.params["bearing_rad"] == pytest.approx(math.atan2(320, f), abs=1e-3)
+    assert it.params["elevation_rad"] == pytest.approx(math.atan2(-10, f), abs=1e-3)
+    assert "person 1 pointed (0.6 s before the words)" in it.reason and "(0, 250)" in it.reason
+    assert any(d.action == "intent" and "where person 1 points" in d.reason for d in out.decisions)
+    v = SafetyGate().check(it, 2.5)  # through the gate like any look_at
+    assert v.approved, v.reasons
+    assert say_verdicts([Verdict(it, True, ("ok",))], None) == "I'm looking where you are pointing."
+    # "what is that" refers to the point too; up and right
+    r = _reasoner()
+    _pointing(r, 0.0, 2.0, lambda t: (400.0, 200.0, 0.6, -0.8))
+    (it,) = r.hear(Transcript("what is that?", 2.0, id="t2")).intents
+    assert it.type == "look_at" and it.params["bearing_rad"] < 0 and it.params["elevation_rad"] > 0
+
+
+def test_look_there_without_a_recent_point_is_as_before():
+    from vlm_robot.core.types import Transcript
+
+    r = _reasoner()
+    _pointing(r, 0.0, 2.0, lambda t: None)
+    assert [i.type for i in r.hear(Transcript("look over there", 2.0, id="t1")).intents] == []
+    r = _reasoner()  # pointed, but 4 s before the words (gestures.point_memory_s 3 s)
+    _pointing(r, 0.0, 6.0, lambda t: (200.0, 250.0, -1.0, 0.0) if t < 1.0 else None)
+    assert r.hear(Transcript("look there", 4.95, id="t2")).intents == []
+    # "look at me" while pointing is still a look at the speaker's face (centre x 340 px)
+    r = _reasoner()
+    _pointing(r, 0.0, 2.0, lambda t: (200.0, 250.0, -1.0, 0.0))
+    (it,) = r.hear(Transcript("look at me", 2.0, id="t3")).intents
+    assert it.target == "person1"
+    assert it.params["bearing_rad"] == pytest.approx(math.atan2(-20, 320 / math.tan(math.radians(30))), abs=1e-3)
+    # "go there" needs a named place (navigate has no bearing target): nothing, as before
+    assert r.hear(Transcript("go there", 2.0, id="t4")).intents == []
+
+
+def test_pointed_pixel_is_where_the_ray_leaves_the_image():
+    from vlm_robot.reasoning.gestures import pointed_pixel
+
+    assert pointed_pixel((200.0, 250.0, -1.0, 0.0), 640, 480) == (0.0, 250.0)
+    assert pointed_pixel((320.0, 240.0, 0.6, -0.8), 640, 480) == pytest.approx((500.0, 0.0))
+    assert pointed_pixel((700.0, -5.0, 0.0, 1.0), 640, 480) == (640.0, 480.0)  # origin clamped into the image
+    assert pointed_pixel((100.0, 100.0, 0.0, 0.0), 640, 480) == (100.0, 100.0)
+
+
 # --- messages ---------------------------------------------------------------------------------------------------------
 
 def _result() -> PerceptionResult:

@@ -216,3 +216,84 @@ def test_two_people_with_heads_turned_to_each_other_are_talking():
     assert greets(ds) == []
     assert any("talking to person" in d.reason and "head yaw" in d.reason for d in ds)
     assert all(p.intention < 0.1 for p in r.people())
+
+
+# --- a wave at the robot (issue 14: gestures as cues) ---------------------------------------------------------------
+
+
+def play_waving(r: Reasoner, t0: float, t1: float, faces_at, waving_at, fps: float = 10.0, shoulder_yaw=0.0):
+    """As :func:`play`, each face with a body; ``waving_at(t, i)``: whether face ``i``'s body waves at ``t``."""
+    from vlm_robot.core.types import Body
+
+    out, t = [], t0
+    while t < t1 - 1e-9:
+        faces = tuple(faces_at(t))
+        bodies = tuple(Body((f.box[0] - 40, f.box[1], f.box[2] + 80, 300.0), 0.9, True, shoulders_valid=True,
+                            shoulder_yaw_deg=shoulder_yaw, face_index=i,
+                            gesture="wave" if waving_at(t, i) else "none") for i, f in enumerate(faces))
+        out += r.on_perception(PerceptionResult(round(t, 3), "cam", W, 480, faces, 0.0, bodies)).decisions
+        t += 1 / fps
+    return out
+
+
+def test_a_wave_at_the_robot_is_greeted_sooner_and_says_so():
+    r = make()
+    ds = play_waving(r, 0.0, 4.0, lambda t: [mesh_face(320, width_at(1.5))], lambda t, i: t >= 0.5)
+    g = greets(ds)
+    assert len(g) == 1 and g[0].stamp == pytest.approx(1.0, abs=0.05), [(d.stamp, d.reason) for d in ds]
+    assert "waved at the robot" in g[0].reason and "+3.0 waved at the robot" in g[0].reason
+    assert g[0].detail["text"] == "Hello! I saw you wave. How can I help you?"
+    assert g[0].detail["intention"] >= 0.9 and g[0].detail["waved_s_ago"] == pytest.approx(0.0, abs=0.01)
+    (p,) = r.people()
+    assert p.waved_at == pytest.approx(3.9, abs=0.01) and p.to_dict()["waved_at"] == p.waved_at
+    # the same person without the wave: greeted as waiting after linger_s (3 s)
+    r = make()
+    g = greets(play_waving(r, 0.0, 4.0, lambda t: [mesh_face(320, width_at(1.5))], lambda t, i: False))
+    assert len(g) == 1 and g[0].stamp == pytest.approx(3.0, abs=0.05) and "wave" not in g[0].reason
+
+
+def test_a_wave_from_beyond_max_distance_is_greeted_and_a_stale_one_is_not():
+    r = make()  # 2.5 m: too far to greet a person waiting, not for one who waves (engaged_max_distance_m 3 m)
+    g = greets(play_waving(r, 0.0, 3.0, lambda t: [mesh_face(320, width_at(2.5))], lambda t, i: 1.0 <= t < 1.5))
+    assert len(g) == 1 and 1.0 <= g[0].stamp <= 1.1 and "waved" in g[0].reason
+    # waved long ago: the cue has faded (wave_s 5 s), so at 2.5 m they are too far again
+    r = make(cooldown_s=0.0)
+    ds = play_waving(r, 0.0, 0.2, lambda t: [mesh_face(320, width_at(2.5), facing=0.2)], lambda t, i: True,
+                     shoulder_yaw=90.0)  # not towards the robot: not a wave at it
+    ds += play_waving(r, 0.2, 8.0, lambda t: [mesh_face(320, width_at(2.5))], lambda t, i: False)
+    assert greets(ds) == [] and r.people()[0].waved_at is None
+
+
+def test_a_wave_while_talking_to_someone_else_or_walking_away_is_not_a_greeting():
+    r = make()
+    ds = play_waving(r, 0.0, 6.0, lambda t: [mesh_face(150, yaw=25.0), mesh_face(490, yaw=-25.0)],
+                     lambda t, i: i == 0 and t >= 1.0)
+    assert greets(ds) == []
+    assert r.gestures.waved_at  # the wave was seen (shoulders square on) ...
+    assert any(d.person_id == 1 and "talking to person" in d.reason for d in ds)
+    waver = next(p for p in r.people() if p.id == 1)  # ... and counted, but talking outweighs it
+    assert "+3.0 waved at the robot" in waver.intention_reason and "talking" in waver.intention_reason
+    assert waver.intention < 0.5
+    r = make()
+
+    def leaving(t):  # 1.0 m -> 3.0 m at 0.5 m/s, glancing back at the robot and waving (a goodbye)
+        return [mesh_face(320, width_at(min(3.0, 1.0 + 0.5 * t)), facing=0.8)]
+
+    ds = play_waving(r, 0.0, 4.0, leaving, lambda t, i: t >= 1.0)
+    assert greets(ds) == []
+    assert any("walking away" in d.reason for d in ds), [d.reason for d in ds]
+    (p,) = r.people()
+    assert p.motion == "leaving" and "-3.0 leaving, +3.0 waved at the robot" in p.intention_reason
+    assert p.intention < 0.9
+
+
+def test_the_wave_weight_comes_from_the_config():
+    assert ProactiveConfig().weights.waved == 3.0 and ProactiveConfig().weights.wave_s == 5.0
+    assert ProactiveConfig(intention={"waved": 0.0}).weights.waved == 0.0
+    with pytest.raises(ConfigError, match="wave_s"):
+        ProactiveConfig(intention={"wave_s": -1})
+    base = person(waved_at=2.5)
+    p_wave, why, parts = intention(base, IntentionWeights())
+    p_none, _, _ = intention(person(), IntentionWeights())
+    assert parts["waved"] == 3.0 and "+3.0 waved at the robot 0.5 s ago" in why and p_wave > p_none
+    assert "waved" not in intention(person(waved_at=-3.0), IntentionWeights())[2]  # 6 s ago > wave_s

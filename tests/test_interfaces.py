@@ -36,7 +36,7 @@ SAMPLES: dict[str, dict] = {
                                   "addressed_at": 11.0, "observations": 9, "name": "Alice", "remembered_turns": 2,
                                   "pose_valid": True, "head_yaw": -20.5, "head_pitch": 12.0, "eye_contact": 0.25,
                                   "motion": "approaching", "intention": 0.75,
-                                  "intention_reason": "intention 0.75: +3.0 approaching"}]},
+                                  "intention_reason": "intention 0.75: +3.0 approaching", "waved_at": 12.25}]},
     "decision": Decision("greet", "person 3 looks sad", 12.5, 3, {"mood": "sad", "dwell_s": 2.0, "frames": 11,
                                                                    "text": "Hello."}).to_dict(),
     "utterance": Utterance("Hello.", "greeting", "looks sad", 12.5, 3, "", "u1").to_dict(),

@@ -198,6 +198,8 @@ def test_a_voice_nobody_in_view_is_not_answered_while_the_camera_runs():
         frames(r, 2.0 + i, 3.0 + i, [])
     heard = r.hear(Transcript("Robot, where is the exit?", 5.0, "user", id="t9"))  # naming it: a question to it
     assert heard.decisions[0].action == "reply"
+    for i, text in enumerate(("Is anyone here?", "Where is the kitchen?", "Come here.")):  # only a robot is
+        assert r.hear(Transcript(text, 5.0, "user", id=f"q{i}")).decisions[0].action == "reply", text  # asked these
     # no camera running (a voice-only robot), or a camera that stopped: every voice is said to the robot
     assert make().hear(Transcript("Hi, where is the exit?", 1.0, "user", id="t1")).decisions[0].action == "reply"
     assert r.hear(Transcript("Where is the exit?", 12.0, "user", id="t10")).decisions[0].action == "reply"

@@ -198,7 +198,7 @@ def configs(sweep: bool):
     model = replace(base, end_of_turn="model", model_interval_ms=160)
     # (words too, first pause ms, threshold, cap ms, interval ms); the words' pause is the speculative transcription's
     chosen = [(False, 160, 0.5, 1000, 160), (False, 160, 0.9, 1000, 160), (True, 160, 0.5, 1000, 160),
-              (True, 128, 0.5, 1000, 160), (True, 128, 0.5, 1000, 96), (True, 96, 0.5, 1000, 96),
+              (True, 128, 0.5, 1000, 160), (True, 128, 0.5, 900, 96), (True, 96, 0.5, 1000, 96),
               (True, 96, 0.7, 1000, 96), (True, 128, 0.7, 1000, 96), (True, 128, 0.5, 1500, 96)]
     if sweep:
         chosen = [(w, p, t, m, i) for w in (False, True) for p in (96, 128, 160, 256) for t in (0.5, 0.7, 0.9)

@@ -233,6 +233,7 @@ class PersonState:
     (0 otherwise); ``motion`` is "approaching", "passing", "standing", "leaving" or "" (not known yet) from the
     track's distance and bearing (engagement.MotionWindow); ``intention`` is P(wants to interact with the robot)
     from the proactive policy's model (engagement.intention), ``intention_reason`` its cues and their weights.
+    ``waved_at`` is the stamp of the person's last wave at the robot (reasoning/gestures.py; None: never).
     """
 
     id: int
@@ -256,6 +257,7 @@ class PersonState:
     motion: str = ""
     intention: float = 0.0
     intention_reason: str = ""
+    waved_at: float | None = None
 
     def dwell(self) -> float:
         """Seconds this person has been in view."""
@@ -280,6 +282,7 @@ class PersonState:
             "motion": self.motion,
             "intention": round(self.intention, 3),
             "intention_reason": self.intention_reason,
+            "waved_at": self.waved_at,
         }
 
 

@@ -273,7 +273,8 @@ def _person_states_to(d: dict) -> PersonStates:
             remembered_turns=int(p.get("remembered_turns", 0)), head_pose_valid=bool(p.get("pose_valid", False)),
             head_yaw=float(p.get("head_yaw", 0.0)), head_pitch=float(p.get("head_pitch", 0.0)),
             eye_contact=float(p.get("eye_contact", 0.0)), motion=str(p.get("motion") or ""),
-            intention=float(p.get("intention", 0.0)), intention_reason=str(p.get("intention_reason") or "")))
+            intention=float(p.get("intention", 0.0)), intention_reason=str(p.get("intention_reason") or ""),
+            waved=p.get("waved_at") is not None, waved_at=to_time(p.get("waved_at"))))
     caused = d.get("caused") or {}
     m.caused_utterances = [str(u) for u in caused.get("utterances", [])]
     m.caused_intents = [str(i) for i in caused.get("intents", [])]
@@ -302,6 +303,7 @@ def _person_states_from(m: PersonStates) -> dict:
             "motion": _motion_from(k, f"{f}.motion", p.motion),
             "intention": _finite(k, f"{f}.intention", p.intention, 0.0, 1.0),
             "intention_reason": p.intention_reason,
+            "waved_at": seconds(p.waved_at) if p.waved else None,
         })
     return {"stamp": seconds(m.header.stamp), "frame_id": m.header.frame_id, "people": people,
             "caused": {"utterances": list(m.caused_utterances), "intents": list(m.caused_intents)}}

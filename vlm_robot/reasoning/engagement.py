@@ -142,7 +142,9 @@ class IntentionWeights:
     - ``near``: 1 at ``near_m`` or closer, 0 at ``far_m`` or farther, linear between;
     - ``dwell``: seconds in view over ``dwell_full_s``, at most 1;
     - ``looking_down``: 1 when the head is pitched down beyond ``proactive.looking_down_deg`` (a phone, a book);
-    - ``talking``: 1 when the person and someone else have their heads turned towards each other.
+    - ``talking``: 1 when the person and someone else have their heads turned towards each other;
+    - ``waved``: 1 when the person waved at the robot (``PersonState.waved_at``, reasoning/gestures.py) within the
+      last ``wave_s`` seconds.
     """
 
     bias: float = -3.5
@@ -155,10 +157,12 @@ class IntentionWeights:
     dwell: float = 1.0
     looking_down: float = -3.0
     talking: float = -4.0
+    waved: float = 3.0
     gaze_share: float = 0.5
     near_m: float = 1.0
     far_m: float = 3.0
     dwell_full_s: float = 3.0
+    wave_s: float = 5.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.gaze_share <= 1.0:
@@ -167,6 +171,8 @@ class IntentionWeights:
             raise ConfigError(f"proactive.intention needs 0 <= near_m < far_m, got {self.near_m}, {self.far_m}")
         if self.dwell_full_s <= 0:
             raise ConfigError(f"proactive.intention.dwell_full_s must be > 0, got {self.dwell_full_s}")
+        if self.wave_s < 0:
+            raise ConfigError(f"proactive.intention.wave_s must be >= 0, got {self.wave_s}")
 
     @classmethod
     def from_dict(cls, d: dict) -> IntentionWeights:
@@ -179,6 +185,14 @@ class IntentionWeights:
             return cls(**{k: float(v) for k, v in d.items()})
         except (TypeError, ValueError) as e:
             raise ConfigError(f"proactive.intention values must be numbers: {e}") from e
+
+
+def waved_ago(p: PersonState, w: IntentionWeights) -> float | None:
+    """Seconds since ``p`` last waved at the robot, when that is within ``w.wave_s`` of their last sighting."""
+    if p.waved_at is None:
+        return None
+    ago = p.last_seen - p.waved_at
+    return ago if -1e-6 <= ago <= w.wave_s else None
 
 
 def intention(p: PersonState, w: IntentionWeights, looking_down: bool = False,
@@ -207,6 +221,9 @@ def intention(p: PersonState, w: IntentionWeights, looking_down: bool = False,
         parts["looking_down"] = (w.looking_down, f"looking down (head pitch {p.head_pitch:.0f} deg)")
     if talking:
         parts["talking"] = (w.talking, "talking to someone else")
+    ago = waved_ago(p, w)
+    if ago is not None:
+        parts["waved"] = (w.waved, f"waved at the robot {max(ago, 0.0):.1f} s ago")
     z = w.bias + sum(v for v, _ in parts.values())
     prob = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
     shown = sorted(((v, why) for k, (v, why) in parts.items() if abs(v) >= 0.05 or k in MOTIONS),

@@ -110,7 +110,9 @@ def say_verdicts(verdicts: Sequence[Verdict], pending: Intent | None, listener: 
         if v.pending:
             continue
         it = v.intent
-        if v.approved:
+        if v.approved and it.type == "look_at" and it.target.startswith("where person"):  # where they point
+            said.append("I'm looking where you are pointing.")
+        elif v.approved:
             said.append(_DOING.get(it.type, "All right.").format(target=it.target.replace("_", " "),
                                                                 object=it.object or "thing"))
         else:

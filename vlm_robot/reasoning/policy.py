@@ -22,7 +22,8 @@ Rules, first match wins for each person in view:
                                                       -> greet ("looks sad")
 8. intention at least ``intention_engaged``, in view ``engaged_linger_s`` and facing the robot
                                                       -> greet ("wants to talk": approaching and looking, sooner
-                                                         and from farther than waiting)
+                                                         and from farther than waiting; "waved at the robot"
+                                                         when a wave at it within ``intention.wave_s`` counts)
    in view ``linger_s``, facing the robot and intention at least ``intention_min`` -> greet ("waiting")
 9. otherwise                                          -> silent (what is missing; "low confidence" for a
                                                          concern mood below the confidence threshold)
@@ -32,23 +33,27 @@ reading a map who says "I'm lost" is offered help. Every decision carries a reas
 silent reasons are reported once per change.
 
 The intention (``PersonState.intention``, set on every evaluation) is engagement.intention: a logistic
-combination of looking at the robot, motion, distance, dwell, looking down and talking to someone else, with the
+combination of looking at the robot, motion, distance, dwell, looking down, talking to someone else and a wave
+at the robot (reasoning/gestures.py; a wave does not beat rules 1-6: waving while talking to someone else or
+walking away is not a greeting for the robot), with the
 weights of ``proactive.intention`` (config/reasoning.yaml); its explanation names each cue's contribution.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vlm_robot.core.errors import ConfigError
 from vlm_robot.core.types import EXPRESSIONS, Decision, PersonState
-from vlm_robot.reasoning.engagement import IntentionWeights, intention, matching_phrase, talking_partner
+from vlm_robot.reasoning.engagement import IntentionWeights, intention, matching_phrase, talking_partner, waved_ago
 
 _GREETINGS = {
     "concern": "Hello. You look a little {mood}. Is everything all right? Can I help?",
     "waiting": "Hi there! I'm the robot assistant. Can I help you with something?",
     "upset": "Hello. You sounded upset. Is everything all right? Can I help?",
     "confused": "Hello. It sounded like you are looking for something. Can I help you find it?",
+    "waved": "Hello! I saw you wave. How can I help you?",
 }
 
 
@@ -165,15 +170,17 @@ class ProactivePolicy:
             self.last_question_at = stamp if self.last_question_at is None else max(self.last_question_at, stamp)
 
     def addressed(self, speaker: PersonState | None, people: list[PersonState], text: str,
-                  stamp: float | None = None, seeing: bool = False) -> tuple[bool, str]:
+                  stamp: float | None = None, seeing: bool = False,
+                  for_a_robot: Callable[[], bool] | None = None) -> tuple[bool, str]:
         """Whether ``text`` from ``speaker`` (said at ``stamp``) was said to the robot, and why not when it was not.
 
         Said to the robot when it names one of ``robot_names``. Not when the speaker and another person have
         their heads turned towards each other (talking to them). Said to the robot when it answers the robot's
         question (within ``answer_window_s`` of it). Otherwise not when the speaker looks away from the robot
         (facing below ``min_facing``), or when nobody is in view while the camera is running (``seeing``: the
-        voice of someone the robot cannot see, e.g. on the phone behind it); else said to the robot (with no
-        camera running, every voice is).
+        voice of someone the robot cannot see, e.g. on the phone behind it) unless the words are of a kind only
+        a robot is asked (``for_a_robot``: "is anyone here?", "what can you do?", "where is the kitchen?", "come
+        here"); else said to the robot (with no camera running, every voice is).
 
         Returns:
             ``(True, "")``, or ``(False, reason)``: words not said to the robot get no reply.
@@ -189,9 +196,10 @@ class ProactivePolicy:
         if q is not None and stamp is not None and 0.0 <= stamp - q <= c.answer_window_s:
             return True, ""
         if speaker is None:
-            if seeing:
-                return False, ("heard words while nobody was in view of the running camera, not naming the robot "
-                               "nor answering a question of it: taken as not said to the robot, no reply")
+            if seeing and not (for_a_robot is not None and for_a_robot()):
+                return False, ("heard words while nobody was in view of the running camera, not naming the robot, "
+                               "answering a question of it, nor asking what only a robot is asked: taken as not said "
+                               "to the robot, no reply")
             return True, ""
         if speaker.facing < c.min_facing:
             return False, (f"overheard person {speaker.id} while they looked away from the robot (facing "
@@ -253,6 +261,9 @@ class ProactivePolicy:
             detail.update(head_yaw=round(p.head_yaw, 1), head_pitch=round(p.head_pitch, 1),
                           eye_contact=round(p.eye_contact, 2))
         engaged = p.intention >= c.intention_engaged
+        waved = waved_ago(p, c.weights)
+        if waved is not None:
+            detail["waved_s_ago"] = round(max(waved, 0.0), 2)
         if p.addressed_at is not None and now - p.addressed_at < c.readdress_after_s:
             return "addressed", f"{who} was already addressed {now - p.addressed_at:.1f} s ago", detail
         if self.do_not_disturb:
@@ -307,6 +318,13 @@ class ProactivePolicy:
                 "greet_concern",
                 f"{who} looks {p.mood} (confidence {p.mood_confidence:.2f} over {p.observations} frames) "
                 "and has not been addressed",
+                detail,
+            )
+        if engaged and p.dwell() >= c.engaged_linger_s and p.facing >= c.min_facing and waved is not None:
+            return (
+                "greet_waved",
+                f"{who} waved at the robot {max(waved, 0.0):.1f} s ago, looking at it (facing {p.facing:.2f}): "
+                f"{p.intention_reason} (>= {c.intention_engaged:.2f}), and has not been addressed",
                 detail,
             )
         if engaged and p.dwell() >= c.engaged_linger_s and p.facing >= c.min_facing:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import threading
 import time
@@ -16,7 +17,7 @@ from vlm_robot.perception.text_affect import TextAffect
 from vlm_robot.reasoning import knowledge
 from vlm_robot.reasoning.backlog import APOLOGY
 from vlm_robot.reasoning.dialogue import DialogueManager, clean_reply
-from vlm_robot.reasoning.gestures import GestureCues
+from vlm_robot.reasoning.gestures import POINTED_WORDS, GestureCues, pointed_pixel
 from vlm_robot.reasoning.intents import GrammarIntents, IntentConfig, greeting_intents, intents_from_transcript
 from vlm_robot.reasoning.memory import Memory, asks_to_be_forgotten
 from vlm_robot.reasoning.open_talk import OpenTalk
@@ -25,6 +26,12 @@ from vlm_robot.reasoning.tracker import PeopleTracker
 from vlm_robot.reasoning.turns import Turn, TurnClassifier
 from vlm_robot.safety.actuation import bearing_from_box
 from vlm_robot.safety.gate import SafetyGate
+
+log = logging.getLogger("vlm_robot.reasoning.reasoner")
+
+# turn kinds (reasoning/turns.py) that only a robot is asked: an unseen voice asking them is talking to the robot
+ROBOT_KINDS = frozenset({"perception", "capabilities", "identity", "recording", "place", "navigate", "action",
+                         "memory_ask"})
 
 
 @dataclass
@@ -227,7 +234,8 @@ class Reasoner:
             person = self.addressee(t.speaker)
             pid = person.id if person else None
             seeing = t.stamp - self.perceived_until <= self.policy.config.vision_fresh_s  # -inf: no camera yet
-            said_to_robot, why_not = self.policy.addressed(person, self.people(), t.text, t.stamp, seeing)
+            said_to_robot, why_not = self.policy.addressed(person, self.people(), t.text, t.stamp, seeing,
+                                                           lambda: self._for_a_robot(t.text, t.stamp))
             if not said_to_robot:  # overheard: no reply; how it sounded and "stop" count
                 if person is not None:
                     person.text_sentiment = (self.text_affect.sentiment(t.text) if self.text_affect is not None
@@ -250,9 +258,13 @@ class Reasoner:
             found = intents_from_transcript(t.text, f"person{pid}" if person else "", t.stamp)
             if self.intents.source == "grammar":  # the model decides, but stop is never kept waiting for it
                 found = [it for it in found if it.type == "stop"]
-            if found:
+            pointed = [] if any(it.type in ("stop", "look_at") for it in found) else self._pointed(t, person)
+            if found or pointed:
                 self._pattern_found.add(t.id)
             self._add_intents(out, found, person, t.stamp, "requested by speech", t.id)
+            if pointed:
+                self._add_intents(out, pointed, person, t.stamp, f"requested by speech, where person {pid} points",
+                                  t.id)
             self._turn_intents[t.id] = list(out.intents)
             with self._verdict_cond:  # a yes or no answers what the gate waited for when it was said
                 # (the gate may have read the same words and answered first: its verdict quotes them)
@@ -260,9 +272,41 @@ class Reasoner:
                     t.text.strip()[:60], None)
             return out
 
+    def _pointed(self, t: Transcript, person: PersonState | None) -> list[Intent]:
+        """"Look there", "what is that" from a person who pointed within ``gestures.point_memory_s``: a look_at
+        along their pointing ray (where it leaves the image: a 2-D ray has no depth), located like a face's."""
+        said = POINTED_WORDS.search(t.text)
+        if said is None or person is None or self._frame_size is None:
+            return []
+        seen = self.gestures.recent_point(person.id, t.stamp)
+        if seen is None:
+            return []
+        at, ray = seen
+        w, h = self._frame_size
+        x, y = pointed_pixel(ray, w, h)
+        bearing, elevation = bearing_from_box((x, y, 0.0, 0.0), w, h, self.tracker.config.camera_hfov_deg)
+        when = f"{t.stamp - at:.1f} s before" if at <= t.stamp else f"{at - t.stamp:.1f} s after"
+        why = (f'asked: "{t.text.strip()[:80]}" ("{said[0]}") while person {person.id} pointed ({when} the words): '
+               f"looking along the pointing ray from ({ray[0]:.0f}, {ray[1]:.0f}) px, direction ({ray[2]:+.2f}, "
+               f"{ray[3]:+.2f}), to where it leaves the image at ({x:.0f}, {y:.0f}) px")
+        params = {"bearing_rad": round(bearing, 4), "elevation_rad": round(elevation, 4)}
+        return [Intent("look_at", f"where person{person.id} points", params, "dialogue", why, stamp=t.stamp)]
+
+    def _for_a_robot(self, text: str, stamp: float) -> bool:
+        """Words of a kind only a robot is asked (what it sees or can do, where places are, an action)."""
+        try:
+            found = intents_from_transcript(text, "", stamp)
+            return self.turns.classify(text, found, False, self.places).kind in ROBOT_KINDS
+        except Exception as e:  # noqa: BLE001 - a failing classifier must not lose the turn: count it as for us
+            log.warning("turn classifier failed on an unseen voice (%s: %s); taken as said to the robot",
+                        type(e).__name__, e)
+            return True
+
     def locate(self, it: Intent, person: PersonState | None) -> Intent:
-        """``it`` with where its person is (bearing, elevation, range) for look_at and approach; the gate bounds it."""
-        if person is None or self._frame_size is None or it.type not in ("look_at", "approach"):
+        """``it`` with where its person is (bearing, elevation, range) for look_at and approach; the gate bounds it.
+        An intent that already has a bearing (where a person points) keeps it."""
+        if (person is None or self._frame_size is None or it.type not in ("look_at", "approach")
+                or "bearing_rad" in it.params):
             return it
         w, h = self._frame_size
         bearing, elevation = bearing_from_box(person.box, w, h, self.tracker.config.camera_hfov_deg)
@@ -291,6 +335,8 @@ class Reasoner:
             return out
         found = self.intent_model.intents(t.text, f"person{pid}" if pid is not None else "", t.stamp)
         with self.lock:
+            if any(it.type == "look_at" for it in self._turn_intents.get(t.id, [])):  # where they point, already
+                found = [it for it in found if it.type != "look_at"]
             person = self.tracker.people.get(pid) if pid is not None else None
             self._add_intents(out, [it for it in found if it.type != "stop" or not had_patterns], person, t.stamp,
                               "requested by speech (model)", t.id)

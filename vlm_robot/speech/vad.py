@@ -119,7 +119,7 @@ class TurnConfig:
     model_pause_ms: int = 128
     model_interval_ms: int = 96
     model_threshold: float = 0.5
-    max_pause_ms: int = 1000
+    max_pause_ms: int = 900
     model_threads: int = 1
     model_path: str = ""
     text_cue: bool = True
