@@ -26,6 +26,15 @@ def test_pending_transcripts_are_resent_until_answered_then_given_up():
     assert p.due(16.0) == ([], [("a", "A")]) and len(p) == 0
 
 
+def test_messages_waiting_for_an_absent_consumer_are_given_up_by_age_not_by_tries():
+    p = PendingTranscripts(resend_after_s=2.0, max_tries=15)
+    p.sent("old", "O", 0.0)
+    p.sent("new", "N", 25.0)
+    p.postpone(29.0)  # nothing subscribes: no tries counted
+    assert p.older_than(30.0, 29.0) == []
+    assert p.older_than(30.0, 31.0) == [("old", "O")] and len(p) == 1  # 31 s old: given up; 6 s old: kept
+
+
 def test_seen_ids_forget_the_oldest():
     s = SeenIds(size=2)
     assert s.first_time("x") and not s.first_time("x")

@@ -17,6 +17,7 @@ class _Pending:
     body: object
     sent_at: float
     tries: int = 1
+    first_at: float = 0.0
 
 
 class PendingTranscripts:
@@ -37,7 +38,14 @@ class PendingTranscripts:
         return len(self._pending)
 
     def sent(self, tid: str, body: object, now: float) -> None:
-        self._pending[tid] = _Pending(body, now)
+        self._pending[tid] = _Pending(body, now, first_at=now)
+
+    def older_than(self, age_s: float, now: float) -> list[tuple[str, object]]:
+        """Remove and return the (id, body) pairs first sent more than ``age_s`` ago."""
+        old = [(tid, p.body) for tid, p in self._pending.items() if now - p.first_at > age_s]
+        for tid, _ in old:
+            del self._pending[tid]
+        return old
 
     def answered(self, tid: str) -> bool:
         return self._pending.pop(tid, None) is not None

@@ -45,7 +45,10 @@ from vlm_robot.safety.actuation import load_places
 # re-sending to a restarted speech_out (spoken once it is back: it restarts in 2-4 s) and safety gate: an
 # intent without a verdict after INTENT_RESEND_S * INTENT_TRIES (10 s) is given up, said in a decision
 UTTERANCE_RESEND_S, UTTERANCE_TRIES = 3.0, 7
-INTENT_RESEND_S, INTENT_TRIES = 2.0, 5
+# an intent is sent again every 2 s until its verdict, for at most 30 s (a safety gate restarting on a busy machine
+# took over 10 s); while no gate subscribes at all it waits without counting tries, again at most 30 s
+INTENT_RESEND_S, INTENT_TRIES = 2.0, 15
+INTENT_WAIT_S = 30.0
 FRAMES_FLOWING_S = 2.0  # a /vlm_robot/people message this recent: a camera runs, words may wait for the tracker
 
 
@@ -99,7 +102,8 @@ class ReasoningNode(Node):
             hold=lambda: self._speaking, on_give_up=self._unspoken)
         self.intents_out = Resender(
             self, self.pubs[common.INTENT], INTENT_RESEND_S, ack_topic=common.VERDICT,
-            ack_id=lambda v: v["intent"]["id"], what="intent", max_tries=INTENT_TRIES, on_give_up=self._no_verdict)
+            ack_id=lambda v: v["intent"]["id"], what="intent", max_tries=INTENT_TRIES, on_give_up=self._no_verdict,
+            absent=lambda: self.pubs[common.INTENT].get_subscription_count() == 0, max_wait_s=INTENT_WAIT_S)
         self._speaking = False
         self._consumers_seen: set[str] = set()
         self.create_subscription(Bool, common.SPEAKING, self._on_speaking, common.STATE_QOS)
@@ -340,8 +344,9 @@ class ReasoningNode(Node):
     def _no_verdict(self, iid: str, msg) -> None:
         """The gate never answered an intent: it is not carried out, and a decision says so."""
         it = messages.from_msg("intent", msg)
-        why = (f"intent {iid} ({it['type']} {it.get('target', '')}) got no verdict from the safety gate within "
-               f"{INTENT_RESEND_S * INTENT_TRIES:.0f} s: not carried out")
+        why = (f"intent {iid} ({it['type']} {it.get('target', '')}) got no verdict from the safety gate (sent "
+               f"{INTENT_TRIES} times over {INTENT_RESEND_S * INTENT_TRIES:.0f} s, or {INTENT_WAIT_S:.0f} s without "
+               "a gate listening): not carried out")
         self.diag.error("intent timed out", why)
         self.pubs[common.DECISION].publish(messages.to_msg("decision", {
             "action": "intent", "reason": why, "stamp": it["stamp"], "person_id": None,

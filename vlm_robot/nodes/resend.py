@@ -43,6 +43,9 @@ class Resender:
         hold: while it returns True the consumer is known to be alive and working (e.g. speaking):
             overdue messages wait instead of counting tries.
         on_give_up: called with ``(id, message)`` for each message given up.
+        absent: while it returns True the consumer is known to be gone (nothing subscribes: restarting); overdue
+            messages wait for it instead of counting tries, at most ``max_wait_s`` from their first publication.
+        max_wait_s: how long a message may wait for an absent consumer before it is given up.
         also_ack: more ``(topic, id of a body)`` acknowledgements; an empty id acknowledges nothing (e.g.
             :data:`TRANSCRIPT_DECLINED`: transcripts the reasoning node decided not to answer).
     """
@@ -51,7 +54,8 @@ class Resender:
                  ack_id: Callable[[dict], str] = lambda body: body["in_reply_to"], what: str = "transcript",
                  max_tries: int = 5, hold: Callable[[], bool] | None = None,
                  on_give_up: Callable[[str, object], None] | None = None,
-                 also_ack: tuple[tuple[str, Callable[[dict], str]], ...] = ()) -> None:
+                 also_ack: tuple[tuple[str, Callable[[dict], str]], ...] = (),
+                 absent: Callable[[], bool] | None = None, max_wait_s: float = 30.0) -> None:
         self._node = node
         self._pub = pub
         self._pending = PendingTranscripts(resend_after_s, max_tries)
@@ -60,6 +64,8 @@ class Resender:
         self._what = what
         self._hold = hold or (lambda: False)
         self._on_give_up = on_give_up
+        self._absent = absent or (lambda: False)
+        self._max_wait_s = max_wait_s
         messages.subscribe(node, ack_topic, self._on_ack, common.Diagnostics.quiet())
         for topic, ack in also_ack:
             messages.subscribe(node, topic, lambda body, ack=ack: self._acknowledged(ack(body)),
@@ -87,15 +93,19 @@ class Resender:
     def _resend(self) -> None:
         now = time.monotonic()
         with self._lock:
-            if self._hold():
+            absent = self._absent()
+            if self._hold() or absent:
+                expired = self._pending.older_than(self._max_wait_s, now) if absent else []
                 self._pending.postpone(now)
-                return
-            resend, gave_up = self._pending.due(now)
+                resend, gave_up = [], expired
+            else:
+                resend, gave_up = self._pending.due(now)
         for mid, msg in resend:
             self._node.get_logger().warning(f"{self._what} {mid} not acknowledged yet; sending it again")
             self._pub.publish(msg)
         for mid, msg in gave_up:
             self._node.get_logger().error(
-                f"{self._what} {mid} was never acknowledged after {self._pending.max_tries} tries; given up")
+                f"{self._what} {mid} was never acknowledged (after {self._pending.max_tries} tries, or "
+                f"{self._max_wait_s:.0f} s waiting for a consumer); given up")
             if self._on_give_up is not None:
                 self._on_give_up(mid, msg)
