@@ -60,8 +60,8 @@ def test_every_transcript_is_answered_although_reasoning_is_killed_mid_conversat
         os.kill(g.procs["reasoning"].pid, signal.SIGKILL)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            g.poll()
-            if len({u["in_reply_to"] for u in obs.seen.of(common.UTTERANCE)}) >= 3:
+            g.poll()  # notices the kill and restarts the node (on a loaded machine all 3 may be answered first)
+            if g.restarts.get("reasoning") and len({u["in_reply_to"] for u in obs.seen.of(common.UTTERANCE)}) >= 3:
                 break
             time.sleep(0.2)
         time.sleep(1.0)
