@@ -52,7 +52,7 @@ setup(
     extras_require={
         "llm": ["llama-cpp-python==0.3.36"],
         # transformers / compiled VLM backends (requirements/vlm.txt pins them); the grounded default needs none
-        "vlm": ["torch", "transformers>=5", "pillow", "tqdm"],
+        "vlm": ["torch", "transformers>=5", "pillow", "tqdm", "gguf", "accelerate"],  # gguf: SmolLM2 for the palme VLM
         "onnx": ["onnx", "onnxscript", "onnxruntime"],
         "gpu": ["onnxruntime-gpu", "tensorrt-cu12"],
         "test": ["pytest", "ruff", "mcap-ros2-support"],

@@ -12,7 +12,8 @@ from vlm_robot.reasoning.visual import is_visual_question
 
 VISUAL = ["What do you see?", "Who is here?", "Does anyone look sad?", "How many people are there?",
           "What am I holding?", "Describe the room.", "Is anyone on the left?", "Can you see me?",
-          "What's in front of you?"]
+          "What's in front of you?", "What is on the table?", "What colour is the bottle?",
+          "How many cups are there?"]
 NOT_VISUAL = ["Can you help me find the charging station?", "Come here as fast as you can.", "Stop.",
               "Could you bring me a cup of water, please?", "Where is the kitchen?", "What time is it?",
               "See you later!", "How are you?", "What is your name?", "Look for my keys."]

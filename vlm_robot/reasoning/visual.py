@@ -1,8 +1,9 @@
 """Which spoken questions are about what the robot sees, so they go to the VLM node, not the chat model.
 
 Fixed patterns, tested in tests/test_visual_questions.py: a question about the scene ("what do you see?",
-"who is here?", "does anyone look sad?", "what am I holding?") is answered from the camera by the
-VLM node; anything else goes to the chat model. A miss only means the chat model answers.
+"who is here?", "does anyone look sad?", "what am I holding?", "what is on the table?", "what colour is the
+bottle?") is answered from the camera by the VLM node; anything else goes to the chat model. A miss only
+means the chat model answers.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import re
 _VISUAL = re.compile(
     r"\b(what|who|how many|whom|which|is there|are there|is anyone|is anybody|does anyone|does anybody|can you see"
     r"|do you see|describe)\b.*\b(see|seeing|look|looks|looking|here|there|around|room|people|person|anyone|anybody"
-    r"|someone|holding|hold|wearing|in front of you|in view|camera|scene|sad|happy|upset|angry|left|right)\b"
+    r"|someone|holding|hold|wearing|in front of you|in view|camera|scene|sad|happy|upset|angry|left|right"
+    r"|table|shelf|floor|cups?|bottles?|balls?|box|boxes|colou?r)\b"
     r"|\b(can|do) you see\b|\bdescribe (the|what|your)\b|\bwhat('s| is) (in front of you|around you|happening)\b",
     re.IGNORECASE,
 )

@@ -47,13 +47,16 @@ class SimResult:
         return [decision_key(d) for d in self.log.decisions()]
 
 
-def sim_graph(out: Path, record: bool) -> graph.Graph:
-    """The nodes a simulation runs: perception, reasoning (with a fresh memory), the gate, the recorder."""
-    names = SIM_NODES + (("recorder",) if record else ())
+def sim_graph(out: Path, record: bool, vlm: dict[str, str] | None = None) -> graph.Graph:
+    """The nodes a simulation runs: perception, reasoning (with a fresh memory), the gate, the recorder, and
+    the VLM node when the scenario configures one (``vlm``: its ``vlm.*`` parameters; no periodic descriptions)."""
+    names = SIM_NODES + (("recorder",) if record else ()) + (("vlm",) if vlm else ())
     nodes = [s for s in graph.NODES if s.name in names]
     memory = out / "memory.json"
     memory.unlink(missing_ok=True)
     overrides = {"reasoning": {"memory.path": str(memory)}}
+    if vlm:
+        overrides["vlm"] = {**{f"vlm.{k}": v for k, v in vlm.items()}, "describe_rate_hz": "0.0"}
     if record:
         shutil.rmtree(out / "bag", ignore_errors=True)
         overrides["recorder"] = {"output": str(out / "bag")}
@@ -114,8 +117,15 @@ def run_scenario(sc: Scenario, out: Path, record: bool = True, printer=None) -> 
 
     out.mkdir(parents=True, exist_ok=True)
     say = printer or (lambda s: None)
+    objects = None
+    if sc.objects:
+        from vlm_robot.sim.world import SimObject
+
+        objects = [SimObject(o["kind"], o["color"], o["pos"], o["yaw"]) for o in sc.objects]
     world = World({p.name: p.face for p in sc.people}, sc.size[0], sc.size[1], seed=sc.seed,
-                  faces_needed=sc.faces())
+                  faces_needed=sc.faces(), objects=objects)
+    if sc.robot_start != (0.0, 0.0, 0.0) or sc.head_start != (0.0, 0.0):
+        world.set_robot(*sc.robot_start, *sc.head_start)
     log = SimLog()
     inbox = Inbox()
     lock = Lockstep(inbox)
@@ -125,7 +135,7 @@ def run_scenario(sc: Scenario, out: Path, record: bool = True, printer=None) -> 
         from vlm_robot.sim.voice import SimMicrophone
 
         mic = SimMicrophone()
-    g = sim_graph(out, record)
+    g = sim_graph(out, record, sc.vlm)
     t_start = time.monotonic()
     render_s = loop_s = 0.0
     try:

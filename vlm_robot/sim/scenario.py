@@ -87,6 +87,9 @@ class Scenario:
     fast: bool = False  # part of the quick subset `make test` runs
     speech: str = "text"  # "text": lines injected as transcripts; "audio": spoken into the microphone path
     path: str = ""
+    head_start: tuple[float, float] = (0.0, 0.0)  # head pan, tilt (rad) at the start
+    objects: list[dict] = field(default_factory=list)  # {kind, color, pos: [x, y, z]}: replace room.xml's objects
+    vlm: dict[str, str] = field(default_factory=dict)  # vlm.* parameters: the VLM node runs with them (else not)
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:
@@ -131,6 +134,10 @@ class Scenario:
                      tuple(float(v) for v in doc.get("robot", {}).get("pose", (0.0, 0.0, 0.0))),
                      tuple(int(v) for v in doc.get("size", (640, 480))), bool(doc.get("fast", False)),
                      str(doc.get("speech", "text")))
+            robot = doc.get("robot", {})
+            sc.head_start = tuple(float(v) for v in robot.get("head", (0.0, 0.0)))
+            sc.objects = [_object(o) for o in doc.get("objects", [])]
+            sc.vlm = _vlm(doc.get("vlm", {}))
         except (KeyError, TypeError, ValueError) as e:
             raise ConfigError(f"{type(e).__name__}: {e}; see sim/scenarios/README.md for the format") from e
         if sc.speech not in ("text", "audio"):
@@ -218,6 +225,28 @@ def _look(v: Any, name: str) -> str | float:
     if v in LOOKS:
         return str(v)
     raise ConfigError(f"{name}: look {v!r} unknown; expected {LOOKS} or degrees turned away from the robot")
+
+
+def _object(o: Any) -> dict:
+    """An ``objects`` entry: ``{kind: cup, color: red, pos: [x, y, z]}`` (map frame, m; z of the surface it
+    stands on: the table top is 0.76). Kinds and colours are checked when the world is built
+    (:class:`vlm_robot.sim.world.SimObject`; this module does not import MuJoCo)."""
+    if not isinstance(o, dict) or set(o) - {"kind", "color", "pos", "yaw"} or not {"kind", "color"} <= set(o) \
+            or len(o.get("pos", ())) != 3:
+        raise ConfigError(f"object {o!r}: expected {{kind, color, pos: [x, y, z]}} (optional yaw)")
+    return {"kind": str(o["kind"]), "color": str(o["color"]), "pos": tuple(float(v) for v in o["pos"]),
+            "yaw": float(o.get("yaw", 0.0))}
+
+
+VLM_KEYS = ("backend", "model", "encoder", "provider", "max_new_tokens")
+
+
+def _vlm(v: Any) -> dict[str, str]:
+    """The ``vlm`` entry: the VLM node's ``vlm.*`` parameters for this scenario (the node runs only with one)."""
+    if not isinstance(v, dict) or set(v) - set(VLM_KEYS):
+        raise ConfigError(f"vlm {v!r}: expected a mapping with some of {VLM_KEYS}, e.g. "
+                          "{backend: transformers, model: models/palme-sim}")
+    return {k: str(val) for k, val in v.items()}
 
 
 def _check_assertion(e: dict, names: list[str]) -> None:
@@ -343,9 +372,11 @@ def _evaluate_one(e: dict, sc: Scenario, log: SimLog) -> Check:
             it = v["intent"]
             state = "approved" if v["approved"] else ("pending" if v.get("pending") else "rejected")
             if a <= t <= b and it["type"] == typ and state == want and \
-                    (not e.get("to") or _who(log, it.get("target")) == e["to"]):
+                    (not e.get("to") or _who(log, it.get("target")) == e["to"]) and \
+                    (not e.get("target") or str(it.get("target", "")).lower() == str(e["target"]).lower()):
                 hits.append(f"{t:.1f}s {typ} -> {_who(log, it.get('target'))} {state}")
-        what = f"{typ} {want}" + (f" for {e['to']}" if e.get("to") else "")
+        what = f"{typ} {want}" + (f" for {e['to']}" if e.get("to") else "") + \
+            (f" of {e['target']!r}" if e.get("target") else "")
         return _count_check(("no " if neg else "") + what + win, hits, neg, e.get("times"))
     if "decision" in e:
         words = [w.lower() for w in _as_list(e.get("reason_contains"))]

@@ -40,6 +40,15 @@ _SUBSTEP = 0.02  # s
 ROBOT = "robot/"  # prefix of the robot's names inside the MuJoCo model (robot/head_pan is the URDF's head_pan)
 _HIDDEN = (0.0, 0.0, -20.0)  # absent people wait below the floor
 _SHIRTS = ((0.75, 0.25, 0.2), (0.2, 0.45, 0.7), (0.3, 0.6, 0.35), (0.85, 0.7, 0.2), (0.5, 0.3, 0.6), (0.9, 0.9, 0.9))
+# room.xml's own small objects: replaced when World(objects=[...]) is given (the table top and the shelf's books)
+_FIXED_OBJECTS = ("cup", "cup_handle", "book_1", "book_2", "bottle", "bottle_neck",
+                  "shelf_books_1", "shelf_books_2", "shelf_books_3")
+OBJECT_TYPES = ("cup", "bottle", "ball", "box")
+OBJECT_COLORS: dict[str, tuple[float, float, float]] = {
+    "red": (0.85, 0.12, 0.10), "green": (0.12, 0.62, 0.20), "blue": (0.12, 0.28, 0.88),
+    "yellow": (0.95, 0.80, 0.08), "white": (0.96, 0.96, 0.96)}
+# (half-width, height) of each object type, m: sized to stay several pixels wide at 224x168 from 1-3 m
+OBJECT_SIZE = {"cup": (0.05, 0.11), "bottle": (0.04, 0.26), "ball": (0.06, 0.12), "box": (0.07, 0.14)}
 
 
 def world_dir() -> Path:
@@ -68,6 +77,22 @@ def _head_limits(urdf: Path) -> dict[str, tuple[float, float, float]]:
     return out
 
 
+@dataclass(frozen=True)
+class SimObject:
+    """A small object placed in the room: ``kind`` of :data:`OBJECT_TYPES`, ``color`` of :data:`OBJECT_COLORS`,
+    standing with its bottom centre at ``pos`` (map, m), turned ``yaw`` rad about z."""
+
+    kind: str
+    color: str
+    pos: tuple[float, float, float]
+    yaw: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in OBJECT_TYPES or self.color not in OBJECT_COLORS:
+            raise ConfigError(f"object {self.color!r} {self.kind!r} unknown; expected a type of {OBJECT_TYPES} "
+                              f"and a colour of {tuple(OBJECT_COLORS)}")
+
+
 @dataclass
 class _Person:
     mocap: int
@@ -80,8 +105,11 @@ class World:
     """The room, the robot and the people; see the module docstring for frames and units."""
 
     def __init__(self, people: dict[str, str], width: int = 640, height: int = 480, seed: int = 0,
-                 faces_needed: list[str] | None = None, relief: bool = False) -> None:
+                 faces_needed: list[str] | None = None, relief: bool = False,
+                 objects: list[SimObject] | None = None) -> None:
         """``people``: name -> initial face id (all start absent until :meth:`set_person`);
+        ``objects``: when given, these replace room.xml's table-top objects and shelf books (geoms named
+        ``obj:<index>:<part>``, see :meth:`object_geoms`); None keeps the room as drawn;
         ``relief``: give each person's initial face 3D relief (the face mesh model's own depth estimate of the
         photo, textured with it; for measuring head pose), instead of only the flat plate;
         ``faces_needed``: every face id the run may switch to (their textures are loaded now);
@@ -96,6 +124,12 @@ class World:
         spec.visual.global_.offwidth = max(self.width, spec.visual.global_.offwidth)
         spec.visual.global_.offheight = max(self.height, spec.visual.global_.offheight)
         self._attach_robot(spec, mujoco.MjSpec.from_file(str(d / "robot.urdf")))
+        self.objects = list(objects) if objects is not None else None
+        if self.objects is not None:
+            for name in _FIXED_OBJECTS:
+                spec.delete(spec.geom(name))
+            for i, o in enumerate(self.objects):
+                self._add_object(spec, i, o)
         for f in faces:
             tex = plate_texture(f)
             t = spec.add_texture(name=f"face:{f}", type=mujoco.mjtTexture.mjTEXTURE_2D,
@@ -158,6 +192,27 @@ class World:
         # MuJoCo cameras look along their -z with +y up: -z = link +x, +y = link +z, +x = link -y
         robot.body("camera_link").add_camera(name="head_camera", fovy=fovy, quat=[0.5, 0.5, -0.5, -0.5])
         spec.worldbody.add_frame().attach_body(base, ROBOT, "")
+
+    @staticmethod
+    def _add_object(spec: mujoco.MjSpec, i: int, o: SimObject) -> None:
+        """Object ``i`` as a body of plain geoms named ``obj:<i>:<part>`` (sizes :data:`OBJECT_SIZE`)."""
+        r, h = OBJECT_SIZE[o.kind]
+        b = spec.worldbody.add_body(name=f"obj:{i}", pos=list(o.pos), quat=[math.cos(o.yaw / 2), 0, 0,
+                                                                           math.sin(o.yaw / 2)])
+        rgba = [*OBJECT_COLORS[o.color], 1.0]
+        cyl, box, sph = mujoco.mjtGeom.mjGEOM_CYLINDER, mujoco.mjtGeom.mjGEOM_BOX, mujoco.mjtGeom.mjGEOM_SPHERE
+        parts = {  # (type, size, pos)
+            "cup": [(cyl, [r, h / 2, 0], [0, 0, h / 2]), (box, [0.015, 0.006, 0.03], [r + 0.012, 0, h / 2])],
+            "bottle": [(cyl, [r, 0.35 * h, 0], [0, 0, 0.35 * h]), (cyl, [0.45 * r, 0.15 * h, 0], [0, 0, 0.85 * h])],
+            "ball": [(sph, [r, 0, 0], [0, 0, r])],
+            "box": [(box, [r, r, h / 2], [0, 0, h / 2])],
+        }[o.kind]
+        for j, (kind, size, pos) in enumerate(parts):
+            b.add_geom(name=f"obj:{i}:{j}", type=kind, size=size, pos=pos, rgba=rgba, contype=0, conaffinity=0)
+
+    def object_geoms(self, i: int) -> list[int]:
+        """Geom ids of object ``i`` of ``World(objects=...)``."""
+        return [g for g in range(self.model.ngeom) if (self.model.geom(g).name or "").startswith(f"obj:{i}:")]
 
     @staticmethod
     def _add_plate_mesh(spec: mujoco.MjSpec) -> None:
@@ -302,6 +357,29 @@ class World:
     def face_of(self, name: str) -> str:
         """The face id ``name`` currently shows."""
         return self._person(name).face
+
+    def set_robot(self, x: float, y: float, yaw: float, pan: float = 0.0, tilt: float = 0.0) -> None:
+        """Put the base at ``(x, y, yaw)`` (map, m, rad) and the head at ``pan``, ``tilt`` (rad, clipped to the
+        URDF limits) at once, without driving there; any goal or velocity command is dropped."""
+        self._goal, self._vel_until, self.goal_status = None, -1.0, "idle"
+        q = self.data.qpos
+        q[self._q["base_x"]], q[self._q["base_y"]], q[self._q["base_yaw"]] = x, y, _wrap(yaw)
+        for j, v in (("head_pan", pan), ("head_tilt", tilt)):
+            lo, hi, _ = self.limits[j]
+            q[self._q[j]] = self._target[j] = float(np.clip(v, lo, hi))
+        self._forward()
+
+    def set_lighting(self, k: float) -> None:
+        """Scale the room's lights and the camera's headlight to ``k`` times room.xml's brightness (> 0)."""
+        if not k > 0:
+            raise ConfigError(f"lighting factor must be > 0, got {k}")
+        if not hasattr(self, "_light0"):
+            self._light0 = (self.model.light_diffuse.copy(), self.model.vis.headlight.ambient.copy(),
+                            self.model.vis.headlight.diffuse.copy())
+        dif, amb, hdif = self._light0
+        self.model.light_diffuse[:] = dif * k
+        self.model.vis.headlight.ambient[:] = amb * k
+        self.model.vis.headlight.diffuse[:] = hdif * k
 
     # ---- commands -------------------------------------------------------------------------------------------------
     def command_head(self, pan: float, tilt: float, speed: float | None = None) -> None:

@@ -20,6 +20,8 @@
     vlm-robot models export --tiny llava    # vision encoder -> ONNX (+ JSON sidecar) in the cache
     vlm-robot models build ENC.onnx --precision fp16   # TensorRT engine (needs tensorrt + CUDA)
     vlm-robot models list | verify ENC.onnx
+    vlm-robot eval vqa --limit 200          # the robot's VLM vs the grounded backend and a blind baseline
+    vlm-robot data sim --workers 2          # VQA dataset from randomised MuJoCo rooms into out/sim_vqa
     vlm-robot calibrate expression          # reliability of the expression model (ECE) and its fitted temperature
 """
 
@@ -156,6 +158,25 @@ def cmd_models(a: argparse.Namespace) -> int:
     from vlm_robot.tools import models
 
     return models.main(a)
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from vlm_robot.vlm.palme import train
+
+    return train.main(a)
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    from vlm_robot.vlm.palme import eval as palme_eval
+
+    return palme_eval.main(a)
+
+
+def cmd_data(a: argparse.Namespace) -> int:
+    from vlm_robot.sim import vqa_data
+
+    rooms = {"train": a.rooms_train, "val": a.rooms_val, "test": a.rooms_test}
+    return vqa_data.main(a.out, rooms, a.views, a.seed, a.workers, a.force)
 
 
 def cmd_suite(a: argparse.Namespace) -> int:
@@ -345,6 +366,37 @@ def build_parser() -> argparse.ArgumentParser:
     mv.add_argument("--tol", type=float, default=1e-4, help="max abs diff allowed (fp16: ~1e-2)")
     mv.add_argument("--allow-download", action="store_true")
     m.set_defaults(fn=cmd_models, isolate=False)
+    tr = sub.add_parser("train", help="train the robot's own VLM (palme) on a `vlm-robot data sim` dataset (no ROS)")
+    from vlm_robot.vlm.palme.train import add_arguments as train_arguments  # argparse only; torch loads in main
+
+    train_arguments(tr)
+    tr.set_defaults(fn=cmd_train, isolate=False)
+    ev = sub.add_parser("eval", help="accuracy per question type of the robot's VLM and the baselines (no ROS)")
+    ev.add_argument("what", choices=["vqa"])
+    ev.add_argument("--data", default="out/sim_vqa", help="a `vlm-robot data sim` dataset (default %(default)s)")
+    ev.add_argument("--split", default="test", help="which split (default %(default)s: the held-out rooms)")
+    ev.add_argument("--model", default="models/palme-sim", help="the trained palme folder (default %(default)s)")
+    ev.add_argument("--blind-model", default="models/palme-sim-blind",
+                    help="a palme folder trained without the image (default %(default)s; skipped if absent)")
+    ev.add_argument("--limit", type=int, default=0, help="at most this many questions, spread over the types (0: all)")
+    ev.add_argument("--systems", nargs="*", choices=["palme", "grounded", "blind", "compiled"],
+                    help="which systems (default: all four)")
+    ev.add_argument("--threads", type=int, default=0, help="torch and ONNX Runtime threads (0: their default)")
+    ev.add_argument("--max-new-tokens", type=int, default=24, help="answer length cap (default %(default)s)")
+    ev.add_argument("--out", default="out/eval_vqa.json", help="the JSON report (default %(default)s)")
+    ev.set_defaults(fn=cmd_eval, isolate=False)
+    da = sub.add_parser("data", help="datasets: `data sim` renders VQA data from randomised MuJoCo rooms (no ROS)")
+    da.add_argument("what", choices=["sim"])
+    da.add_argument("--out", default="out/sim_vqa", help="the dataset folder (default %(default)s)")
+    da.add_argument("--rooms-train", type=int, default=1500, help="training rooms (default %(default)s)")
+    da.add_argument("--rooms-val", type=int, default=100, help="validation rooms (default %(default)s)")
+    da.add_argument("--rooms-test", type=int, default=150, help="held-out test rooms (default %(default)s)")
+    da.add_argument("--views", type=int, default=4, help="robot poses (images) per room (default %(default)s)")
+    da.add_argument("--seed", type=int, default=0, help="everything follows from it (default %(default)s)")
+    da.add_argument("--workers", type=int, default=2, help="rendering processes; the output does not depend on "
+                    "it (default %(default)s)")
+    da.add_argument("--force", action="store_true", help="replace a dataset already in --out")
+    da.set_defaults(fn=cmd_data, isolate=False)
     s = sub.add_parser("suite", help="run a behaviour suite against the real nodes")
     s.add_argument("what", choices=["adversarial", "proactive", "dialogue"])
     s.add_argument("--cases", default="", help="suite YAML (default: sim/suites/<what>.yaml)")

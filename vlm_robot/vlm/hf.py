@@ -43,10 +43,15 @@ def model_type_of(source: str, allow_download: bool) -> str:
     """
     from transformers import AutoConfig
 
+    from vlm_robot.vlm.families import local_model_type
+
     path = Path(source).expanduser()
     if path.exists() and not (path / "config.json").is_file():
         raise ModelNotFoundError(f"vlm.model {str(path)!r} has no config.json; point it at a folder written by "
                                  "save_pretrained (or `huggingface-cli download ID --local-dir DIR`)")
+    own = local_model_type(source)  # the project's own models (palme): AutoConfig does not know their type
+    if own:
+        return own
     try:
         return AutoConfig.from_pretrained(str(path) if path.exists() else source,
                                           local_files_only=not allow_download).model_type

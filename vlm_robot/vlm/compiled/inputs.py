@@ -87,16 +87,18 @@ def load_family_model(source: str, *, allow_download: bool = False, device: str 
     import torch
     from transformers import AutoConfig
 
-    from vlm_robot.vlm.families import family_for_model_type
+    from vlm_robot.vlm.families import family_for_model_type, local_model_type
 
-    try:
-        cfg = AutoConfig.from_pretrained(source, local_files_only=not allow_download)
-    except OSError as err:
-        raise ModelNotFoundError(
-            f"VLM model {source!r} could not be read ({err}); pass a folder written by save_pretrained, "
-            "or a hub id with --allow-download (vlm.allow_download: true)"
-        ) from err
-    fam = family_for_model_type(cfg.model_type)
+    model_type = local_model_type(source)  # the project's own models (palme): AutoConfig does not know them
+    if model_type is None:
+        try:
+            model_type = AutoConfig.from_pretrained(source, local_files_only=not allow_download).model_type
+        except OSError as err:
+            raise ModelNotFoundError(
+                f"VLM model {source!r} could not be read ({err}); pass a folder written by save_pretrained, "
+                "or a hub id with --allow-download (vlm.allow_download: true)"
+            ) from err
+    fam = family_for_model_type(model_type)
     model, processor = fam.load(
         source, device=device, dtype=getattr(torch, dtype), local_files_only=not allow_download
     )
@@ -143,7 +145,10 @@ def calibration_inputs(onnx_path: str | Path, frames: Sequence[np.ndarray]) -> l
             "export with `vlm-robot models export MODEL`"
         )
     fam = family_module(meta["family"])
-    processor = AutoProcessor.from_pretrained(meta["model_source"])
+    if hasattr(fam, "load_processor"):  # the project's own families (palme) have no AutoProcessor
+        processor = fam.load_processor(meta["model_source"])
+    else:
+        processor = AutoProcessor.from_pretrained(meta["model_source"])
     out = []
     for fr in tqdm(frames, desc="calibration frames", unit="frame"):
         ins = fam.build_inputs(processor, EXPORT_QUESTION, [fr])

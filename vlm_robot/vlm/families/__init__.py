@@ -1,6 +1,6 @@
 """Per-architecture knowledge of the transformers VLM families, one module per family.
 
-Every family module (``llava``, ``blip2``, ``idefics3``, ``qwen2_vl``, ``kosmos2``) defines:
+Every family module (``llava``, ``blip2``, ``idefics3``, ``qwen2_vl``, ``kosmos2``, ``palme``) defines:
 
 ``MODEL_TYPES: tuple[str, ...]``
     the ``config.model_type`` values it handles (``"llava"``; ``"blip-2"``, ``"instructblip"``; ...).
@@ -32,7 +32,11 @@ from types import ModuleType
 
 from vlm_robot.core.errors import ConfigError
 
-FAMILIES: tuple[str, ...] = ("llava", "blip2", "idefics3", "qwen2_vl", "kosmos2")
+FAMILIES: tuple[str, ...] = ("llava", "blip2", "idefics3", "qwen2_vl", "kosmos2", "palme")
+
+# model types of this project's own models, which transformers' AutoConfig does not know: their folders are
+# recognised from config.json alone (:func:`local_model_type`).
+OWN_MODEL_TYPES: tuple[str, ...] = ("vlm_robot_palme",)
 
 
 def family(name: str) -> ModuleType:
@@ -40,6 +44,31 @@ def family(name: str) -> ModuleType:
     if name not in FAMILIES:
         raise ConfigError(f"VLM family {name!r} unknown; expected one of {list(FAMILIES)}")
     return importlib.import_module(f"vlm_robot.vlm.families.{name}")
+
+
+def local_model_type(source: str) -> str | None:
+    """``model_type`` of a local model folder whose config.json names one of :data:`OWN_MODEL_TYPES`, else None.
+
+    transformers' ``AutoConfig`` refuses model types it does not know, so the project's own models
+    (``vlm_robot_palme``) are recognised here before it is asked.
+
+    Raises:
+        ModelNotFoundError: the folder's config.json is not valid JSON (the message says to re-create it).
+    """
+    import json
+    from pathlib import Path
+
+    from vlm_robot.core.errors import ModelNotFoundError
+
+    cfg = Path(source).expanduser() / "config.json"
+    if not cfg.is_file():
+        return None
+    try:
+        model_type = json.loads(cfg.read_text()).get("model_type")
+    except (OSError, ValueError, AttributeError) as e:
+        raise ModelNotFoundError(f"{cfg} is not a readable JSON model config ({e}); re-create the model folder "
+                                 "(train or copy it again)") from e
+    return model_type if model_type in OWN_MODEL_TYPES else None
 
 
 def family_for_model_type(model_type: str) -> ModuleType:

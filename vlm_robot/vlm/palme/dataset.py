@@ -1,0 +1,132 @@
+"""Reads a dataset written by ``vlm-robot data sim`` (:mod:`vlm_robot.sim.vqa_data`) for training and evaluation.
+
+Besides the question/answer pairs it derives the encoder pre-training targets (:data:`AUX`) from each
+image's ground truth: what is on the table (count per type and colour), what is in view per type, how many
+people, what the camera looks at, whether the table is in view and where each type of object sits left to
+right on the table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vlm_robot.core.errors import InvalidInputError
+from vlm_robot.vlm.palme.model import face_features, state_features
+
+FORMAT, VERSION = "vlm_robot.sim_vqa", 1
+TYPES = ("cup", "bottle", "ball", "box")
+COLORS = ("red", "green", "blue", "yellow", "white")
+LOOKING = ("table", "shelf", "chair", "plant", "door", "window", "picture", "wall", "floor", "person", "other")
+# name -> [groups, classes]; classes 1 means a regression (masked where undefined)
+AUX: dict[str, list[int]] = {
+    "table": [len(TYPES) * len(COLORS), 4],
+    "types": [len(TYPES), 5],
+    "colors": [len(COLORS), 5],
+    "people": [1, 4],
+    "looking": [1, len(LOOKING)],
+    "table_visible": [1, 2],
+    "u": [len(TYPES), 1],
+}
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    """The dataset's manifest, checked for format and version.
+
+    Raises:
+        InvalidInputError: the folder is missing, unfinished (no manifest) or of another format or version.
+    """
+    folder = Path(folder).expanduser()
+    path = folder / "manifest.json"
+    if not folder.is_dir():
+        raise InvalidInputError(f"dataset folder {folder} does not exist; "
+                                f"make one with `vlm-robot data sim --out {folder}`")
+    if not path.is_file():
+        raise InvalidInputError(f"{folder} has no manifest.json: the dataset is unfinished or not a sim VQA dataset; "
+                                f"regenerate it with `vlm-robot data sim --out {folder} --force`")
+    try:
+        man = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise InvalidInputError(f"{path} is not valid JSON ({e}); regenerate the dataset") from e
+    if man.get("format") != FORMAT or man.get("version") != VERSION:
+        raise InvalidInputError(f"{folder} is format {man.get('format')!r} version {man.get('version')!r}; this code "
+                                f"reads {FORMAT!r} version {VERSION}: regenerate it with `vlm-robot data sim --force`")
+    return man
+
+
+class SimVQA:
+    """One split of a dataset: images (memory-mapped), per-image meta and the questions grouped by image."""
+
+    def __init__(self, folder: str | Path, split: str = "train") -> None:
+        self.folder = Path(folder).expanduser()
+        self.manifest = read_manifest(self.folder)
+        d = self.folder / split
+        if split not in self.manifest.get("splits", {}) or not (d / "images.npy").is_file():
+            raise InvalidInputError(f"{self.folder} has no split {split!r} "
+                                    f"(splits: {sorted(self.manifest.get('splits', {}))})")
+        self.split = split
+        self.images = np.load(d / "images.npy", mmap_mode="r")
+        with open(d / "meta.jsonl") as f:
+            self.meta = [json.loads(line) for line in f if line.strip()]
+        if len(self.meta) != len(self.images):
+            raise InvalidInputError(f"{d}: {len(self.images)} images but {len(self.meta)} meta lines; regenerate it")
+        self.qa: list[dict[str, Any]] = []
+        self.by_image: dict[int, list[int]] = defaultdict(list)
+        with open(d / "qa.jsonl") as f:
+            for line in f:
+                if line.strip():
+                    q = json.loads(line)
+                    self.by_image[int(q["image"])].append(len(self.qa))
+                    self.qa.append(q)
+        self.types = sorted({q["type"] for q in self.qa})
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def inputs(self, idx: list[int] | np.ndarray, drop_state: float = 0.0,
+               rng: np.random.Generator | None = None) -> dict[str, Any]:
+        """Prefix inputs for images ``idx``: numpy arrays ``image`` (B, H, W, 3) uint8, ``faces``, ``face_mask``,
+        ``state``; ``drop_state``: the share of samples whose pose is given as unknown (training only)."""
+        faces, masks, states = [], [], []
+        for i in idx:
+            m = self.meta[int(i)]
+            f, k = face_features(m.get("faces", []))
+            faces.append(f)
+            masks.append(k)
+            known = rng is None or rng.random() >= drop_state
+            states.append(state_features(m["state"] if known else None))
+        return {"image": np.stack([self.images[int(i)] for i in idx]), "faces": np.stack(faces),
+                "face_mask": np.stack(masks), "state": np.stack(states)}
+
+    def aux_targets(self, idx: list[int] | np.ndarray) -> dict[str, np.ndarray]:
+        """:data:`AUX` targets for images ``idx``: class indices (int64), regressions as float with NaN = none."""
+        out = {k: np.zeros((len(idx), g), np.float32 if c == 1 else np.int64) for k, (g, c) in AUX.items()}
+        out["u"][:] = np.nan
+        for b, i in enumerate(idx):
+            t = self.meta[int(i)]["truth"]
+            us: dict[int, list[float]] = defaultdict(list)
+            for o in t.get("objects", []):
+                if not o.get("visible") or o.get("type") not in TYPES:
+                    continue
+                ti = TYPES.index(o["type"])
+                out["types"][b, ti] = min(out["types"][b, ti] + 1, 4)
+                if o.get("color") in COLORS:
+                    ci = COLORS.index(o["color"])
+                    out["colors"][b, ci] = min(out["colors"][b, ci] + 1, 4)
+                    if o.get("on") == "table":
+                        j = ti * len(COLORS) + ci
+                        out["table"][b, j] = min(out["table"][b, j] + 1, 3)
+                if o.get("on") == "table":
+                    us[ti].append(float(o["u"]))
+            for ti, vals in us.items():
+                out["u"][b, ti] = float(np.mean(vals))
+            out["people"][b, 0] = min(sum(1 for p in t.get("people", []) if p.get("visible")), 3)
+            look = t.get("looking_at", "other")
+            out["looking"][b, 0] = LOOKING.index(look) if look in LOOKING else LOOKING.index("other")
+            out["table_visible"][b, 0] = int(bool(t.get("table_visible")))
+        return out
+
