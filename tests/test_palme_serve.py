@@ -252,3 +252,29 @@ def test_table_scenario_wiring_with_a_tiny_model(tiny, tmp_path):
     fetch = [c for c in res.checks if c.expected.startswith("fetch approved of 'red cup'")]
     assert fetch and fetch[0].passed, [c.observed for c in res.checks]
     assert not res.problems and res.log.tracked  # lockstep kept up; alice was seen (the question was hers)
+
+
+def test_every_trained_question_form_is_recognised_and_others_are_not():
+    from vlm_robot.sim.vqa_questions import COLORS, PLURAL, TEMPLATES
+    from vlm_robot.vlm.palme.scope import question_type
+
+    fills = {"plural": [*PLURAL.values(), "people"], "thing": [*PLURAL, *(f"{c} {k}" for c in COLORS for k in PLURAL)],
+             "a": list(PLURAL), "b": list(PLURAL),
+             "who": ["the person", "the person on the left", "the person in the middle"]}
+    for key, templates in TEMPLATES.items():
+        qtype = key.split("_")[0]
+        for tpl in templates:
+            names = [n for n in fills if "{" + n + "}" in tpl]
+            for i in range(len(fills[names[0]]) if names else 1):
+                q = tpl.format(**{n: fills[n][i % len(fills[n])] for n in names})
+                assert question_type(q) == qtype, q
+    for q in ("What is the man holding?", "What's the weather like?", "Who are you?", "Is the door open?",
+              "What is on the shelf?", "Tell me a joke"):
+        assert question_type(q) is None, q
+
+
+def test_a_question_outside_the_trained_types_gets_an_honest_answer(torch_vlm, frames):
+    from vlm_robot.vlm.palme.scope import OUT_OF_SCOPE
+
+    ans = torch_vlm.answer("What is the man holding?", [Frame(frames[0], 3.0)])
+    assert ans.text == OUT_OF_SCOPE  # not one of the trained answer forms (which could name objects not there)

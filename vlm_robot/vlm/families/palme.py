@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from vlm_robot.core.errors import ConfigError, InvalidInputError, ModelNotFoundError
+from vlm_robot.vlm.palme.scope import OUT_OF_SCOPE, question_type
 
 MODEL_TYPES: tuple[str, ...] = ("vlm_robot_palme",)
 vision_input_names: tuple[str, ...] = ("image", "faces", "face_mask", "state")
@@ -212,6 +213,11 @@ def generate(model: PalmeModel, processor: PalmeProcessor, inputs: dict[str, Any
     question = inputs.get(QUESTION_KEY, "")
     if not isinstance(question, str) or not question.strip():
         raise InvalidInputError("palme.generate: inputs carry no question text; build them with build_inputs")
+    if question_type(question) is None:  # not a trained kind of question: say so rather than invent an answer
+        if streamer is not None:
+            streamer.on_finalized_text(OUT_OF_SCOPE, stream_end=False)
+            streamer.on_finalized_text("", stream_end=True)
+        return OUT_OF_SCOPE
     with torch.inference_mode():
         if features is None:
             prefix = reference_features(model, inputs)

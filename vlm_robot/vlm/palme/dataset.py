@@ -87,18 +87,16 @@ class SimVQA:
     def __len__(self) -> int:
         return len(self.images)
 
-    def inputs(self, idx: list[int] | np.ndarray, drop_state: float = 0.0,
-               rng: np.random.Generator | None = None) -> dict[str, Any]:
+    def inputs(self, idx: list[int] | np.ndarray, known: list[bool] | None = None) -> dict[str, Any]:
         """Prefix inputs for images ``idx``: numpy arrays ``image`` (B, H, W, 3) uint8, ``faces``, ``face_mask``,
-        ``state``; ``drop_state``: the share of samples whose pose is given as unknown (training only)."""
+        ``state``; ``known[b]`` False gives sample b's pose as unknown (training teaches what to say then)."""
         faces, masks, states = [], [], []
-        for i in idx:
+        for b, i in enumerate(idx):
             m = self.meta[int(i)]
             f, k = face_features(m.get("faces", []))
             faces.append(f)
             masks.append(k)
-            known = rng is None or rng.random() >= drop_state
-            states.append(state_features(m["state"] if known else None))
+            states.append(state_features(m["state"] if known is None or known[b] else None))
         return {"image": np.stack([self.images[int(i)] for i in idx]), "faces": np.stack(faces),
                 "face_mask": np.stack(masks), "state": np.stack(states)}
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from vlm_robot.core.errors import ConfigError, InvalidInputError
 
+UNKNOWN_PLACE = "I don't know where I am"  # the answer to a place question when the robot's pose is unknown
 PRESETS: dict[str, dict[str, Any]] = {
     # measured on a 2-core CPU: see models/palme-sim/README.md
     "default": {},
@@ -53,7 +54,7 @@ class TrainConfig:
     blind: bool = False
     device: str = "cpu"
     seed: int = 0
-    pretrain_steps: int = 500
+    pretrain_steps: int = 2500
     pretrain_batch: int = 32
     steps: int = 700
     batch: int = 12
@@ -243,7 +244,7 @@ class Trainer:
         self.opt.step()
         return {"aux_loss": loss.item()}
 
-    def _sample_dialogues(self) -> tuple[list[int], list[list[tuple[str, str]]]]:
+    def _sample_dialogues(self) -> tuple[list[int], list[list[tuple[str, str, str]]]]:
         """Images and their packed questions: the first question's type is drawn uniformly (every type gets
         its share), the others are further questions about the same image."""
         types = sorted(self.by_type)
@@ -255,12 +256,17 @@ class Trainer:
             k = min(len(others), self.tc.qa_per_sample - 1)
             more = [self.train.qa[int(j)] for j in self.rng.choice(others, k, replace=False)] if k else []
             images.append(img)
-            dialogues.append([(q["question"], q["answer"]) for q in [first, *more]])
+            dialogues.append([(q["question"], q["answer"], q["type"]) for q in [first, *more]])
         return images, dialogues
 
     def _e2e_step(self) -> dict[str, float]:
         images, dialogues = self._sample_dialogues()
-        inp = _tensors(self.train.inputs(images, self.tc.drop_state, self.rng), self.vlm.device)
+        known = [bool(self.rng.random() >= self.tc.drop_state) for _ in images]
+        for b, ok in enumerate(known):  # without its pose the robot cannot know the nearest place: it says so
+            if not ok:
+                dialogues[b] = [(q, UNKNOWN_PLACE if t == "place" else a) for q, a, t in dialogues[b]]
+        dialogues = [[(q, a) for q, a, *_ in d] for d in dialogues]
+        inp = _tensors(self.train.inputs(images, known), self.vlm.device)
         out: dict[str, float] = {}
         if self.tc.blind:
             loss = self.vlm.batch_loss(self.vlm.prefix(**inp), dialogues)
