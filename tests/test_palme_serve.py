@@ -278,3 +278,21 @@ def test_a_question_outside_the_trained_types_gets_an_honest_answer(torch_vlm, f
 
     ans = torch_vlm.answer("What is the man holding?", [Frame(frames[0], 3.0)])
     assert ans.text == OUT_OF_SCOPE  # not one of the trained answer forms (which could name objects not there)
+
+
+def test_grounded_hands_object_questions_to_a_palme_objects_model(tiny, frames, perceiver, chat_model):
+    from vlm_robot.vlm.grounded import GroundedVLM
+
+    vlm = GroundedVLM(VLMConfig(backend="grounded", max_new_tokens=6, extra={"objects_model": str(tiny)}),
+                      perceiver=perceiver, chat=chat_model)
+    vlm.load()
+    assert "palme" in vlm.model_name
+    frame = [Frame(frames[0], 4.0)]
+    table = vlm.answer("What is on the table?", frame)
+    assert table.entities == {} and vlm.last_observation is None  # answered by the palme model, not the parser
+    expected = palme.generate(vlm._objects.model, vlm._objects.processor,
+                              palme.build_inputs(vlm._objects.processor, "What is on the table?", [frames[0]]), 6)
+    assert table.text == expected
+    people = vlm.answer("Is anyone there?", frame)  # about people: the grounded parser answers, citing entities
+    assert vlm.last_observation is not None and people.text.startswith(("Yes", "No", "I see"))
+    vlm.close()

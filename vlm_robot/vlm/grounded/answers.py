@@ -26,6 +26,7 @@ from vlm_robot.vlm.grounded.entities import (
     person_clause,
 )
 from vlm_robot.vlm.grounded.questions import _NUMBER_WORDS, MOOD_QUERY, Query, parse_question
+from vlm_robot.vlm.palme.scope import about_objects
 
 EXTRA_DEFAULTS: dict[str, Any] = {
     "max_frames": 8,  # frames of a clip that are run through perception (sampled by time)
@@ -36,6 +37,9 @@ EXTRA_DEFAULTS: dict[str, Any] = {
     "llm_threads": 1,
     "min_face_score": 0.5,
     "max_sentences": 2,  # an open answer from the chat model is cut after this many sentences
+    # a palme model folder (e.g. models/palme-sim, trained in the simulated room; needs torch): questions about
+    # objects, what the robot looks at and where it is go to it; empty: those are answered "I can't tell"
+    "objects_model": "",
 }
 
 SYSTEM_PROMPT = "You are a helpful robot assistant. Keep answers short. Only mention what is in the scene."
@@ -306,6 +310,7 @@ class GroundedVLM:
         self._chat = chat
         self._own_chat = False
         self._cache = _Cache()
+        self._objects: Any = None  # the palme backend of vlm.extra.objects_model, loaded by load()
         self.last_entities: dict[str, dict[str, Any]] = {}
         self.last_observation: Observation | None = None
         self.last_query: Query | None = None
@@ -331,6 +336,13 @@ class GroundedVLM:
             self._own_chat = True
         llm = getattr(self._chat, "model_name", type(self._chat).__name__)
         self.model_name = f"BlazeFace full + FER expression + {llm}"
+        if self.options["objects_model"] and self._objects is None:
+            from vlm_robot.vlm.base import make_backend
+
+            self._objects = make_backend(VLMConfig(backend="transformers", model=str(self.options["objects_model"]),
+                                                   max_new_tokens=self.config.max_new_tokens))
+            self._objects.load()
+            self.model_name += f"; objects: palme {self.options['objects_model']}"
 
     def _check(self, frames: Sequence[Frame]) -> list[Frame]:
         if self._perceiver is None or self._chat is None:
@@ -383,6 +395,11 @@ class GroundedVLM:
         """
         if not question or not question.strip():
             raise InvalidInputError("grounded VLM: the question is empty; ask something about the scene")
+        if self._objects is not None and about_objects(question):
+            self.last_observation, self.last_query, self.last_entities = None, None, {}
+            self._check(frames)
+            yield from self._objects.stream(question, frames[-1:])
+            return
         obs = self.observe(frames)
         q = parse_question(question)
         self.last_observation, self.last_query = obs, q
@@ -407,6 +424,9 @@ class GroundedVLM:
     def close(self) -> None:
         """Release the chat model if this backend loaded it; a shared one is left to its owner."""
         self._cache.items.clear()
+        if self._objects is not None:
+            self._objects.close()
+            self._objects = None
         if self._own_chat and self._chat is not None:
             self._chat.close()
         self._perceiver = None

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from vlm_robot.core.errors import InvalidInputError
+from vlm_robot.sim.vqa_data import read_manifest
 from vlm_robot.vlm.palme.model import face_features, state_features
 
-FORMAT, VERSION = "vlm_robot.sim_vqa", 1
 TYPES = ("cup", "bottle", "ball", "box")
 COLORS = ("red", "green", "blue", "yellow", "white")
 LOOKING = ("table", "shelf", "chair", "plant", "door", "window", "picture", "wall", "floor", "person", "other")
@@ -32,30 +32,6 @@ AUX: dict[str, list[int]] = {
     "table_visible": [1, 2],
     "u": [len(TYPES), 1],
 }
-
-
-def read_manifest(folder: str | Path) -> dict[str, Any]:
-    """The dataset's manifest, checked for format and version.
-
-    Raises:
-        InvalidInputError: the folder is missing, unfinished (no manifest) or of another format or version.
-    """
-    folder = Path(folder).expanduser()
-    path = folder / "manifest.json"
-    if not folder.is_dir():
-        raise InvalidInputError(f"dataset folder {folder} does not exist; "
-                                f"make one with `vlm-robot data sim --out {folder}`")
-    if not path.is_file():
-        raise InvalidInputError(f"{folder} has no manifest.json: the dataset is unfinished or not a sim VQA dataset; "
-                                f"regenerate it with `vlm-robot data sim --out {folder} --force`")
-    try:
-        man = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise InvalidInputError(f"{path} is not valid JSON ({e}); regenerate the dataset") from e
-    if man.get("format") != FORMAT or man.get("version") != VERSION:
-        raise InvalidInputError(f"{folder} is format {man.get('format')!r} version {man.get('version')!r}; this code "
-                                f"reads {FORMAT!r} version {VERSION}: regenerate it with `vlm-robot data sim --force`")
-    return man
 
 
 class SimVQA:

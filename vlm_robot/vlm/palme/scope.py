@@ -35,6 +35,16 @@ _RULES: tuple[tuple[str, str], ...] = (
 )
 
 
+_PEOPLE = re.compile(r"\b(people|persons?|person|anyone|anybody|someone|somebody|who|man|woman)\b")
+OBJECT_TYPES = ("table", "count", "color", "relation", "presence", "looking", "place")
+
+
+def about_objects(question: str) -> bool:
+    """A trained question about objects, what the robot looks at or where it is (not about people), e.g. what
+    the ``grounded`` backend hands to a palme model (``vlm.extra.objects_model``)."""
+    return question_type(question) in OBJECT_TYPES and not _PEOPLE.search(question.lower())
+
+
 def question_type(question: str) -> str | None:
     """The trained question type ``question`` asks (see the module docstring), or None."""
     q = " ".join(re.sub(r"[^a-z' ]+", " ", question.lower()).split())
