@@ -31,7 +31,11 @@ AUX: dict[str, list[int]] = {
     "looking": [1, len(LOOKING)],
     "table_visible": [1, 2],
     "u": [len(TYPES), 1],
+    # dense: per cell of the encoder's grid, the type / colour of a visible object centred there (0: none)
+    "grid_type": [0, len(TYPES) + 1],
+    "grid_color": [0, len(COLORS) + 1],
 }
+COUNTS = ("table", "types", "colors", "grid_type", "grid_color")  # mostly 0: the other classes weigh more
 
 
 class SimVQA:
@@ -76,9 +80,12 @@ class SimVQA:
         return {"image": np.stack([self.images[int(i)] for i in idx]), "faces": np.stack(faces),
                 "face_mask": np.stack(masks), "state": np.stack(states)}
 
-    def aux_targets(self, idx: list[int] | np.ndarray) -> dict[str, np.ndarray]:
-        """:data:`AUX` targets for images ``idx``: class indices (int64), regressions as float with NaN = none."""
-        out = {k: np.zeros((len(idx), g), np.float32 if c == 1 else np.int64) for k, (g, c) in AUX.items()}
+    def aux_targets(self, idx: list[int] | np.ndarray, grid: tuple[int, int] = (11, 14)) -> dict[str, np.ndarray]:
+        """:data:`AUX` targets for images ``idx``: class indices (int64), regressions as float with NaN = none;
+        ``grid``: (rows, columns) of the encoder's grid for the dense targets."""
+        rows, cols = grid
+        out = {k: np.zeros((len(idx), g or rows * cols), np.float32 if c == 1 else np.int64)
+               for k, (g, c) in AUX.items()}
         out["u"][:] = np.nan
         for b, i in enumerate(idx):
             t = self.meta[int(i)]["truth"]
@@ -88,6 +95,10 @@ class SimVQA:
                     continue
                 ti = TYPES.index(o["type"])
                 out["types"][b, ti] = min(out["types"][b, ti] + 1, 4)
+                cell = min(int(float(o["v"]) * rows), rows - 1) * cols + min(int(float(o["u"]) * cols), cols - 1)
+                if 0.0 <= float(o["u"]) <= 1.0 and 0.0 <= float(o["v"]) <= 1.0:
+                    out["grid_type"][b, cell] = ti + 1
+                    out["grid_color"][b, cell] = COLORS.index(o["color"]) + 1 if o.get("color") in COLORS else 0
                 if o.get("color") in COLORS:
                     ci = COLORS.index(o["color"])
                     out["colors"][b, ci] = min(out["colors"][b, ci] + 1, 4)

@@ -237,11 +237,15 @@ class VisionEncoder(nn.Module):
         self.norm = nn.LayerNorm(d)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.encode(image)[1]
+
+    def encode(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(grid features (B, cells, d), pooled image tokens (B, image_tokens, d)); training supervises both."""
         x = self.stem(image).flatten(2).transpose(1, 2) + self.pos
         for blk in self.blocks:
             x = blk(x)
         q = self.pool(self.queries.expand(x.shape[0], -1, -1), x)
-        return self.norm(q)
+        return x, self.norm(q)
 
 
 class Prefix(nn.Module):
@@ -274,18 +278,23 @@ class Prefix(nn.Module):
 
 
 class AuxHeads(nn.Module):
-    """Encoder pre-training heads over the pooled image features (``cfg.aux``); not part of the served model."""
+    """Encoder pre-training heads (``cfg.aux``); not part of the served model. Heads named ``grid_*`` are dense:
+    one prediction per grid cell from the grid features (what object, which colour is centred there: it tells
+    the encoder where the small objects are); the others read the pooled image tokens."""
 
     def __init__(self, cfg: PalmeConfig) -> None:
         super().__init__()
         self.spec = {k: (int(g), int(c)) for k, (g, c) in cfg.aux.items()}
         width = cfg.image_tokens * cfg.enc_dim
-        self.heads = nn.ModuleDict({k: nn.Sequential(nn.Linear(width, 256), nn.GELU(), nn.Linear(256, g * c))
-                                    for k, (g, c) in self.spec.items()})
+        self.heads = nn.ModuleDict({
+            k: nn.Linear(cfg.enc_dim, c) if k.startswith("grid_") else
+            nn.Sequential(nn.Linear(width, 256), nn.GELU(), nn.Linear(256, g * c))
+            for k, (g, c) in self.spec.items()})
 
-    def forward(self, feats: torch.Tensor) -> dict[str, torch.Tensor]:
-        flat = feats.flatten(1)
-        return {k: h(flat).reshape(len(flat), *self.spec[k]) for k, h in self.heads.items()}
+    def forward(self, pooled: torch.Tensor, grid: torch.Tensor) -> dict[str, torch.Tensor]:
+        flat = pooled.flatten(1)
+        return {k: h(grid) if k.startswith("grid_") else h(flat).reshape(len(flat), *self.spec[k])
+                for k, h in self.heads.items()}
 
 
 # ---- the language model ---------------------------------------------------------------------------------------------

@@ -54,16 +54,16 @@ class TrainConfig:
     blind: bool = False
     device: str = "cpu"
     seed: int = 0
-    pretrain_steps: int = 2500
+    pretrain_steps: int = 3000
     pretrain_batch: int = 32
-    steps: int = 700
+    steps: int = 650
     batch: int = 12
     qa_per_sample: int = 3
     lr: float = 1e-3
     encoder_lr_scale: float = 0.3  # the pre-trained encoder moves slower end to end
-    aux_weight: float = 0.3
+    aux_weight: float = 0.5
     drop_state: float = 0.1
-    val_every: int = 175
+    val_every: int = 217
     val_questions: int = 180
     checkpoint_every_s: float = 120.0
     threads: int = 0
@@ -122,6 +122,8 @@ def _aux_loss(pred: dict[str, Any], target: dict[str, np.ndarray], device: Any) 
     import torch
     from torch.nn import functional as F
 
+    from vlm_robot.vlm.palme.dataset import COUNTS
+
     total = 0.0
     for k, p in pred.items():
         t = torch.from_numpy(target[k]).to(device)
@@ -129,6 +131,10 @@ def _aux_loss(pred: dict[str, Any], target: dict[str, np.ndarray], device: Any) 
             ok = ~torch.isnan(t)
             if ok.any():
                 total = total + F.mse_loss(p[..., 0][ok], t[ok]) * 10
+        elif k in COUNTS:  # mostly "none": an empty slot or cell weighs less, so objects are not ignored
+            ce = F.cross_entropy(p.reshape(-1, p.shape[-1]), t.reshape(-1), reduction="none")
+            w = torch.where(t.reshape(-1) > 0, 1.0, 0.05 if k.startswith("grid_") else 0.25)
+            total = total + (ce * w).sum() / w.sum() * (3.0 if k.startswith("grid_") else 1.0)
         else:
             total = total + F.cross_entropy(p.reshape(-1, p.shape[-1]), t.reshape(-1))
     return total
@@ -234,11 +240,14 @@ class Trainer:
             scale = tc.encoder_lr_scale if (g["name"] == "encoder" and not pretrain and self.pretrain_steps) else 1.0
             g["lr"] = tc.lr * 2 * f if pretrain else tc.lr * f * scale
 
+    def _aux_targets(self, idx: Any) -> dict[str, np.ndarray]:
+        return self.train.aux_targets(idx, self.vlm.prefix_net.encoder.grid)
+
     def _pretrain_step(self) -> dict[str, float]:
         idx = self.rng.integers(0, len(self.train), self.tc.pretrain_batch)
         inp = _tensors(self.train.inputs(idx), self.vlm.device)
-        feats = self.vlm.prefix_net.encoder(inp["image"])
-        loss = _aux_loss(self.vlm.aux(feats), self.train.aux_targets(idx), self.vlm.device)
+        grid, feats = self.vlm.prefix_net.encoder.encode(inp["image"])
+        loss = _aux_loss(self.vlm.aux(feats, grid), self._aux_targets(idx), self.vlm.device)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -271,10 +280,10 @@ class Trainer:
         if self.tc.blind:
             loss = self.vlm.batch_loss(self.vlm.prefix(**inp), dialogues)
         else:
-            feats = self.vlm.prefix_net.encoder(inp["image"])
+            grid, feats = self.vlm.prefix_net.encoder.encode(inp["image"])
             prefix = self.vlm.prefix_net.assemble(feats, inp["faces"], inp["face_mask"], inp["state"])
             loss = self.vlm.batch_loss(prefix, dialogues)
-            aux = _aux_loss(self.vlm.aux(feats), self.train.aux_targets(images), self.vlm.device)
+            aux = _aux_loss(self.vlm.aux(feats, grid), self._aux_targets(images), self.vlm.device)
             out["aux_loss"] = aux.item()
             loss = loss + self.tc.aux_weight * aux
         self.opt.zero_grad(set_to_none=True)
