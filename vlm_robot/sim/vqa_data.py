@@ -28,7 +28,6 @@ for test, so the held-out rooms stay the same whatever the train size.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -41,6 +40,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vlm_robot.core.assets import sha256_file
 from vlm_robot.core.errors import ConfigError, InvalidInputError
 
 FORMAT, VERSION = "vlm_robot.sim_vqa", 1
@@ -424,14 +424,6 @@ def room_seeds(split: str, n: int, seed: int) -> list[int]:
     return [seed * ROOM_STRIDE + SPLIT_OFFSET[split] + k for k in range(n)]
 
 
-def _sha256(p: Path) -> str:
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _prepare(out: Path, force: bool) -> None:
     """Make ``out`` ready to write: it must be missing or empty, or ``force`` removes a previous dataset."""
     if not out.exists():
@@ -540,7 +532,7 @@ def generate(out: str | Path = DEFAULT_OUT, rooms: dict[str, int] | None = None,
             splits[split] = {"rooms": rooms[split], "images": n_img, "questions": len(qa),
                              "room_seeds": [seeds[0], seeds[-1]] if seeds else []}
             for name in ("images.npy", "meta.jsonl", "qa.jsonl"):
-                files[f"{split}/{name}"] = _sha256(d / name)
+                files[f"{split}/{name}"] = sha256_file(d / name)
     finally:
         if bar is not None:
             bar.close()
@@ -591,7 +583,7 @@ def read_manifest(folder: str | Path, verify: bool = False) -> dict:
         p = d / rel
         if not p.is_file():
             raise InvalidInputError(f"{d}: {rel} listed in manifest.json is missing; regenerate the dataset")
-        if verify and _sha256(p) != digest:
+        if verify and sha256_file(p) != digest:
             raise InvalidInputError(f"{d}: {rel} does not match its sha256 in manifest.json (changed or "
                                     "truncated); regenerate the dataset")
     return doc

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vlm_robot.core.assets import Asset, _sha256
+from vlm_robot.core.assets import Asset, sha256_file
 from vlm_robot.core.errors import BackendUnavailableError, ConfigError, ModelIntegrityError, ModelNotFoundError
 from vlm_robot.speech.audio import SAMPLE_RATE
 
@@ -122,7 +122,7 @@ def whisper_base_dir(cache_dir: str | Path) -> Path:
     """
     out = Path(cache_dir).expanduser() / "base"
     target = out / "model.bin"
-    if target.is_file() and _sha256(target) == WHISPER_BASE_JOINED_SHA256:
+    if target.is_file() and sha256_file(target) == WHISPER_BASE_JOINED_SHA256:
         return out
     parts = [a.path() for a in WHISPER_BASE_PARTS]
     out.mkdir(parents=True, exist_ok=True)
@@ -131,7 +131,7 @@ def whisper_base_dir(cache_dir: str | Path) -> Path:
         for p in parts:
             with p.open("rb") as src:
                 shutil.copyfileobj(src, f, 1 << 20)
-    if _sha256(tmp) != WHISPER_BASE_JOINED_SHA256:
+    if sha256_file(tmp) != WHISPER_BASE_JOINED_SHA256:
         tmp.unlink()
         raise ModelIntegrityError(f"joined Whisper base model has the wrong sha256; reinstall {_B1} and {_B2}")
     tmp.replace(target)

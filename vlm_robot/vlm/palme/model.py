@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import math
 import os
@@ -34,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from vlm_robot.core.assets import sha256_file
 from vlm_robot.core.errors import BackendUnavailableError, ConfigError, ModelIntegrityError, ModelNotFoundError
 from vlm_robot.core.types import EXPRESSIONS
 
@@ -521,14 +521,6 @@ class PalmeVLM(nn.Module):
 
 
 # ---- files ----------------------------------------------------------------------------------------------------------
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def save_palme(vlm: PalmeVLM, folder: str | Path) -> Path:
     """Write ``palme.safetensors`` and ``config.json`` (with the weights' sha256) into ``folder``."""
     from safetensors.torch import save_file
@@ -538,7 +530,7 @@ def save_palme(vlm: PalmeVLM, folder: str | Path) -> Path:
     tmp = folder / (WEIGHTS + ".tmp")
     save_file(vlm.trainable_state(), str(tmp))
     os.replace(tmp, folder / WEIGHTS)
-    vlm.cfg.weights_sha256 = sha256_of(folder / WEIGHTS)
+    vlm.cfg.weights_sha256 = sha256_file(folder / WEIGHTS)
     vlm.cfg.save(folder)
     return folder
 
@@ -563,7 +555,7 @@ def load_palme(folder: str | Path, device: str = "cpu") -> PalmeVLM:
     weights = folder / WEIGHTS
     if not weights.is_file():
         raise ModelNotFoundError(f"{weights} not found; train one with `vlm-robot train --out {folder}`")
-    if cfg.weights_sha256 and sha256_of(weights) != cfg.weights_sha256:
+    if cfg.weights_sha256 and sha256_file(weights) != cfg.weights_sha256:
         raise ModelIntegrityError(f"{weights}: sha256 differs from the pin in config.json "
                                   f"({cfg.weights_sha256[:12]}...): the file is corrupt or was replaced; "
                                   "restore it (git checkout) or retrain")
