@@ -87,8 +87,6 @@ def validate(vlm: Any, data: Any, n: int, seed: int = 0) -> dict[str, Any]:
     """Greedy answers to ``n`` questions of ``data`` (balanced over types, fixed by ``seed``) -> accuracy per type."""
     import torch
 
-    from vlm_robot.vlm.palme.dataset import SimVQA  # noqa: F401 - type of data
-
     rng = random.Random(seed)
     by_type: dict[str, list[int]] = {}
     for i, q in enumerate(data.qa):
@@ -389,7 +387,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(a: argparse.Namespace) -> int:
     tc = build_config(a)
     if tc.preset == "default" and not tc.device.startswith("cuda"):
-        print("training on the CPU; about an hour on 2 cores (see models/palme-sim/README.md)", file=sys.stderr)
+        print("training on the CPU: about 50 minutes on 2 cores (see models/palme-sim/README.md)", file=sys.stderr)
     final = Trainer(tc).run()
     if final:
         print(f"validation accuracy {final['val_overall']:.1%}")
