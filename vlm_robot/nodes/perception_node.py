@@ -42,6 +42,9 @@ class PerceptionNode(Node):
 
     def close(self) -> None:
         self.slot.close()
+        # the body reader's thread runs LiteRT: left running, it is torn down mid-inference at exit and the
+        # process aborts ("terminate called without an active exception", exit -6; seen in a loaded graph run)
+        self.perceiver.close()
 
 
 def main(args: list[str] | None = None) -> int:
