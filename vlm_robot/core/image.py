@@ -71,3 +71,21 @@ def image_to_rgb(
     if encoding == "bgra8":
         return np.ascontiguousarray(img[:, :, 2::-1])
     return np.repeat(img, 3, axis=2)  # mono8
+
+
+def resize_area(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``rgb`` ((H, W, 3) uint8) resized to ``width`` x ``height`` with area averaging (``cv2.INTER_AREA``): the
+    one resize the palme VLM's dataset and its serving path share, so the model sees frames as it was trained.
+
+    Raises:
+        InvalidInputError: ``rgb`` is not an ``(H, W, 3)`` uint8 array.
+    """
+    import cv2
+
+    a = np.asarray(rgb)
+    if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8:
+        raise InvalidInputError(f"expected an (H, W, 3) uint8 RGB image, got shape {a.shape} dtype {a.dtype}; "
+                                "convert the frame to RGB uint8 first (vlm_robot.core.image.image_to_rgb)")
+    if a.shape[:2] == (height, width):
+        return np.ascontiguousarray(a)
+    return cv2.resize(a, (width, height), interpolation=cv2.INTER_AREA)

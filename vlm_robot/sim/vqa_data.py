@@ -37,11 +37,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vlm_robot.core.assets import sha256_file
 from vlm_robot.core.errors import ConfigError, InvalidInputError
+from vlm_robot.core.image import resize_area
 
 FORMAT, VERSION = "vlm_robot.sim_vqa", 1
 IMAGE_W, IMAGE_H = 224, 168  # stored images
@@ -71,20 +71,13 @@ LOOK_TARGETS = ("table", "shelf", "chair", "plant", "door", "window", "picture",
 
 
 def model_image(rgb: np.ndarray) -> np.ndarray:
-    """A camera frame as the model sees it: ``(168, 224, 3)`` uint8 RGB, resized with ``cv2.INTER_AREA``.
-
-    The one resize both the dataset and the serving code use (frames of another aspect ratio are stretched).
+    """A camera frame as the model sees it: ``(168, 224, 3)`` uint8 RGB (:func:`vlm_robot.core.image.resize_area`,
+    which the serving code uses too; frames of another aspect ratio are stretched).
 
     Raises:
         InvalidInputError: ``rgb`` is not an ``(H, W, 3)`` uint8 array.
     """
-    a = np.asarray(rgb)
-    if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8:
-        raise InvalidInputError(f"model_image: expected an (H, W, 3) uint8 RGB image, got shape {a.shape} "
-                                f"dtype {a.dtype}; convert the frame to RGB uint8 first")
-    if a.shape[:2] == (IMAGE_H, IMAGE_W):
-        return np.ascontiguousarray(a)
-    return cv2.resize(a, (IMAGE_W, IMAGE_H), interpolation=cv2.INTER_AREA)
+    return resize_area(rgb, IMAGE_W, IMAGE_H)
 
 
 # ---- room sampling --------------------------------------------------------------------------------------------------

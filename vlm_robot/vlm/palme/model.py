@@ -35,6 +35,7 @@ import numpy as np
 
 from vlm_robot.core.assets import sha256_file
 from vlm_robot.core.errors import BackendUnavailableError, ConfigError, ModelIntegrityError, ModelNotFoundError
+from vlm_robot.core.image import resize_area
 from vlm_robot.core.types import EXPRESSIONS
 
 try:
@@ -122,18 +123,6 @@ class PalmeConfig:
 
 
 # ---- inputs -------------------------------------------------------------------------------------------------------
-def model_image(rgb: np.ndarray, width: int = 224, height: int = 168) -> np.ndarray:
-    """``rgb`` (H, W, 3) uint8 resized to the encoder's input with area averaging (as the dataset was made)."""
-    import cv2
-
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ConfigError(f"palme: expected an (H, W, 3) uint8 RGB image, got {rgb.shape} {rgb.dtype}")
-    if rgb.shape[:2] == (height, width):
-        return rgb
-    interp = cv2.INTER_AREA if rgb.shape[1] >= width else cv2.INTER_LINEAR
-    return cv2.resize(rgb, (width, height), interpolation=interp)
-
-
 def face_features(faces: Sequence[dict[str, Any]], max_faces: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Face entity inputs ``(max_faces, FACE_FEATURES)`` and the mask ``(max_faces,)`` from face readings
     (dicts with ``box`` [x, y, w, h] in [0, 1], ``scores`` (7, EXPRESSIONS order), ``facing``, ``score``),
@@ -170,7 +159,7 @@ def image_tensor(images: np.ndarray) -> torch.Tensor:
 def frame_inputs(cfg: PalmeConfig, image: np.ndarray, faces: Sequence[dict[str, Any]] = (),
                  state: Sequence[float] | None = None) -> dict[str, torch.Tensor]:
     """The prefix module's inputs for one RGB frame of any size: ``image``, ``faces``, ``face_mask``, ``state``."""
-    img = model_image(image, cfg.image_width, cfg.image_height)
+    img = resize_area(image, cfg.image_width, cfg.image_height)
     f, m = face_features(faces, cfg.max_faces)
     return {"image": image_tensor(img[None]), "faces": torch.from_numpy(f[None]),
             "face_mask": torch.from_numpy(m[None]), "state": torch.from_numpy(state_features(state)[None])}
