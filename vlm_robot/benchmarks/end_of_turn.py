@@ -3,6 +3,7 @@
     python -m vlm_robot.benchmarks.end_of_turn                  # espeak-ng voice, the configurations below
     python -m vlm_robot.benchmarks.end_of_turn --voice piper    # the piper voice (requirements/bench_voice.txt)
     python -m vlm_robot.benchmarks.end_of_turn --sweep          # also every threshold x first-pause x cap
+    python -m vlm_robot.benchmarks.end_of_turn --text           # the words' model alone, on held-out sentences
 
 The "person" is a voice of :mod:`vlm_robot.benchmarks.voices` (espeak-ng en-us+f3 at 150 wpm, or the
 neural piper voice en_US-joe-medium). Two sets:
@@ -24,6 +25,7 @@ pauses and intonation differ, so these numbers choose settings, they do not prom
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from dataclasses import dataclass, replace
 
@@ -132,12 +134,30 @@ class CachedASR:
         return self.cache[key]
 
 
+class CachedText:
+    """The words' end-of-turn model (:class:`~vlm_robot.speech.turn_text.TextEndModel`), cached per text."""
+
+    def __init__(self) -> None:
+        from vlm_robot.speech.turn_text import TextEndModel
+
+        self.model = TextEndModel()
+        self.cache: dict[str, float] = {}
+        self.compute_s: list[float] = []
+
+    def __call__(self, text: str) -> float:
+        if text not in self.cache:
+            self.cache[text] = self.model(text)
+            self.compute_s.append(self.model.last_s)
+        return self.cache[text]
+
+
 @dataclass
 class Outcome:
     ends: list[tuple[float, str]]  # (time of each end event, why)
 
 
-def run(sample: Sample, config, vad, model: CachedModel | None, asr: CachedASR | None = None) -> Outcome:
+def run(sample: Sample, config, vad, model: CachedModel | None, asr: CachedASR | None = None,
+        text: CachedText | None = None) -> Outcome:
     """``sample`` through a fresh detector; with ``asr`` each pause is transcribed and its words handed to
     :meth:`TurnDetector.hint`, as :class:`~vlm_robot.speech.listener.Listener` does."""
     from vlm_robot.speech.vad import TurnDetector
@@ -146,7 +166,7 @@ def run(sample: Sample, config, vad, model: CachedModel | None, asr: CachedASR |
     for cached in (model, asr):
         if cached is not None:
             cached.sample = sample.name
-    det = TurnDetector(config, vad=vad, end_model=model)
+    det = TurnDetector(config, vad=vad, end_model=model, text_model=text if config.text_model == "lm" else False)
     det.expect_hints = asr is not None
     ends = []
     a = sample.audio
@@ -170,12 +190,12 @@ class Row:
     by: dict[str, int]
 
 
-def evaluate(name: str, config, data: list[Sample], vad, model, asr=None) -> Row:
+def evaluate(name: str, config, data: list[Sample], vad, model, asr=None, text=None) -> Row:
     lat, missed, by = [], 0, {}
     cuts: dict[str, list[bool]] = {"concat": [], "inside": []}
     learned = config.end_of_turn == "model"
     for s in data:
-        out = run(s, config, vad, model if learned else None, asr if learned and config.text_cue else None)
+        out = run(s, config, vad, model if learned else None, asr if learned and config.text_cue else None, text)
         for _, why in out.ends:
             by[why] = by.get(why, 0) + 1
         if s.kind == "finished":
@@ -196,18 +216,58 @@ def configs(sweep: bool):
     rows = [("silence 400 ms (before)", base),
             ("silence 800 ms", replace(base, end_silence_ms=800))]
     model = replace(base, end_of_turn="model", model_interval_ms=160)
-    # (words too, first pause ms, threshold, cap ms, interval ms); the words' pause is the speculative transcription's
-    chosen = [(False, 160, 0.5, 1000, 160), (False, 160, 0.9, 1000, 160), (True, 160, 0.5, 1000, 160),
-              (True, 128, 0.5, 1000, 160), (True, 128, 0.5, 900, 96), (True, 96, 0.5, 1000, 96),
-              (True, 96, 0.7, 1000, 96), (True, 128, 0.7, 1000, 96), (True, 128, 0.5, 1500, 96)]
+    # (words: "" | rules | lm, transcription's pause ms, first verdict's pause ms, threshold, cap ms, interval ms,
+    # text_low, text_high)
+    chosen = [("", 160, 160, 0.5, 1000, 160), ("rules", 128, 128, 0.5, 900, 96), ("rules", 96, 96, 0.5, 900, 96),
+              ("lm", 128, 128, 0.5, 900, 96), ("lm", 96, 96, 0.5, 900, 96), ("lm", 64, 128, 0.5, 900, 96)]
     if sweep:
-        chosen = [(w, p, t, m, i) for w in (False, True) for p in (96, 128, 160, 256) for t in (0.5, 0.7, 0.9)
-                  for m in (800, 1000, 1500) for i in (96, 160)]
-    for words, p, t, m, i in chosen:
-        rows.append((f"model{' + words' if words else ''} p>={t} at {p}/{i} ms, cap {m}",
-                     replace(model, model_pause_ms=p, early_silence_ms=min(p, base.early_silence_ms),
-                             model_threshold=t, max_pause_ms=m, model_interval_ms=i, text_cue=words)))
+        chosen = [(w, e, p, t, m, 96, lo, hi) for w in ("", "rules", "lm") for e, p in ((64, 128), (96, 96), (128, 128))
+                  for t in (0.5, 0.7) for m in (900, 1200) for lo in ((0.02, 0.05, 0.1) if w == "lm" else (0.05,))
+                  for hi in ((0.2, 0.3, 0.5, 1.0) if w == "lm" else (0.3,))]
+    for words, e, p, t, m, i, *lohi in chosen:
+        lo, hi = lohi or (0.05, 0.3)
+        name = f"model{f' + words ({words})' if words else ''} p>={t} at {e}/{p}/{i} ms, cap {m}"
+        rows.append((name + (f", words {lo}/{hi}" if words == "lm" else ""),
+                     replace(model, model_pause_ms=p, early_silence_ms=e, model_threshold=t, max_pause_ms=m,
+                             model_interval_ms=i, text_cue=bool(words), text_model=words or "rules", text_low=lo,
+                             text_high=hi)))
     return rows
+
+
+_QUESTION = re.compile(r"^(what|where|who|how|why|when|which|can|could|would|will|do|does|did|is|are|am|have|has)\b")
+
+
+def held_out_text() -> None:
+    """The words' reading (:func:`~vlm_robot.speech.turn_text.read_words` with the language model) of sentences
+    none of this module's audio uses: the turn classifier's example sentences (reasoning/turns.py), the voice
+    benchmark's sentences and a few commands, each closed as Whisper closes a sentence (``?`` after a question
+    word, else ``.``), and every proper prefix of them at a word boundary, closed the same way (Whisper
+    puts a question mark after "Do you know where" too). A finished sentence read ``goes_on`` waits for
+    ``max_pause_ms``; a prefix read ``finished`` is cut at once (``unsure``: the sound decides). Some
+    prefixes are whole sentences themselves ("thank you so much" of "thank you so much, that helped"), so
+    the prefix figure is an upper bound of the harm."""
+    from vlm_robot.benchmarks.voice import SENTENCES
+    from vlm_robot.reasoning.turns import PROTOTYPES
+    from vlm_robot.speech.turn_text import TextEndModel, normalise, read_words
+    from vlm_robot.speech.vad import TurnConfig
+
+    def closed(words: str) -> str:
+        return words[:1].upper() + words[1:] + ("?" if _QUESTION.match(words) else ".")
+
+    c = TurnConfig()
+    whole = sorted({normalise(x) for v in PROTOTYPES.values() for x in v} | {normalise(x) for x in SENTENCES}
+                   | {"stop", "wait", "no", "yes", "help", "come here", "go away", "not now", "stop moving"})
+    parts = sorted({" ".join(w.split()[:k]) for w in whole for k in range(1, len(w.split()))} - set(whole))
+    model = TextEndModel()
+    for name, texts in (("finished sentences", whole), ("their prefixes", parts)):
+        verdicts = [read_words(closed(t), model, c.text_low, c.text_high)[0] for t in texts]
+        n = len(texts)
+        print(f"{name:20s} n={n:4d}: " + ", ".join(f"{v} {100 * verdicts.count(v) / n:.1f} %"
+                                                   for v in ("finished", "unsure", "goes_on")))
+        wrong = "goes_on" if name.startswith("finished") else "finished"
+        print(f"  read {wrong}: " + "; ".join(t for t, v in zip(texts, verdicts) if v == wrong))
+    print(f"words' model: p50 {1000 * model.last_s:.0f} ms for the last call (text_low {c.text_low}, text_high "
+          f"{c.text_high})")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -215,7 +275,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sweep", action="store_true", help="every first pause x threshold x cap")
     ap.add_argument("--voice", choices=VOICES, default="espeak", help="the person's voice (piper: "
                     "requirements/bench_voice.txt)")
+    ap.add_argument("--text", action="store_true", help="only the words' model, on held-out sentences (no audio)")
     args = ap.parse_args(argv)
+    if args.text:
+        held_out_text()
+        return
     from vlm_robot.speech.vad import SileroVad
 
     t0 = time.perf_counter()
@@ -223,13 +287,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{sum(s.kind == 'finished' for s in data)} finished sentences, {sum(s.kind == 'concat' for s in data)} "
           f"paused (concat) + {sum(s.kind == 'inside' for s in data)} paused (inside), pauses {PAUSES_MS} ms; "
           f"synthesised in {time.perf_counter() - t0:.1f} s")
-    vad, model, asr = SileroVad(), CachedModel(), CachedASR()
-    print(f"{'configuration':44s} {'finished: end after last sound (ms)':>36s} {'cut at pause':>20s}")
-    print(f"{'':44s} {'p50':>8s} {'p90':>8s} {'max':>8s} {'miss':>6s} {'concat':>10s} {'inside':>9s}   ends by")
+    vad, model, asr, text = SileroVad(), CachedModel(), CachedASR(), CachedText()
+    print(f"{'configuration':72s} {'finished: end after last sound (ms)':>36s} {'cut at pause':>20s}")
+    print(f"{'':72s} {'p50':>8s} {'p90':>8s} {'max':>8s} {'miss':>6s} {'concat':>10s} {'inside':>9s}   ends by")
     for name, cfg in configs(args.sweep):
-        r = evaluate(name, cfg, data, vad, model, asr)
+        r = evaluate(name, cfg, data, vad, model, asr, text)
         lat = np.array(r.latency_ms) if r.latency_ms else np.array([np.nan])
-        print(f"{name:44s} {np.percentile(lat, 50):8.0f} {np.percentile(lat, 90):8.0f} {lat.max():8.0f} "
+        print(f"{name:72s} {np.percentile(lat, 50):8.0f} {np.percentile(lat, 90):8.0f} {lat.max():8.0f} "
               f"{r.missed:6d} {100 * r.cut['concat']:9.0f}% {100 * r.cut['inside']:8.0f}%   "
               + ", ".join(f"{k} {v}" for k, v in sorted(r.by.items())))
     if model.compute_s:
@@ -240,6 +304,10 @@ def main(argv: list[str] | None = None) -> None:
         c = 1000 * np.array(asr.compute_s)
         print(f"Whisper tiny.en on the pauses: {len(c)} calls, p50 {np.median(c):.0f} ms, p90 "
               f"{np.percentile(c, 90):.0f} ms")
+    if text.compute_s:
+        c = 1000 * np.array(text.compute_s)
+        print(f"words' model (SmolLM2-135M, llama.cpp) on the pauses' transcripts: {len(c)} calls, p50 "
+              f"{np.median(c):.0f} ms, p90 {np.percentile(c, 90):.0f} ms")
     print(f"total {time.perf_counter() - t0:.0f} s")
 
 

@@ -17,17 +17,18 @@ When a turn ends (``vad.end_of_turn``):
   the kitchen") is waited through. No model (package missing, wrong sha256, unloadable): one log line
   and the silence rule; a model error during a turn: that turn falls back to the silence rule.
   With ``text_cue`` the words count too: the :class:`~vlm_robot.speech.listener.Listener` transcribes
-  every pause speculatively anyway and hands the text to :meth:`TurnDetector.hint`; a transcript that
-  reads unfinished (:func:`unfinished_text`: no closing punctuation from Whisper, or an article,
-  possessive or conjunction as its last word) keeps the turn open up to ``max_pause_ms`` without asking
-  the model; a finished-looking one is put to the model at once, and ends the turn at ``end_silence_ms``
-  (the silence rule's pause) if the model has not ended it before (``end_by: words``).
+  every pause speculatively anyway and hands the text to :meth:`TurnDetector.hint`, which reads it
+  (:func:`~vlm_robot.speech.turn_text.read_words`: rules, and with ``text_model: lm`` a language model's
+  P(turn over | words)). Words that go on (no closing punctuation from Whisper, a last word like "the",
+  or a low P) keep the turn open up to ``max_pause_ms`` without asking the sound model; words that surely
+  finish a turn (a high P, or one or two words Whisper closed: "Stop!") end it at once (``end_by:
+  text``); otherwise the sound model is asked, and the turn ends at ``end_silence_ms`` (the silence
+  rule's pause) if it has not ended before (``end_by: words``).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -36,6 +37,7 @@ import numpy as np
 from vlm_robot.core.assets import Asset
 from vlm_robot.core.errors import BackendUnavailableError, ConfigError, InvalidInputError
 from vlm_robot.speech.audio import FRAME, SAMPLE_RATE
+from vlm_robot.speech.turn_text import FINISHED, GOES_ON, read_words, unfinished_text  # noqa: F401 (re-exported)
 
 log = logging.getLogger("vlm_robot.speech.vad")
 
@@ -98,6 +100,13 @@ class TurnConfig:
             (sha256-pinned).
         text_cue: ``model``: the speculative transcript of the pause can keep the turn open (see the module
             docstring); only where the detector is given hints (:meth:`TurnDetector.hint`).
+        text_model: ``text_cue``: ``lm`` (the words are also read by a language model,
+            :class:`~vlm_robot.speech.turn_text.TextEndModel`; unavailable: one log line, ``rules``) or
+            ``rules`` (closing punctuation and last word only, :func:`unfinished_text`).
+        text_low: ``lm``: P(turn over | words) below this keeps the turn open up to ``max_pause_ms``.
+        text_high: ``lm``: at or above this (and closed by Whisper) the turn ends when the words are read,
+            without waiting for the sound; in between the sound decides.
+        text_threads: ``lm``: llama.cpp threads.
         noise_snr_db: > 0: when the background itself sounds like voices (over the last ``noise_window_s``,
             most frames within 3 dB of the noise floor are voiced: babble, a crowd), a frame counts as voice
             only if its level (mean power of the last 4 frames, 128 ms) is also this many dB above the noise
@@ -109,7 +118,7 @@ class TurnConfig:
 
     threshold: float = 0.5
     start_frames: int = 2
-    early_silence_ms: int = 128
+    early_silence_ms: int = 64
     end_silence_ms: int = 400
     min_speech_ms: int = 200
     pre_roll_ms: int = 200
@@ -123,6 +132,10 @@ class TurnConfig:
     model_threads: int = 1
     model_path: str = ""
     text_cue: bool = True
+    text_model: str = "lm"
+    text_low: float = 0.05
+    text_high: float = 0.3
+    text_threads: int = 2
     noise_snr_db: float = 0.0
     noise_window_s: float = 10.0
 
@@ -149,6 +162,13 @@ class TurnConfig:
             raise ConfigError(f"vad.model_interval_ms must be in [32, 5000], got {self.model_interval_ms}")
         if not 0.0 < self.model_threshold < 1.0:
             raise ConfigError(f"vad.model_threshold must be in (0, 1), got {self.model_threshold}")
+        if self.text_model not in ("lm", "rules"):
+            raise ConfigError(f"vad.text_model {self.text_model!r} unknown; expected 'lm' or 'rules'")
+        if not 0.0 <= self.text_low <= self.text_high <= 1.0:
+            raise ConfigError("vad: expected 0 <= text_low <= text_high <= 1, got "
+                              f"{self.text_low} and {self.text_high}")
+        if not 1 <= self.text_threads <= 64:
+            raise ConfigError(f"vad.text_threads must be in [1, 64], got {self.text_threads}")
         if not 1 <= self.model_threads <= 64:
             raise ConfigError(f"vad.model_threads must be in [1, 64], got {self.model_threads}")
 
@@ -173,13 +193,16 @@ class TurnDetector:
         vad: any callable frame -> speech probability (default: :class:`SileroVad`).
         end_model: with ``end_of_turn: model``, any callable turn audio -> P(complete) (default:
             :class:`~vlm_robot.speech.end_of_turn.EndOfTurnModel`, loaded here; unavailable -> silence rule).
+        text_model: with ``text_model: lm``, any callable transcript -> P(turn over) (default:
+            :class:`~vlm_robot.speech.turn_text.TextEndModel`, loaded at the first hint; unavailable or
+            failing -> the rules alone, one log line).
 
     Attributes:
         end_of_turn: what ends turns now: ``model`` or ``silence`` (configured or fallen back to).
         last_p: the model's last P(complete) (None before the first call).
     """
 
-    def __init__(self, config: TurnConfig | None = None, vad=None, end_model=None) -> None:
+    def __init__(self, config: TurnConfig | None = None, vad=None, end_model=None, text_model=None) -> None:
         self.c = config or TurnConfig()
         self.vad = vad if vad is not None else SileroVad()
         self.end_model = None
@@ -188,7 +211,10 @@ class TurnDetector:
         self.end_of_turn = "model" if self.end_model is not None else "silence"
         self.last_p: float | None = None
         self.text_unfinished: bool | None = None  # the last hint's verdict on the words (None: no hint yet)
-        self.expect_hints = False  # set by a caller that transcribes each pause and calls hint()
+        self.text_verdict: str | None = None  # goes_on | unsure | finished (turn_text.read_words)
+        self.text_p: float | None = None  # the words' model P(turn over) (None: not asked)
+        self._text_model = text_model  # None: loaded at the first hint (text_model: lm); False: unavailable
+        self._expect_hints = False
         self._asked_at: int | None = None  # silent_run at the last verdict of this pause
         self._model_failed = False  # this turn fell back to the silence rule after a model error
         self._model_errors = 0
@@ -218,6 +244,21 @@ class TurnDetector:
         self.crowd = False  # the background sounds like voices (noise_snr_db applies)
         self._powers: deque = deque(maxlen=4)  # the level's 128 ms average
         self.floor_db = -100.0  # noise floor (noise_snr_db)
+
+    @property
+    def expect_hints(self) -> bool:
+        """Set by a caller that transcribes each pause and calls :meth:`hint`; setting it loads the words'
+        model now (``text_model: lm``), so that the first turn does not wait for it."""
+        return self._expect_hints
+
+    @expect_hints.setter
+    def expect_hints(self, value: bool) -> None:
+        self._expect_hints = bool(value)
+        if value and self._words_model_wanted() and self._text_model is None:
+            self._text_model = _load_text_model(self.c) or False
+
+    def _words_model_wanted(self) -> bool:
+        return self.c.text_cue and self.c.text_model == "lm" and self.end_model is not None
 
     @property
     def buffered_samples(self) -> int:
@@ -268,7 +309,7 @@ class TurnDetector:
                 self.silent_run = 0
                 self.clipped = 0
                 self.last_p = None
-                self.text_unfinished = None
+                self.text_unfinished = self.text_verdict = self.text_p = None
                 self._asked_at = None
                 self.start_t = now - self.voiced_run * FRAME / SAMPLE_RATE
                 events.append(TurnEvent("start", now, speech_start=self.start_t))
@@ -280,7 +321,7 @@ class TurnDetector:
                 events.append(TurnEvent("resume", now, speech_start=self.start_t))
             self.silent_run = 0
             self.voiced_total += 1
-            self.text_unfinished = None
+            self.text_unfinished = self.text_verdict = self.text_p = None
             self._asked_at = None
             self._prefetch = None
         else:
@@ -308,7 +349,8 @@ class TurnDetector:
         """
         if not (self.in_turn and self.silent_run and self.c.text_cue and self.end_model is not None):
             return []
-        self.text_unfinished = unfinished_text(text)
+        self.text_verdict, self.text_p = self._read(text)
+        self.text_unfinished = self.text_verdict == GOES_ON
         if self.silent_run < self.model_frames:
             return []  # asked when the pause reaches model_pause_ms
         end_by = self._ask()
@@ -328,6 +370,9 @@ class TurnDetector:
                 ev.info["p_complete"] = self.last_p
             if self.text_unfinished is not None:
                 ev.info["text_unfinished"] = self.text_unfinished
+                ev.info["text_verdict"] = self.text_verdict
+            if self.text_p is not None:
+                ev.info["p_text"] = self.text_p
         else:
             log.info("dropped %.0f ms of voice: shorter than vad.min_speech_ms=%d",
                      self.voiced_total * FRAME * 1000 / SAMPLE_RATE, self.c.min_speech_ms)
@@ -359,6 +404,8 @@ class TurnDetector:
         the GIL: the two run side by side instead of one after the other)."""
         if not (self.expect_hints and self.c.text_cue and self.end_model is not None and not self._model_failed):
             return
+        if self._words_model_wanted() and self._text_model is not False:
+            return  # the words decide most pauses alone; the sound model is asked only when they are unsure
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
@@ -379,6 +426,9 @@ class TurnDetector:
         if self.text_unfinished:
             self._prefetch = None
             return ""  # the words say the sentence goes on: no need to ask the model
+        if self.text_verdict == FINISHED:
+            self._prefetch = None
+            return "text"  # the words say it is over, surely enough not to wait for the sound
         try:
             self.last_p = p = self._model_p()
         except Exception as e:  # noqa: BLE001 - any model failure: this turn ends by the silence rule, not lost
@@ -389,6 +439,22 @@ class TurnDetector:
                 type(e).__name__, e, self.c.end_silence_ms)
             return "silence" if run >= self.end_frames else ""
         return "model" if p >= self.c.model_threshold else ""
+
+    def _read(self, text: str) -> tuple[str, float | None]:
+        """The words' verdict (:func:`~vlm_robot.speech.turn_text.read_words`); the rules alone when the
+        language model is off, unavailable or failing."""
+        model = None
+        if self._words_model_wanted():
+            if self._text_model is None:
+                self._text_model = _load_text_model(self.c) or False
+            model = self._text_model or None
+        try:
+            return read_words(text, model, self.c.text_low, self.c.text_high)
+        except Exception as e:  # noqa: BLE001 - any failure of the words' model: the rules decide, turn not lost
+            log.warning("end-of-turn words model failed (%s: %s); the rules alone read the words from now on",
+                        type(e).__name__, e)
+            self._text_model = False
+            return read_words(text, None)
 
     def _event(self, kind: str, now: float) -> TurnEvent:
         audio = self._audio()
@@ -401,27 +467,19 @@ class TurnDetector:
 
 _MODEL_WINDOW = 8 * SAMPLE_RATE  # the end-of-turn model reads the last 8 s
 
-# Last words after which an English sentence cannot be over: articles, possessive determiners, conjunctions,
-# hesitations. (Prepositions are not here: "Where are you from?" ends with one.)
-_GOES_ON = frozenset("a an the my your our their and or but because than um uh er erm".split())
-_WORD = re.compile(r"[a-z']+")
 
+def _load_text_model(c: TurnConfig):
+    """The words' end-of-turn model, or None (one log line: the rules read the words) when it cannot be used."""
+    from vlm_robot.core.errors import ModelIntegrityError, ModelNotFoundError
+    from vlm_robot.speech.turn_text import TextEndModel
 
-def unfinished_text(text: str) -> bool:
-    """Whether a transcript reads like a sentence that goes on.
-
-    Whisper closes what it hears as a finished sentence with ``.``, ``?`` or ``!``; a cut-off phrase ("I'm
-    looking for") usually gets no punctuation, or a trailing ``...``, ``,`` or ``-``. And some last words
-    cannot end a sentence ("Could you bring me a"). Empty text (noise, nothing recognised) is not unfinished:
-    the model decides.
-    """
-    t = text.strip()
-    if not t:
-        return False
-    if t.endswith(("...", "\u2026", ",", "-", ":", ";")) or t[-1] not in ".?!":
-        return True
-    words = _WORD.findall(t.lower())
-    return bool(words) and words[-1] in _GOES_ON
+    try:
+        m = TextEndModel(threads=c.text_threads)
+    except (ModelNotFoundError, ModelIntegrityError, BackendUnavailableError, OSError, ValueError) as e:
+        log.warning("vad.text_model: lm unavailable, the rules alone read the words (vad.text_model: rules): %s", e)
+        return None
+    log.info("vad.text_model: SmolLM2-135M reads the words of each pause (loaded in %.1f s)", m.load_s)
+    return m
 
 
 def _load_end_model(c: TurnConfig):
