@@ -324,7 +324,8 @@ def test_how_the_words_are_read_with_any_model():
 
     assert read_words("Could you bring me a", says(0.99)) == ("goes_on", None)  # a last word that cannot end
     assert read_words("Stop!", says(0.0)) == ("finished", None)  # closed and too short to be a fragment
-    assert read_words("Thank you.", None) == ("finished", None)
+    assert read_words("Thank you.", says(0.5)) == ("finished", 0.5)
+    assert read_words("Can you?", says(0.01)) == ("unsure", 0.01)  # short: never kept open, the sound decides
     assert read_words("", says(0.99)) == ("unsure", None)  # no words: the sound decides
     assert read_words("Do you know where?", says(0.01)) == ("goes_on", 0.01)
     assert read_words("Tell me a short story.", says(0.2)) == ("unsure", 0.2)
@@ -363,7 +364,7 @@ def test_a_fragment_that_whisper_hears_as_a_question_is_waited_through(model, va
     from vlm_robot.benchmarks.voices import say_with_pause
     from vlm_robot.speech.vad import TurnConfig
 
-    u, _, resume = say_with_pause("Do you know where", "the station is?", 0.6, "espeak")
+    u, _, _ = say_with_pause("Do you know where", "the station is?", 0.6, "espeak")
     audio = np.concatenate([_zeros(0.5), u, _zeros(2.0)])
     finals, _ = _listen_real(_detector(TurnConfig(), vad, model, words), asr, audio)
     assert len(finals) == 1, [b["text"] for b in finals]

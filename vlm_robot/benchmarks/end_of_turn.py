@@ -265,9 +265,9 @@ def held_out_text() -> None:
         print(f"{name:20s} n={n:4d}: " + ", ".join(f"{v} {100 * verdicts.count(v) / n:.1f} %"
                                                    for v in ("finished", "unsure", "goes_on")))
         wrong = "goes_on" if name.startswith("finished") else "finished"
-        print(f"  read {wrong}: " + "; ".join(t for t, v in zip(texts, verdicts) if v == wrong))
-    print(f"words' model: p50 {1000 * model.last_s:.0f} ms for the last call (text_low {c.text_low}, text_high "
-          f"{c.text_high})")
+        print(f"  read {wrong}: " + "; ".join(t for t, v in zip(texts, verdicts, strict=True) if v == wrong))
+    print(f"words' model: text_low {c.text_low}, text_high {c.text_high}; the last call took "
+          f"{1000 * model.last_s:.0f} ms")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,7 +13,8 @@ or ``!``) is the answer. The same idea as LiveKit's turn detector, here without 
 
 :func:`read_words` combines it with rules: a last word that cannot end an English sentence ("the",
 "my", "and", "um") means the turn goes on whatever the model says; one or two words that Whisper closed
-("Stop!", "Thank you.") are finished; otherwise the model's probability decides: below ``text_low`` the
+with ``!`` ("Stop!") are finished, with ``.`` or ``?`` finished if the model is sure ("Thank you.") and
+else left to the sound ("Can you?"), never kept open; otherwise the model's probability decides: below ``text_low`` the
 turn goes on, at or above ``text_high`` it is finished, in between the sound decides. Words Whisper left
 without closing punctuation go on unless the model is sure (``text_high``) of an end; then the sound
 decides (Whisper tiny drops the full stop of some finished sentences: "Please bring me a glass of water").
@@ -146,11 +147,16 @@ def read_words(text: str, model=None, low: float = 0.05, high: float = 0.3) -> t
     words = _WORD.findall(t.lower())
     if words and words[-1] in _GOES_ON:
         return GOES_ON, None  # "Could you bring me a"
-    if not unfinished_text(t) and len(words) <= 2:
-        return FINISHED, None  # "Stop!", "Thank you.", "Hello?": closed by Whisper, too short to be a fragment
+    short = not unfinished_text(t) and len(words) <= 2
+    if short and t.endswith("!"):
+        return FINISHED, None  # "Stop!", "Help!": an exclamation Whisper closed, too short to be a fragment
     if model is None:
         return (GOES_ON if unfinished_text(t) else UNSURE), None
     p = float(model(t))
+    if short:
+        # "Thank you." ends; "Can you?" / "I'm." may be the start of a sentence: the model, or else the sound
+        # ("stop", "no" and "wait" alone get a low P: the language model never goes on against a closed short turn)
+        return (FINISHED if p >= high else UNSURE), p
     if unfinished_text(t):
         # Whisper left it open ("I'm looking for", but also a finished "Please bring me a glass of water"): only
         # a model sure of the end lets the sound decide
