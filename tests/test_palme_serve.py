@@ -295,4 +295,16 @@ def test_grounded_hands_object_questions_to_a_palme_objects_model(tiny, frames, 
     assert table.text == expected
     people = vlm.answer("Is anyone there?", frame)  # about people: the grounded parser answers, citing entities
     assert vlm.last_observation is not None and people.text.startswith(("Yes", "No", "I see"))
+    # a clip handed out of order: palme gets the newest frame by stamp, not the last one in the list
+    seen = []
+    real_stream = vlm._objects.stream
+
+    def spy(question, clip):
+        seen.extend(clip)
+        yield from real_stream(question, clip)
+
+    vlm._objects.stream = spy
+    black = np.zeros_like(frames[0])
+    vlm.answer("What is on the table?", [Frame(frames[0], 9.0), Frame(black, 4.0)])
+    assert len(seen) == 1 and seen[0].stamp == 9.0
     vlm.close()

@@ -397,8 +397,7 @@ class GroundedVLM:
             raise InvalidInputError("grounded VLM: the question is empty; ask something about the scene")
         if self._objects is not None and about_objects(question):
             self.last_observation, self.last_query, self.last_entities = None, None, {}
-            self._check(frames)
-            yield from self._objects.stream(question, frames[-1:])
+            yield from self._objects.stream(question, self._check(frames)[-1:])  # the newest frame
             return
         obs = self.observe(frames)
         q = parse_question(question)
