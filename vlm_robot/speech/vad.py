@@ -257,6 +257,13 @@ class TurnDetector:
         if value and self._words_model_wanted() and self._text_model is None:
             self._text_model = _load_text_model(self.c) or False
 
+    @property
+    def words(self) -> str:
+        """How the words of a pause are read now: ``lm``, ``rules`` (configured, or fallen back to) or ``off``."""
+        if not (self.c.text_cue and self.end_model is not None):
+            return "off"
+        return "lm" if self._words_model_wanted() and self._text_model else "rules"
+
     def _words_model_wanted(self) -> bool:
         return self.c.text_cue and self.c.text_model == "lm" and self.end_model is not None
 
