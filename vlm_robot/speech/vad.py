@@ -21,7 +21,7 @@ When a turn ends (``vad.end_of_turn``):
   (:func:`~vlm_robot.speech.turn_text.read_words`: rules, and with ``text_model: lm`` a language model's
   P(turn over | words)). Words that go on (no closing punctuation from Whisper, a last word like "the",
   or a low P) keep the turn open up to ``max_pause_ms`` without asking the sound model; words that surely
-  finish a turn (a high P, or one or two words Whisper closed: "Stop!") end it at once (``end_by:
+  finish a turn (a high P, or a one- or two-word exclamation: "Stop!") end it at once (``end_by:
   text``); otherwise the sound model is asked, and the turn ends at ``end_silence_ms`` (the silence
   rule's pause) if it has not ended before (``end_by: words``).
 """
@@ -194,8 +194,8 @@ class TurnDetector:
         end_model: with ``end_of_turn: model``, any callable turn audio -> P(complete) (default:
             :class:`~vlm_robot.speech.end_of_turn.EndOfTurnModel`, loaded here; unavailable -> silence rule).
         text_model: with ``text_model: lm``, any callable transcript -> P(turn over) (default:
-            :class:`~vlm_robot.speech.turn_text.TextEndModel`, loaded at the first hint; unavailable or
-            failing -> the rules alone, one log line).
+            :class:`~vlm_robot.speech.turn_text.TextEndModel`, loaded when :attr:`expect_hints` is set, or at
+            the first hint; unavailable or failing -> the rules alone, one log line).
 
     Attributes:
         end_of_turn: what ends turns now: ``model`` or ``silence`` (configured or fallen back to).
