@@ -147,17 +147,18 @@ def read_words(text: str, model=None, low: float = 0.05, high: float = 0.3) -> t
     words = _WORD.findall(t.lower())
     if words and words[-1] in _GOES_ON:
         return GOES_ON, None  # "Could you bring me a"
-    short = not unfinished_text(t) and len(words) <= 2
+    left_open = unfinished_text(t)
+    short = not left_open and len(words) <= 2
     if short and t.endswith("!"):
         return FINISHED, None  # "Stop!", "Help!": an exclamation Whisper closed, too short to be a fragment
     if model is None:
-        return (GOES_ON if unfinished_text(t) else UNSURE), None
+        return (GOES_ON if left_open else UNSURE), None
     p = float(model(t))
     if short:
         # "Thank you." ends; "Can you?" / "I'm." may be the start of a sentence: the model, or else the sound
         # ("stop", "no" and "wait" alone get a low P: the language model never goes on against a closed short turn)
         return (FINISHED if p >= high else UNSURE), p
-    if unfinished_text(t):
+    if left_open:
         # Whisper left it open ("I'm looking for", but also a finished "Please bring me a glass of water"): only
         # a model sure of the end lets the sound decide
         return (UNSURE if p >= high else GOES_ON), p

@@ -254,8 +254,8 @@ class TurnDetector:
     @expect_hints.setter
     def expect_hints(self, value: bool) -> None:
         self._expect_hints = bool(value)
-        if value and self._words_model_wanted() and self._text_model is None:
-            self._text_model = _load_text_model(self.c) or False
+        if value:
+            self._words_model()
 
     @property
     def words(self) -> str:
@@ -266,6 +266,14 @@ class TurnDetector:
 
     def _words_model_wanted(self) -> bool:
         return self.c.text_cue and self.c.text_model == "lm" and self.end_model is not None
+
+    def _words_model(self):
+        """The words' model (loaded on first use), or None when not wanted, unavailable or failed."""
+        if not self._words_model_wanted():
+            return None
+        if self._text_model is None:
+            self._text_model = _load_text_model(self.c) or False
+        return self._text_model or None
 
     @property
     def buffered_samples(self) -> int:
@@ -450,13 +458,8 @@ class TurnDetector:
     def _read(self, text: str) -> tuple[str, float | None]:
         """The words' verdict (:func:`~vlm_robot.speech.turn_text.read_words`); the rules alone when the
         language model is off, unavailable or failing."""
-        model = None
-        if self._words_model_wanted():
-            if self._text_model is None:
-                self._text_model = _load_text_model(self.c) or False
-            model = self._text_model or None
         try:
-            return read_words(text, model, self.c.text_low, self.c.text_high)
+            return read_words(text, self._words_model(), self.c.text_low, self.c.text_high)
         except Exception as e:  # noqa: BLE001 - any failure of the words' model: the rules decide, turn not lost
             log.warning("end-of-turn words model failed (%s: %s); the rules alone read the words from now on",
                         type(e).__name__, e)
