@@ -239,14 +239,13 @@ _QUESTION = re.compile(r"^(what|where|who|how|why|when|which|can|could|would|wil
 
 def held_out_text() -> None:
     """The words' reading (:func:`~vlm_robot.speech.turn_text.read_words` with the language model) of sentences
-    none of this module's audio uses: the turn classifier's example sentences (reasoning/turns.py), the voice
-    benchmark's sentences and a few commands, each closed as Whisper closes a sentence (``?`` after a question
-    word, else ``.``), and every proper prefix of them at a word boundary, closed the same way (Whisper
-    puts a question mark after "Do you know where" too). A finished sentence read ``goes_on`` waits for
-    ``max_pause_ms``; a prefix read ``finished`` is cut at once (``unsure``: the sound decides). Some
-    prefixes are whole sentences themselves ("thank you so much" of "thank you so much, that helped"), so
-    the prefix figure is an upper bound of the harm."""
-    from vlm_robot.benchmarks.voice import SENTENCES
+    none of this module's audio uses: the turn classifier's example sentences (reasoning/turns.py) and a few
+    commands (not the voice benchmark's sentences: most of them are this module's finished ones), each closed
+    as Whisper closes a sentence (``?`` after a question word, else ``.``), and every proper prefix of them at
+    a word boundary, closed the same way (Whisper puts a question mark after "Do you know where" too). A
+    finished sentence read ``goes_on`` waits for ``max_pause_ms``; a prefix read ``finished`` is cut at once
+    (``unsure``: the sound decides). Some prefixes are whole sentences themselves ("thank you so much" of
+    "thank you so much, that helped"), so the prefix figure is an upper bound of the harm."""
     from vlm_robot.reasoning.turns import PROTOTYPES
     from vlm_robot.speech.turn_text import TextEndModel, normalise, read_words
     from vlm_robot.speech.vad import TurnConfig
@@ -255,7 +254,7 @@ def held_out_text() -> None:
         return words[:1].upper() + words[1:] + ("?" if _QUESTION.match(words) else ".")
 
     c = TurnConfig()
-    whole = sorted({normalise(x) for v in PROTOTYPES.values() for x in v} | {normalise(x) for x in SENTENCES}
+    whole = sorted({normalise(x) for v in PROTOTYPES.values() for x in v}
                    | {"stop", "wait", "no", "yes", "help", "come here", "go away", "not now", "stop moving"})
     parts = sorted({" ".join(w.split()[:k]) for w in whole for k in range(1, len(w.split()))} - set(whole))
     model = TextEndModel()
