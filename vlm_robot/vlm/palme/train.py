@@ -374,6 +374,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--pretrain-steps", dest="pretrain_steps", type=int, help=f"(default {d.pretrain_steps})")
     p.add_argument("--steps", type=int, help=f"end-to-end steps (default {d.steps})")
+    p.add_argument("--pretrain-batch", dest="pretrain_batch", type=int,
+                   help=f"images per pre-training step (default {d.pretrain_batch})")
     p.add_argument("--batch", type=int, help=f"images per end-to-end step (default {d.batch})")
     p.add_argument("--qa-per-sample", dest="qa_per_sample", type=int,
                    help=f"questions packed per image (default {d.qa_per_sample})")
