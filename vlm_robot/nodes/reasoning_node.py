@@ -45,6 +45,9 @@ from vlm_robot.safety.actuation import load_places
 # re-sending to a restarted speech_out (spoken once it is back: it restarts in 2-4 s) and safety gate: an
 # intent without a verdict after INTENT_RESEND_S * INTENT_TRIES (10 s) is given up, said in a decision
 UTTERANCE_RESEND_S, UTTERANCE_TRIES = 3.0, 7
+# while no speech_out runs (nothing publishes speech_done: it is restarting), a reply waits without counting tries,
+# at most this long from when it was first sent: a restart on a busy machine outlasted the 21 s of tries
+UTTERANCE_WAIT_S = 45.0
 # an intent is sent again every 2 s until its verdict, for at most 30 s (a safety gate restarting on a busy machine
 # took over 10 s); while no gate subscribes at all it waits without counting tries, again at most 30 s
 INTENT_RESEND_S, INTENT_TRIES = 2.0, 15
@@ -99,7 +102,8 @@ class ReasoningNode(Node):
         self.utterances_out = Resender(
             self, self.pubs[common.UTTERANCE], UTTERANCE_RESEND_S, ack_topic=common.SPEECH_DONE,
             ack_id=lambda d: d["utterance_id"], what="utterance", max_tries=UTTERANCE_TRIES,
-            hold=lambda: self._speaking, on_give_up=self._unspoken)
+            hold=lambda: self._speaking, on_give_up=self._unspoken,
+            absent=lambda: self.count_publishers(common.SPEECH_DONE) == 0, max_wait_s=UTTERANCE_WAIT_S)
         self.intents_out = Resender(
             self, self.pubs[common.INTENT], INTENT_RESEND_S, ack_topic=common.VERDICT,
             ack_id=lambda v: v["intent"]["id"], what="intent", max_tries=INTENT_TRIES, on_give_up=self._no_verdict,
@@ -334,8 +338,9 @@ class ReasoningNode(Node):
     def _unspoken(self, uid: str, msg) -> None:
         """speech_out never confirmed an utterance: say so in a decision (whoever runs the robot sees it)."""
         u = messages.from_msg("utterance", msg)
-        why = (f"utterance {uid} was never confirmed spoken: no speech_done within "
-               f"{UTTERANCE_RESEND_S * UTTERANCE_TRIES:.0f} s (speech_out down?): {u['text'][:80]!r}")
+        why = (f"utterance {uid} was never confirmed spoken: no speech_done after {UTTERANCE_TRIES} tries "
+               f"{UTTERANCE_RESEND_S:.0f} s apart, or {UTTERANCE_WAIT_S:.0f} s without a speech_out (is it "
+               f"running? see its log): {u['text'][:80]!r}")
         self.diag.error("utterance not spoken", why)
         self.pubs[common.DECISION].publish(messages.to_msg("decision", {
             "action": "silent", "reason": why, "stamp": u["stamp"], "person_id": u.get("person_id"),
