@@ -228,11 +228,16 @@ def test_fallback_fits_what_was_said():
     assert all(failure_shape(t, "I like painting.") == "" for t in FALLBACKS.values())
 
 
-def test_messages_carry_the_measured_prompt_and_context():
+def test_messages_carry_the_prompt_and_the_context_after_the_fixed_part():
     talk = OpenTalk(Scripted({}))
     m = talk.messages("I like painting.", "You see 1 person: person 1 looks happy.")
-    assert m[0] == {"role": "system", "content": f"{OPEN_TALK_SYSTEM_PROMPT} You see 1 person: person 1 looks happy."}
-    assert m[-1] == {"role": "user", "content": "I like painting."} and len(m) == 2 + len(talk.examples)
+    assert m[0] == {"role": "system", "content": OPEN_TALK_SYSTEM_PROMPT}
+    assert m[-2] == {"role": "system", "content": "You see 1 person: person 1 looks happy."}
+    assert m[-1] == {"role": "user", "content": "I like painting."} and len(m) == 3 + len(talk.examples)
+    # what comes before the context is the same whatever the context: llama.cpp keeps it evaluated between replies
+    other = talk.messages("Tell me a joke.", "You see 2 people: person 1 looks sad; person 2 looks neutral.")
+    assert other[:-2] == m[:-2] == [m[0], *talk.examples]
+    assert talk.messages("I like painting.") == [m[0], *talk.examples, m[-1]]  # no context: no empty message
 
 
 @pytest.fixture(scope="module")
