@@ -338,6 +338,24 @@ def test_how_the_words_are_read_with_any_model():
     assert read_words("I'm looking for", None) == ("goes_on", None)
 
 
+def test_more_words_than_the_voice_carried_keep_the_turn_open():
+    """Whisper tiny completes some fragments with words nobody said: "Please tell me" (0.61 s of voice, piper)
+    came back as "Please tell me what you want." and the turn was cut. Six words need more voice than that."""
+    from vlm_robot.speech.turn_text import read_words, too_many_words
+    from vlm_robot.speech.vad import TurnConfig
+
+    rate = TurnConfig().text_max_rate
+    sure = lambda text: 0.9  # noqa: E731 - a model certain the turn is over
+    assert read_words("Please tell me what you want.", sure, voiced_s=0.61, max_rate=rate) == ("goes_on", None)
+    assert read_words("What can you say?", sure, voiced_s=0.51, max_rate=rate) == ("goes_on", None)
+    # the finished sentences of the benchmark voices fit (the fastest: piper, 7 words in 1.34 s of voice)
+    assert read_words("Can you help me find the kitchen?", sure, voiced_s=1.34, max_rate=rate)[0] == "finished"
+    assert read_words("Thank you.", sure, voiced_s=0.3, max_rate=rate)[0] == "finished"  # short: one word of slack
+    assert read_words("Stop!", sure, voiced_s=0.2, max_rate=rate)[0] == "finished"
+    # no duration known, or the check off: never
+    assert not too_many_words(12, None, rate) and not too_many_words(12, 0.5, 0.0)
+
+
 @needs_llama
 def test_the_language_model_tells_a_finished_turn_from_a_fragment(words):
     """SmolLM2 reads Whisper's fragments that carry a question mark as unfinished, and finished sentences as

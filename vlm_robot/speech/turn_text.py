@@ -134,12 +134,22 @@ class TextEndModel:
         return float(p[self._ends].sum() / p.sum())
 
 
-def read_words(text: str, model=None, low: float = 0.05, high: float = 0.3) -> tuple[str, float | None]:
+def too_many_words(n_words: int, voiced_s: float | None, max_rate: float) -> bool:
+    """More words than ``voiced_s`` seconds of voice can carry (``max_rate`` words a voiced second, plus one
+    word of slack for short turns): Whisper completed a fragment with words nobody said ("Please tell me"
+    heard as "Please tell me what you want.", 6 words in 0.61 s). ``max_rate`` <= 0 or no duration: never."""
+    return bool(max_rate > 0 and voiced_s and n_words > max_rate * voiced_s + 1)
+
+
+def read_words(text: str, model=None, low: float = 0.05, high: float = 0.3, voiced_s: float | None = None,
+               max_rate: float = 0.0) -> tuple[str, float | None]:
     """The words' verdict on a pause: (``goes_on`` | ``unsure`` | ``finished``, the model's P or None).
 
     ``model`` is any callable text -> P(turn over) (:class:`TextEndModel`); None = rules only (then a
     closed sentence is ``unsure``: the sound decides, as before the model). Empty text (nothing
-    recognised) is ``unsure``. A model error propagates (the caller falls back to the rules).
+    recognised) is ``unsure``. Words too many for the turn's ``voiced_s`` seconds of voice
+    (:func:`too_many_words` at ``max_rate``) are not trusted: ``goes_on``. A model error propagates (the
+    caller falls back to the rules).
     """
     t = text.strip()
     if not t:
@@ -147,6 +157,8 @@ def read_words(text: str, model=None, low: float = 0.05, high: float = 0.3) -> t
     words = _WORD.findall(t.lower())
     if words and words[-1] in _GOES_ON:
         return GOES_ON, None  # "Could you bring me a"
+    if too_many_words(len(words), voiced_s, max_rate):
+        return GOES_ON, None  # a completion Whisper made up: the person may not have finished
     left_open = unfinished_text(t)
     short = not left_open and len(words) <= 2
     if short and t.endswith("!"):

@@ -107,6 +107,11 @@ class TurnConfig:
         text_high: ``lm``: at or above this (and closed by Whisper) the turn ends when the words are read,
             without waiting for the sound; in between the sound decides.
         text_threads: ``lm``: llama.cpp threads.
+        text_max_rate: words per voiced second the words of a pause may carry (plus one word); more is a
+            completion Whisper made up, and the turn stays open (0: no check). Measured as (words - 1) / voiced
+            s on the end-of-turn benchmark's audio: finished sentences up to 4.48 (piper, fast) and 3.79
+            (espeak-ng); fragments the detector cut 4.69-8.2 ("Please tell me" heard as "Please tell me what
+            you want."). 5.0 leaves room for a faster speaker than piper and catches the flagrant completions.
         noise_snr_db: > 0: when the background itself sounds like voices (over the last ``noise_window_s``,
             most frames within 3 dB of the noise floor are voiced: babble, a crowd), a frame counts as voice
             only if its level (mean power of the last 4 frames, 128 ms) is also this many dB above the noise
@@ -136,6 +141,7 @@ class TurnConfig:
     text_low: float = 0.05
     text_high: float = 0.3
     text_threads: int = 2
+    text_max_rate: float = 5.0
     noise_snr_db: float = 0.0
     noise_window_s: float = 10.0
 
@@ -167,6 +173,8 @@ class TurnConfig:
         if not 0.0 <= self.text_low <= self.text_high <= 1.0:
             raise ConfigError("vad: expected 0 <= text_low <= text_high <= 1, got "
                               f"{self.text_low} and {self.text_high}")
+        if not 0.0 <= self.text_max_rate <= 20.0:
+            raise ConfigError(f"vad.text_max_rate must be in [0, 20] words per voiced second, got {self.text_max_rate}")
         if not 1 <= self.text_threads <= 64:
             raise ConfigError(f"vad.text_threads must be in [1, 64], got {self.text_threads}")
         if not 1 <= self.model_threads <= 64:
@@ -459,12 +467,17 @@ class TurnDetector:
         """The words' verdict (:func:`~vlm_robot.speech.turn_text.read_words`); the rules alone when the
         language model is off, unavailable or failing."""
         try:
-            return read_words(text, self._words_model(), self.c.text_low, self.c.text_high)
+            return read_words(text, self._words_model(), self.c.text_low, self.c.text_high, self._voiced_s(),
+                              self.c.text_max_rate)
         except Exception as e:  # noqa: BLE001 - any failure of the words' model: the rules decide, turn not lost
             log.warning("end-of-turn words model failed (%s: %s); the rules alone read the words from now on",
                         type(e).__name__, e)
             self._text_model = False
-            return read_words(text, None)
+            return read_words(text, None, voiced_s=self._voiced_s(), max_rate=self.c.text_max_rate)
+
+    def _voiced_s(self) -> float:
+        """Seconds of voice in the turn so far (the frames the voice detector counted as speech)."""
+        return self.voiced_total * FRAME / SAMPLE_RATE
 
     def _event(self, kind: str, now: float) -> TurnEvent:
         audio = self._audio()
