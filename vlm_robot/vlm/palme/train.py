@@ -308,7 +308,9 @@ class Trainer:
                 self.step += 1
                 rec.update(step=self.step, phase="pretrain" if pretrain else "e2e", elapsed_s=round(self.elapsed, 1))
                 e2e_step = self.step - self.pretrain_steps
-                if not pretrain and (e2e_step % tc.val_every == 0 or self.step == total):
+                # every val_every steps and at the end, not twice in a row (1240 steps, every 413: 1239 and 1240)
+                near_end = tc.steps - e2e_step < tc.val_every // 2
+                if not pretrain and ((e2e_step % tc.val_every == 0 and not near_end) or self.step == total):
                     v = validate(self.vlm, self.val, tc.val_questions, tc.seed)
                     self.vlm.train()
                     self.vlm.lm.eval()
