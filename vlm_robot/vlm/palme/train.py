@@ -361,6 +361,8 @@ def build_config(a: argparse.Namespace) -> TrainConfig:
         v = getattr(a, f.name, None)
         if v is not None and f.name != "model":
             setattr(tc, f.name, v)
+    if getattr(a, "lora_rank", None) is not None:  # rank 0: the language model frozen entirely (MiniGPT-4 stage 1)
+        tc.model = {**tc.model, "lora_rank": a.lora_rank}
     return tc
 
 
@@ -382,6 +384,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--qa-per-sample", dest="qa_per_sample", type=int,
                    help=f"questions packed per image (default {d.qa_per_sample})")
     p.add_argument("--lr", type=float)
+    p.add_argument("--lora-rank", dest="lora_rank", type=int,
+                   help="LoRA rank on the language model (default 8; 0: the language model frozen entirely)")
     p.add_argument("--val-every", dest="val_every", type=int)
     p.add_argument("--val-questions", dest="val_questions", type=int)
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
