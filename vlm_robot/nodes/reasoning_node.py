@@ -44,9 +44,12 @@ from vlm_robot.safety.actuation import load_places
 
 # re-sending to a restarted speech_out (spoken once it is back: it restarts in 2-4 s) and safety gate: an
 # intent without a verdict after INTENT_RESEND_S * INTENT_TRIES (10 s) is given up, said in a decision
-UTTERANCE_RESEND_S, UTTERANCE_TRIES = 3.0, 7
-# while no speech_out runs (nothing publishes speech_done: it is restarting), a reply waits without counting tries,
-# at most this long from when it was first sent: a restart on a busy machine outlasted the 21 s of tries
+# A reply is sent again every 3 s until speech_done names it, for up to 45 s: a speech_out restart on a busy machine
+# took longer than 21 s, and a killed node stays in the DDS graph until its lease runs out (about 20 s), so tries
+# are counted meanwhile; the last try must come after the new speech_out is discovered (a CI run lost a reply sent
+# 1.2 s after the restart, with 7 tries). While nothing publishes speech_done at all it waits without counting tries,
+# at most UTTERANCE_WAIT_S from when it was first sent
+UTTERANCE_RESEND_S, UTTERANCE_TRIES = 3.0, 15
 UTTERANCE_WAIT_S = 45.0
 # an intent is sent again every 2 s until its verdict, for at most 30 s (a safety gate restarting on a busy machine
 # took over 10 s); while no gate subscribes at all it waits without counting tries, again at most 30 s
