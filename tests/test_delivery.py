@@ -35,6 +35,65 @@ def test_messages_waiting_for_an_absent_consumer_are_given_up_by_age_not_by_trie
     assert p.older_than(30.0, 31.0) == [("old", "O")] and len(p) == 1  # 31 s old: given up; 6 s old: kept
 
 
+def test_a_new_consumer_gets_every_pending_message_with_its_tries_counted_afresh():
+    p = PendingTranscripts(resend_after_s=3.0, max_tries=2)
+    p.sent("a", "A", 0.0)
+    assert p.due(3.5) == ([("a", "A")], [])  # try 2 of 2, spent on a consumer that is gone
+    assert p.restart(5.0, after_s=1.0) == 1  # the restarted consumer matched
+    assert p.due(5.9) == ([], [])  # its own publishers are discovered first
+    assert p.due(6.0) == ([("a", "A")], [])  # try 1 of a fresh 2
+    assert p.due(9.0) == ([("a", "A")], [])
+    assert p.due(12.0) == ([], [("a", "A")])
+
+
+class _FakePublisher:
+    topic_name = "/vlm_robot/transcript"
+
+    def __init__(self):
+        self.subscribers, self.sent = 0, []
+
+    def get_subscription_count(self):
+        return self.subscribers
+
+    def publish(self, msg):
+        self.sent.append(msg)
+
+
+def test_a_consumer_that_restarts_slower_than_the_tries_last_still_gets_the_message(monkeypatch):
+    """The Resender's clock and its publisher's matched subscriptions are driven by the test: the consumer is
+    killed, its tries run out while it is still listed, and the restarted one matches just before the give-up."""
+    import rclpy
+
+    from vlm_robot.nodes import resend
+
+    clock = [100.0]
+    monkeypatch.setattr(resend.time, "monotonic", lambda: clock[0])
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=int(os.environ.get("ROS_DOMAIN_ID", "0")))
+    try:
+        node = rclpy.create_node("resend_restart", context=ctx)
+        pub = _FakePublisher()
+        pub.subscribers = 1
+        r = resend.Resender(node, pub, resend_after_s=2.0, max_tries=3)
+        r.publish("t-1", "hello")  # try 1; the consumer dies before it answers (still listed: lease)
+
+        def tick(at):
+            clock[0] = 100.0 + at
+            r._resend()
+            return len(pub.sent)
+
+        assert [tick(at) for at in (1.0, 2.0, 3.0, 4.0)] == [1, 2, 2, 3]  # tries 2 and 3
+        pub.subscribers = 0  # the lease ran out
+        assert tick(5.0) == 3
+        pub.subscribers = 1  # the restarted consumer matched, 1 s before the give-up
+        assert tick(5.5) == 3 and len(r) == 1  # not at once: the consumer's own publishers are discovered first
+        assert tick(6.5) == 3 and len(r) == 1  # kept past the old give-up time (6 s)
+        assert tick(5.4 + min(resend.SETTLE_S, 2.0)) == 3 and tick(5.5 + min(resend.SETTLE_S, 2.0)) == 4  # fresh try 1
+        assert len(r) == 1
+    finally:
+        rclpy.try_shutdown(context=ctx)
+
+
 def test_seen_ids_forget_the_oldest():
     s = SeenIds(size=2)
     assert s.first_time("x") and not s.first_time("x")

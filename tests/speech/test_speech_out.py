@@ -95,8 +95,10 @@ def test_barge_in_stops_playback_within_a_frame_and_every_utterance_is_reported(
     assert by_id["g2"]["duration_s"] == 0.0
 
 
-def test_an_utterance_sent_again_is_spoken_once(tmp_path):
-    """At-least-once delivery: the reasoning node sends an utterance again until its speech_done comes."""
+def test_an_utterance_sent_again_is_spoken_once_and_reported_again_once_said(tmp_path):
+    """At-least-once delivery: the reasoning node sends an utterance again until its speech_done comes. Sent
+    again while queued, it is dropped; sent again once said (its speech_done was lost), the same report goes out
+    again and nothing is spoken."""
     out, rec = make(tmp_path)
     try:
         u = {"id": "u3", "text": "The kitchen is down the hall.", "kind": "reply", "in_reply_to": "t3"}
@@ -105,11 +107,13 @@ def test_an_utterance_sent_again_is_spoken_once(tmp_path):
         assert rec.wait(1)
         out.utterance(dict(u))  # and again after it (the speech_done was lost)
         out.utterance({"id": "u4", "text": "Anything else?", "kind": "reply", "in_reply_to": "t4"})
-        assert rec.wait(2)
+        assert rec.wait(3)
         time.sleep(0.3)
     finally:
         out.close()
-    assert [r["utterance_id"] for r in rec.done] == ["u3", "u4"]
+    assert [r["utterance_id"] for r in rec.done] == ["u3", "u3", "u4"]
+    assert rec.done[1] == rec.done[0]  # the same report: the same audio, started once
+    assert sorted(p.name for p in tmp_path.glob("*.wav")) == ["u3.wav", "u4.wav"]
     assert not any(r["aborted"] for r in rec.done) and rec.done[0]["reason"] == ""
 
 

@@ -65,6 +65,14 @@ class PendingTranscripts:
                 resend.append((tid, p.body))
         return resend, gave_up
 
+    def restart(self, now: float, after_s: float) -> int:
+        """A new consumer appeared: every pending message is due ``after_s`` from ``now``, its tries counted afresh
+        (those counted while the old consumer was gone but still listed in the graph are not held against it).
+        Returns how many are pending."""
+        for p in self._pending.values():
+            p.tries, p.sent_at = 0, now - self.resend_after_s + after_s
+        return len(self._pending)
+
     def postpone(self, now: float) -> None:
         """The consumer is alive and busy: nothing is overdue yet (every wait starts again from ``now``)."""
         for p in self._pending.values():

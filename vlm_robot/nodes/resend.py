@@ -9,6 +9,13 @@ overdue; the consumer ignores ids it has already taken, so nothing is done twice
 * the reasoning node's utterances until speech_out's ``speech_done`` names them (``utterance_id``);
 * the reasoning node's intents until the safety gate's verdict names them (``intent.id``).
 
+A consumer that (re)starts gets a fresh budget: when the publisher's matched subscriptions grow, every pending
+message's tries are counted afresh, and it is sent again :data:`SETTLE_S` later (at most its resend time). A
+killed node stays listed in the DDS graph until its lease runs out (about 20 s with Fast DDS), so tries counted
+then were spent on nobody. Not at once: a consumer that answers within a second of its start publishes before
+the other nodes have discovered its publisher, and its answer (a verdict, a speech_done) missed the recorder
+and the test's observer when the message went out the moment the subscription matched (tests/test_faults.py).
+
 After ``max_tries`` the message is given up: one log line, and the owner's ``on_give_up`` says it
 explicitly (e.g. a decision "no verdict from the safety gate"), so nothing is dropped silently.
 """
@@ -24,6 +31,11 @@ from rclpy.node import Node
 from vlm_robot.core import delivery
 from vlm_robot.core.delivery import PendingTranscripts
 from vlm_robot.nodes import common, messages
+from vlm_robot.nodes.hold import STABLE_S
+
+# after a new subscriber matched, pending messages go again this much later: the consumer's own publishers must be
+# discovered first (the same wait as a (re)started node's outputs, nodes/hold.py)
+SETTLE_S = STABLE_S
 
 # transcripts the reasoning node decided not to answer (a silent decision naming them) are settled too
 TRANSCRIPT_DECLINED = (common.DECISION, delivery.declined)
@@ -70,6 +82,7 @@ class Resender:
         for topic, ack in also_ack:
             messages.subscribe(node, topic, lambda body, ack=ack: self._acknowledged(ack(body)),
                                common.Diagnostics.quiet())
+        self._subscribers = pub.get_subscription_count()
         node.create_timer(min(1.0, resend_after_s / 2), self._resend)
 
     def publish(self, mid: str, msg) -> None:
@@ -92,6 +105,14 @@ class Resender:
 
     def _resend(self) -> None:
         now = time.monotonic()
+        subscribers, before = self._pub.get_subscription_count(), self._subscribers
+        self._subscribers = subscribers
+        if subscribers > before:
+            with self._lock:
+                n = self._pending.restart(now, min(SETTLE_S, self._pending.resend_after_s))
+            if n:
+                self._node.get_logger().info(f"a new subscriber on {self._pub.topic_name}: {n} pending "
+                                             f"{self._what}(s) sent again in {SETTLE_S:.1f} s, tries counted afresh")
         with self._lock:
             absent = self._absent()
             if self._hold() or absent:

@@ -20,6 +20,7 @@ from std_msgs.msg import Bool
 from vlm_robot.core.errors import InvalidInputError
 from vlm_robot.core.transcript import parse_transcript
 from vlm_robot.nodes import common, messages
+from vlm_robot.nodes.hold import DiscoveryHold
 from vlm_robot.speech.speech_out import BargeInConfig, SpeechOut, SpeechOutConfig
 
 
@@ -40,10 +41,13 @@ class SpeechOutNode(Node):
         self.diag = common.Diagnostics(self)
         self.speaking = self.create_publisher(Bool, common.SPEAKING, common.STATE_QOS)
         self.done = messages.publisher(self, common.SPEECH_DONE)
+        # right after a (re)start, reports wait until discovery matched their subscribers (nodes/hold.py): an
+        # utterance sent again to a restarted speech_out is spoken at once, and its report was lost before this
+        self.hold = DiscoveryHold(self, common.SPEECH_DONE, self.done)
         self.speaking.publish(Bool(data=False))
         self.out = SpeechOut(cfg, synth, sink, on_done=self._on_done,
                              on_speaking=lambda b: self.speaking.publish(Bool(data=b)),
-                             on_error=lambda what, msg: self.diag.error(what, msg))
+                             on_error=lambda what, msg: self.diag.error(what, msg), on_repeat=self._on_repeat)
         messages.subscribe(self, common.UTTERANCE, self._on_utterance, self.diag)
         messages.subscribe(self, common.REPLY_CHUNK, self._on_chunk, self.diag)
         self.create_subscription(Bool, common.VOICE_ACTIVITY, self._on_voice, common.EVENT_QOS)
@@ -73,8 +77,13 @@ class SpeechOutNode(Node):
         if t.final and not self.out.replying_to(t.id):  # the words being answered (or sent again) go on
             self.out.barge_in(f"transcript {t.id}: {t.text[:40]!r}")
 
+    def _on_repeat(self, report: dict) -> None:
+        if self.hold.ready:  # while held, the first report is still on its way
+            self.done.publish(messages.to_msg("speech_done", report))
+
     def _on_done(self, report: dict) -> None:
-        self.done.publish(messages.to_msg("speech_done", report))
+        msg = messages.to_msg("speech_done", report)
+        self.hold.when_ready(lambda: self.done.publish(msg))
         if report["aborted"]:
             self.get_logger().info(f"utterance {report['utterance_id'] or '?'} cut after {report['duration_s']} s")
 

@@ -153,15 +153,18 @@ class SpeechOut:
         on_speaking: called with True when the first job starts and False when the last one ends.
         on_error: called with (what, message) when a clause cannot be synthesised.
         clock: wall clock for the reports' stamps.
+        on_repeat: called with the report of an utterance sent again after it was said (``on_done`` when None).
     """
 
     def __init__(self, config: SpeechOutConfig, synth: Callable[[str], np.ndarray], sink=None,
                  on_done: Callable[[dict], None] | None = None, on_speaking: Callable[[bool], None] | None = None,
-                 on_error: Callable[[str, str], None] | None = None, clock: Callable[[], float] = time.time) -> None:
+                 on_error: Callable[[str, str], None] | None = None, clock: Callable[[], float] = time.time,
+                 on_repeat: Callable[[dict], None] | None = None) -> None:
         self.config = config
         self.synth = synth
         self.sink = sink
         self.on_done = on_done or (lambda r: None)
+        self.on_repeat = on_repeat or self.on_done
         self.on_speaking = on_speaking or (lambda b: None)
         self.on_error = on_error or (lambda what, msg: log.error("%s: %s", what, msg))
         self.clock = clock
@@ -173,8 +176,9 @@ class SpeechOut:
         # replies whose utterance came (in_reply_to): a chunk of one that arrives later (another topic, no order
         # between them) is already spoken, and the transcript it answers does not interrupt it
         self._answered: dict[str, None] = {}
-        # utterance ids taken (queued, spoken or refused): one sent again (at-least-once delivery) is said once
-        self._taken: dict[str, None] = {}
+        # utterance ids taken (queued, spoken or refused) -> their report once done: one sent again (at-least-once
+        # delivery) is said once, and once done its report is sent again (the first may not have reached the sender)
+        self._taken: dict[str, dict | None] = {}
         self._busy = False
         self._run = True
         self._seq = 0
@@ -202,38 +206,49 @@ class SpeechOut:
             self._cv.notify_all()
 
     def utterance(self, u: dict) -> None:
-        """A finished utterance (``vlm_robot/utterance`` body); completes its streamed job or starts one."""
-        key = u.get("in_reply_to") or ""
+        """A finished utterance (``vlm_robot/utterance`` body); completes its streamed job or starts one.
+
+        One sent again (the reasoning node had no speech_done yet) is said once; once said, its report is sent
+        again instead (the first may not have reached the reasoning node: a just-started publisher)."""
         uid = u.get("id") or ""
         with self._cv:
-            if uid:
-                if uid in self._taken:
-                    return  # sent again (the reasoning node had no speech_done yet): queued or said already
-                self._taken[uid] = None
-                while len(self._taken) > 500:
-                    self._taken.pop(next(iter(self._taken)))
-            if key:
-                self._answered[key] = None
-                while len(self._answered) > 200:
-                    self._answered.pop(next(iter(self._answered)))
-            orphan = self._orphans.pop(key, None) if key else None
-            if orphan is not None:
-                orphan.utterance = u
+            if uid in self._taken:
+                repeat, orphan = self._taken[uid], None
             else:
-                job = next((j for j in self._jobs if key and j.key == key and j.streamed and not j.complete), None)
-                if job is None:
-                    self._seq += 1
-                    job = self._new_job(u.get("id") or f"utt{self._seq}", streamed=False)
-                    job.chunker.push(u["text"])
-                    self._add_clauses(job, job.chunker.flush())
-                else:
-                    self._finish_text(job, u)
-                job.utterance = u
-                job.complete = True
-                self._update_busy()
-                self._cv.notify_all()
+                repeat, orphan = None, self._take(u, uid)
+        if repeat is not None:
+            self.on_repeat(repeat)
         if orphan is not None:
             self._report([self._finish(orphan)])
+
+    def _take(self, u: dict, uid: str) -> _Job | None:
+        """Queue utterance ``u`` (under the lock); returns the barged-in streamed job it completes, if any."""
+        key = u.get("in_reply_to") or ""
+        if uid:
+            self._taken[uid] = None
+            while len(self._taken) > 500:
+                self._taken.pop(next(iter(self._taken)))
+        if key:
+            self._answered[key] = None
+            while len(self._answered) > 200:
+                self._answered.pop(next(iter(self._answered)))
+        orphan = self._orphans.pop(key, None) if key else None
+        if orphan is not None:
+            orphan.utterance = u
+            return orphan
+        job = next((j for j in self._jobs if key and j.key == key and j.streamed and not j.complete), None)
+        if job is None:
+            self._seq += 1
+            job = self._new_job(u.get("id") or f"utt{self._seq}", streamed=False)
+            job.chunker.push(u["text"])
+            self._add_clauses(job, job.chunker.flush())
+        else:
+            self._finish_text(job, u)
+        job.utterance = u
+        job.complete = True
+        self._update_busy()
+        self._cv.notify_all()
+        return None
 
     def replying_to(self, transcript_id: str) -> bool:
         """True when a reply to ``transcript_id`` is being spoken or was: those words do not interrupt it."""
@@ -399,4 +414,7 @@ class SpeechOut:
 
     def _report(self, reports: list[dict]) -> None:
         for r in reports:
+            with self._cv:
+                if r["utterance_id"] in self._taken:
+                    self._taken[r["utterance_id"]] = r
             self.on_done(r)
