@@ -86,6 +86,27 @@ def test_spoken_sentence_is_transcribed_answered_and_spoken(stack):
     assert not done["aborted"] and done["duration_s"] > 0.5
 
 
+def test_a_greeting_of_three_sentences_is_heard_whole(stack):
+    """An utterance sent whole (not streamed) is spoken clause by clause: every sentence, read back by Whisper
+    from the audio speech_out wrote (before the fix only the last sentence was said)."""
+    from vlm_robot.speech.asr import ASRConfig, WhisperASR
+    from vlm_robot.speech.audio import SAMPLE_RATE, read_wav
+    from vlm_robot.speech.wer import wer
+
+    obs, heard = stack
+    obs.wait_for(lambda s: heard["speaking"] and not heard["speaking"][-1][1], 60)  # the reply is over
+    text = "Hello. You look a little sad. Can I help you with something?"
+    obs.utterance_pub.publish(messages.to_msg("utterance", {
+        "text": text, "kind": "greeting", "reason": "test", "stamp": time.time(), "id": "greet3"}))
+    assert obs.wait_for(lambda s: any(d["utterance_id"] == "greet3" for d in s.of(common.SPEECH_DONE)), 30)
+    done = next(d for d in obs.seen.of(common.SPEECH_DONE) if d["utterance_id"] == "greet3")
+    audio, rate = read_wav(done["wav"])
+    assert rate == SAMPLE_RATE and not done["aborted"]
+    heard_back = WhisperASR(ASRConfig()).transcribe(audio).text
+    print(f"greeting {text!r}: {done['duration_s']:.1f} s, read back as {heard_back!r}")
+    assert wer([text], [heard_back]) <= 0.25, heard_back
+
+
 def _speak_long(obs, heard, uid: str) -> float:
     n = len(heard["speaking"])
     obs.utterance_pub.publish(messages.to_msg("utterance", {

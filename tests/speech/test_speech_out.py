@@ -117,11 +117,32 @@ def test_an_utterance_sent_again_is_spoken_once_and_reported_again_once_said(tmp
     assert not any(r["aborted"] for r in rec.done) and rec.done[0]["reason"] == ""
 
 
+def test_every_sentence_of_an_utterance_is_spoken(tmp_path):
+    """A greeting of three sentences sent whole (not streamed), and a streamed reply whose final text carries two
+    sentences more than its pieces: every word is heard (0.1 s of tone a word), not only the last sentence."""
+    out, rec = make(tmp_path)
+    try:
+        out.utterance({"id": "g1", "text": "Hi there! I'm the robot assistant. Can I help you with something?",
+                       "kind": "greeting"})
+        out.chunk("t2", "The kitchen is down the hall. ")
+        out.utterance({"id": "u2", "text": "The kitchen is down the hall. Turn left at the door. It is the "
+                       "second room.", "kind": "reply", "in_reply_to": "t2"})
+        assert rec.wait(2)
+    finally:
+        out.close()
+    words = {r["utterance_id"]: round(r["duration_s"] / 0.1) for r in rec.done}
+    assert words == {"g1": 12, "u2": 16}, words
+
+
 def test_final_text_completes_what_was_streamed():
     assert remainder("Of course, I can help", "Of course, I can help with that.") == "with that."
     assert remainder("", "Hello there.") == "Hello there."
     assert remainder("Something else", "Hello there.") is None
     assert spoken_form("<person1> on the left looks sad (0.61). **Yes**") == "person 1 on the left looks sad. Yes"
+    # espeak-ng reads a unit symbol as a letter ("zero point nine em away")
+    assert spoken_form("<person1> about 0.9 m away, 1 m from the door, at 0.5 m/s") == \
+        "person 1 about 0.9 metres away, 1 metre from the door, at 0.5 metres a second"
+    assert spoken_form("The 1990s, 5m people, 3 mice") == "The 1990s, 5m people, 3 mice"
 
 
 def test_bad_settings_are_refused():

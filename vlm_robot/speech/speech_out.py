@@ -100,12 +100,24 @@ class BargeInConfig:
 
 _ENTITY = re.compile(r"<(person|obj)(\d+)>")
 _CONFIDENCE = re.compile(r"\s*\(\d+(\.\d+)?\)")
+# a number with a unit symbol, which espeak-ng reads letter by letter ("0.9 m" -> "zero point nine em")
+_UNIT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?) (km|cm|mm|m/s|m)\b(?!['’])")
+_UNIT_WORDS = {"km": "kilometre", "cm": "centimetre", "mm": "millimetre", "m/s": "metre a second", "m": "metre"}
+
+
+def _unit(m: re.Match) -> str:
+    word = _UNIT_WORDS[m[2]]
+    if float(m[1]) != 1:
+        word = "metres a second" if m[2] == "m/s" else word + "s"
+    return f"{m[1]} {word}"
 
 
 def spoken_form(text: str) -> str:
-    """Text as it should be read aloud: entity tokens as words, no confidences, no markup."""
+    """Text as it should be read aloud: entity tokens as words, no confidences, unit symbols as words, no
+    markup."""
     text = _ENTITY.sub(lambda m: f"{'object' if m[1] == 'obj' else 'person'} {m[2]}", text)
     text = _CONFIDENCE.sub("", text)
+    text = _UNIT.sub(_unit, text)
     return re.sub(r"\s+", " ", re.sub(r"[*_#`<>]", "", text)).strip()
 
 
@@ -240,8 +252,7 @@ class SpeechOut:
         if job is None:
             self._seq += 1
             job = self._new_job(u.get("id") or f"utt{self._seq}", streamed=False)
-            job.chunker.push(u["text"])
-            self._add_clauses(job, job.chunker.flush())
+            self._add_clauses(job, job.chunker.push(u["text"]) + job.chunker.flush())
         else:
             self._finish_text(job, u)
         job.utterance = u
@@ -322,8 +333,7 @@ class SpeechOut:
                 self._add_clauses(job, job.chunker.flush())
                 return
         ch = ClauseChunker(self.config.min_clause_chars, self.config.max_clause_chars)
-        ch.push(rest)
-        self._add_clauses(job, ch.flush())
+        self._add_clauses(job, ch.push(rest) + ch.flush())
 
     def _update_busy(self) -> None:
         busy = bool(self._jobs)
