@@ -14,6 +14,7 @@ import pytest
 
 from vlm_robot.core.types import Intent, PersonState, Verdict
 from vlm_robot.reasoning import knowledge
+from vlm_robot.reasoning.intents import intents_from_transcript
 from vlm_robot.reasoning.knowledge import Context, say_verdicts
 from vlm_robot.reasoning.turns import TurnClassifier
 
@@ -55,6 +56,7 @@ def classifier():
     ("Could you switch on the light in here?", "unable"),
     ("Tell me something about dinosaurs.", "open"),
     ("I like painting.", "open"),
+    ("Thanks, that's all.", "never_mind"),
     ("", "empty"),
     ("Hyvää huomenta, mitä kuuluu tänään?", "foreign"),
 ])
@@ -62,6 +64,17 @@ def test_turn_kinds(classifier, said, kind):
     intents = [Intent("stop")] if said == "Stop!" else []
     turn = classifier.classify(said, intents, places=PLACES)
     assert turn.kind == kind, turn
+
+
+def test_a_physical_task_no_skill_does_is_declined_by_pattern_and_talk_about_a_task_is_not():
+    patterns_only = TurnClassifier(None)
+    for said in ("Can you help me carry this box?", "Could you please turn off the lights?", "Help me move the sofa.",
+                 "Robot, can you make me a coffee?", "Please water the plants."):
+        assert patterns_only.classify(said).why() == "turn: unable (pattern)", said
+    for said in ("Can you tell me how to cook pasta?", "I like to paint.", "Hold on a second.", "Call me Bob.",
+                 "Can you move closer?"):
+        assert patterns_only.classify(said).kind != "unable", said
+    assert [i.type for i in intents_from_transcript("Can you move closer?", "p1", 0.0)] == ["approach"]
 
 
 def test_a_question_naming_a_place_is_a_place_turn_even_misheard(classifier):

@@ -28,6 +28,8 @@ class CameraSource:
         self._cap = None
         p = Path(source)
         if source.isdigit() or source.startswith("/dev/video"):
+            if not source.isdigit() and not p.exists():  # before OpenCV, which logs a warning on every try
+                raise InvalidInputError(f"cannot open camera source {source!r}: no such device, not plugged in?")
             dev = int(source) if source.isdigit() else source
             self._cap = cv2.VideoCapture(dev, cv2.CAP_V4L2)
             if width and height:

@@ -90,6 +90,10 @@ class Diagnostics:
         self._node.get_logger().error(f"{what}: {message}")
         self._publish(DiagnosticStatus.ERROR, what, message, values)
 
+    def still(self, what: str, message: str, **values: Any) -> None:
+        """An ERROR that persists, published again (a monitor that started late sees it) without a new log line."""
+        self._publish(DiagnosticStatus.ERROR, what, message, values)
+
     def warn(self, what: str, message: str, **values: Any) -> None:
         """Something the robot handled on purpose but whoever runs it should know of (words left unanswered)."""
         self._node.get_logger().warning(f"{what}: {message}")

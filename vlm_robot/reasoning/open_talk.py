@@ -420,7 +420,8 @@ _TAG_QUESTION = re.compile(r",\s*(isn't|aren't|wasn't|don't|doesn't|didn't|won't
                            r"|\bdon't you think\?\s*$", re.IGNORECASE)
 
 FALLBACKS = {
-    "request": "I'm afraid I can't think of a good one right now.",
+    # not "a good one" (a joke, a story): "Can you tell me how to cook pasta?" got "I can't think of a good one"
+    "request": "Sorry, I can't help with that one right now.",
     "tag": "I think so too.",
     "question": "That's a good question. I'm not sure what to say. What do you think?",
     "statement": "I see. Could you tell me a bit more about that?",

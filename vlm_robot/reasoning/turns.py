@@ -64,7 +64,8 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
     "thanks": ("thank you", "thanks a lot", "thank you so much, that helped", "cheers, thanks", "much appreciated",
                "that's very kind of you", "you've been very helpful"),
     "goodbye": ("goodbye", "bye bye", "see you later", "I have to go now", "good night", "see you tomorrow"),
-    "never_mind": ("never mind", "forget it", "it doesn't matter", "nothing, sorry", "no worries, forget that"),
+    "never_mind": ("never mind", "forget it", "it doesn't matter", "nothing, sorry", "no worries, forget that",
+                   "that's all", "that's all for now", "that will be all", "that's it, nothing else"),
     "repeat": ("can you repeat that", "say that again please", "pardon?", "what did you say?",
                "sorry, I didn't hear you", "could you say it once more"),
     "how_are_you": ("how are you", "how are you doing today", "how's it going", "are you doing well"),
@@ -126,6 +127,17 @@ _HOSTILE = (
     ("insult", re.compile(r"\b(stupid|idiot|useless|dumb|moron|shut up|hate you|worthless|piece of (junk|crap))\b",
                           re.I)),
 )
+# a request for a physical task no skill of the robot does (it fetches, hands over, comes over, waves, looks, takes
+# people to places): said by the dialogue layer, not left to the language model, which promised them ("Can you help
+# me carry this box?" fell to open talk, 0.41 like "carry my suitcase upstairs")
+_UNABLE = re.compile(
+    r"^(?:(?:ok|okay|hey|robot|please|so)\W+)*(?:(?:can|could|would|will) you\W+(?:please\W+)?|please\W+)?"
+    r"(?:help me\W+(?:to\W+)?|go and\W+|try to\W+)?"
+    r"(?:carry|lift|push|pull|open|close|shut|clean|wash|cook|fix|repair|water|climb|paint|build|plug|unplug|charge|"
+    r"tidy|sweep|vacuum|mop|iron|fold|feed|drive me|call|phone|text|email|order|buy|pay|unlock|lock|"
+    r"(?:turn|switch) (?:on|off)|move (?:this|that|these|those|the|my|our|a|an)|hold (?:this|that|the|my|a|an)|"
+    r"make (?:me |us )?(?:a |an |some )?(?:coffee|tea|cup of|sandwich|breakfast|lunch|dinner|food|meal|drink))\b",
+    re.I)
 _TIME = re.compile(r"\b(what(?:'s| is) the (time|date)|what time is it|what day is (it|today)|what(?:'s| is) "
                    r"today(?:'s date)?|which day is it|the time,? please|(tell|know) (me )?the time)\b", re.I)
 _RECORDING = re.compile(r"\b(are|is) (you|this|it|that|our conversation|the conversation) (being )?"
@@ -222,6 +234,8 @@ class TurnClassifier:
                 return Turn(kind, "pattern")
         if places and _WHERE.search(said) and _names_place(ws, places):
             return Turn("place", "pattern")
+        if _UNABLE.search(said):
+            return Turn("unable", "pattern")
         self._ready.wait()  # a turn said while the examples are embedded (only at start-up) waits for them
         if self._matrix is None:
             return Turn("place", "pattern") if _LOST.search(said) else Turn("open", "default")
