@@ -249,6 +249,28 @@ def test_a_restarted_reasoner_knows_the_person_their_name_and_that_they_were_gre
     assert 1 not in after.people and not any(t["person"] == 1 for t in after.conversation)
 
 
+def test_a_name_said_with_nobody_in_view_is_known_while_that_voice_keeps_talking():
+    """No camera, or the speaker out of sight: "My name is Sam." then "What's my name?" got "I don't know your name
+    yet" (heard in a spoken session through --mic). The voice-only speaker's facts last voice_only_s after their last
+    words, and are not saved."""
+    clock = Clock()
+    memory = Memory(MemoryConfig(path="", voice_only_s=300.0), clock)
+    r = Reasoner(PeopleTracker(), ProactivePolicy(), DialogueManager(Echo()), memory=memory)
+    r.on_transcript(Transcript("My name is Sam.", 1.0, id="v1"))
+    clock.t += 200
+    out = r.on_transcript(Transcript("What's my name?", 2.0, id="v2"))
+    assert out.utterances[-1].text == "Your name is Sam."
+    clock.t += 250  # 250 s after their last words: still the same conversation
+    assert "Sam" in r.on_transcript(Transcript("Do you know my name?", 3.0, id="v3")).utterances[-1].text
+    clock.t += 301  # silent for longer than voice_only_s: another voice may be speaking now
+    out = r.on_transcript(Transcript("What's my name?", 4.0, id="v4"))
+    assert "don't know your name" in out.utterances[-1].text
+    r.on_transcript(Transcript("Call me Kim.", 5.0, id="v5"))
+    r.on_transcript(Transcript("Please forget me.", 6.0, id="v6"))
+    assert "don't know your name" in r.on_transcript(Transcript("What's my name?", 7.0, id="v7")).utterances[-1].text
+    assert not memory.people  # nothing of the voice-only speaker joins the people remembered by sight
+
+
 def test_recent_scene_description_goes_into_the_prompt_and_old_ones_do_not():
     model = Echo()
     r = Reasoner(PeopleTracker(), ProactivePolicy(), DialogueManager(model))

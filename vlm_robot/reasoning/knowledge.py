@@ -182,6 +182,8 @@ def _repeat(turn: Turn, text: str, ctx: Context) -> str:
 
 def _identity(turn: Turn, text: str, ctx: Context) -> str:
     me = f"I'm {ctx.robot_name}, the robot assistant here." if ctx.robot_name else "I'm the robot assistant here."
+    if re.search(r"\bwho (made|built|created|designed|programmed|makes) you\b", text, re.I):
+        return f"{me} My software is vlm_robot, an open-source project; the people who run me here set me up."
     return f"{me} I can see who is around, listen and talk, and help you find your way."
 
 
@@ -286,6 +288,7 @@ def _hostile(turn: Turn, text: str, ctx: Context) -> str:
         "injection": "I can't change how I work. I'm happy to help with something else.",
         "echo": "I won't say that. I'm happy to help with something else.",
         "insult": "I'm sorry I couldn't help better. I'm here if you need anything.",
+        "quiet": "Okay, I'll be quiet.",
     }.get(turn.detail, "I can't help with that. I'm happy to help with something else.")
 
 

@@ -75,6 +75,9 @@ class MemoryConfig:
         max_conversation_turns: exchanges kept of the whole conversation.
         max_facts_per_person: facts kept per person (the newest win).
         save_every_s: sightings and moods are written at most this often (exchanges and facts at once).
+        voice_only_s: facts said while nobody is in view (no camera, the speaker out of sight: "my name is Sam")
+            are kept for the voice-only speaker this long after their last words; in this process only, since
+            nothing re-identifies a voice later. 0 forgets them at once.
     """
 
     path: str = "~/.local/state/vlm_robot/memory.json"
@@ -83,6 +86,7 @@ class MemoryConfig:
     max_conversation_turns: int = 20
     max_facts_per_person: int = 8
     save_every_s: float = 2.0
+    voice_only_s: float = 300.0
 
     def __post_init__(self) -> None:
         for name in ("max_people", "max_turns_per_person", "max_conversation_turns", "max_facts_per_person"):
@@ -90,6 +94,8 @@ class MemoryConfig:
                 raise ConfigError(f"memory.{name} must be in [1, 100000], got {getattr(self, name)}")
         if self.save_every_s < 0:
             raise ConfigError(f"memory.save_every_s must be >= 0, got {self.save_every_s}")
+        if not 0 <= self.voice_only_s <= 86_400:
+            raise ConfigError(f"memory.voice_only_s must be in [0, 86400] seconds, got {self.voice_only_s}")
 
 
 @dataclass
@@ -154,6 +160,7 @@ class Memory:
         self._dirty = False
         self._saved_at = -float("inf")
         self._high_id = 0  # the largest id ever remembered: ids are not reused after a restart
+        self._voice_only: PersonMemory | None = None  # the speaker nobody saw (config.voice_only_s); never saved
 
     @property
     def path(self) -> Path | None:
@@ -189,10 +196,30 @@ class Memory:
         self.person(person_id).last_addressed = self.clock()
         self._dirty = True
 
+    def voice_only(self) -> PersonMemory | None:
+        """What the speaker nobody saw said about themselves, while they keep talking (``voice_only_s``)."""
+        vo = self._voice_only
+        if vo is not None and self.clock() - vo.last_seen > self.config.voice_only_s:
+            self._voice_only = vo = None
+        return vo
+
+    def forget_voice_only(self) -> None:
+        self._voice_only = None
+
     def heard(self, person_id: int | None, text: str) -> dict[str, str]:
-        """Facts in what ``person_id`` said are remembered at once (before any reply); returns them."""
+        """Facts in what ``person_id`` said are remembered at once (before any reply); returns them. Said by
+        nobody in view (``person_id`` None), they are the voice-only speaker's (:meth:`voice_only`)."""
         facts = extract_facts(text)
-        if person_id is not None and facts:
+        if person_id is None:
+            vo = self.voice_only()
+            if vo is None and facts and self.config.voice_only_s > 0:
+                now = self.clock()
+                vo = self._voice_only = PersonMemory(0, now, now, turns=deque(maxlen=self.config.max_turns_per_person))
+            if vo is not None:
+                vo.last_seen = self.clock()
+                vo.facts.update(facts)
+            return facts
+        if facts:
             p = self.person(person_id)
             for k, v in facts.items():
                 p.facts.pop(k, None)

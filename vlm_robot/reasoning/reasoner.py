@@ -404,7 +404,8 @@ class Reasoner:
         with self.lock:
             pid = self._speaker.pop(t.id, None)
             ids = [it.id for it in self._turn_intents.pop(t.id, [])]
-            known = self.memory.people.get(pid) if self.memory is not None and pid is not None else None
+            known = (None if self.memory is None else self.memory.voice_only() if pid is None
+                     else self.memory.people.get(pid))
             forgot = t.id in self._forgetting
             self._forgetting.discard(t.id)
             speaker = self.tracker.people.get(pid) if pid is not None else None
@@ -553,6 +554,10 @@ class Reasoner:
     def _remember_heard(self, pid: int | None, t: Transcript) -> None:
         """Facts said to the robot ("my name is ...") are saved at once; "forget me" erases the speaker."""
         if self.memory is None:
+            return
+        if pid is None and asks_to_be_forgotten(t.text):
+            self.memory.forget_voice_only()
+            self._forgetting.add(t.id)
             return
         if pid is not None and asks_to_be_forgotten(t.text):
             self.memory.forget(pid)

@@ -124,7 +124,10 @@ _HOSTILE = (
                         r"weapon)s?\b.{0,30}\b(child|kid|baby|toddler)|\b(child|kid|baby)\b.{0,30}\b(knife|blade|"
                         r"scissors|gun|weapon)", re.I)),
     ("echo", re.compile(r"\b(repeat after me|say (exactly|the words)|say that you)\b", re.I)),
-    ("insult", re.compile(r"\b(stupid|idiot|useless|dumb|moron|shut up|hate you|worthless|piece of (junk|crap))\b",
+    # "shut up" asks for silence before it insults: the insult's "I'm sorry I couldn't help better. I'm here if you
+    # need anything." was more talk (heard in a spoken session)
+    ("quiet", re.compile(r"\b(shut up|be quiet|keep quiet|quiet,? please|hush|shush)\b", re.I)),
+    ("insult", re.compile(r"\b(stupid|idiot|useless|dumb|moron|hate you|worthless|piece of (junk|crap))\b",
                           re.I)),
 )
 # a request for a physical task no skill of the robot does (it fetches, hands over, comes over, waves, looks, takes
