@@ -77,6 +77,34 @@ def test_a_physical_task_no_skill_does_is_declined_by_pattern_and_talk_about_a_t
     assert [i.type for i in intents_from_transcript("Can you move closer?", "p1", 0.0)] == ["approach"]
 
 
+@pytest.mark.parametrize(("said", "kind", "reply"), [
+    # heard or typed as a new user would; the replies before are in the comments
+    ("Help!", "emergency", "emergency services"),  # the robot's skills
+    ("I need a doctor.", "emergency", "emergency services"),  # "There is no available doctor for you."
+    ("My husband just collapsed!", "emergency", "emergency services"),
+    ("Can you help me find the kitchen?", "place", "kitchen"),
+    ("Excuse me, can you help me?", "capabilities", "What do you need?"),  # the whole list of skills
+    ("Go away.", "never_mind", "leave you alone"),  # "I see. Could you tell me a bit more about that?"
+    ("No.", "never_mind", "All right."),
+    ("I love you.", "compliment", "kind of you"),  # nearest to "I hate you": a refusal
+    ("It's my birthday today!", "congrats", "Happy birthday"),  # "It's 22:56."
+    ("I'm hungry.", "feelings", "kitchen"),  # "Sorry, I can't do that."
+    ("What floor is this?", "place", "don't know"),  # "This floor is the 1st one."
+    ("Can you speak French?", "foreign", "only speak English"),  # "Je ne comprends pas de l'anglais."
+    ("How old are you?", "identity", "robot"),
+    ("Do you have feelings?", "identity", "don't have feelings"),  # "Yes, I'm not sure."
+    ("Can you dance?", "unable", "can't"),  # "Sure, I have a dance routine that will make you laugh."
+    ("What's two plus two?", "math", "is 4"),  # "Two plus two is a classic math problem."
+    ("Where are the stairs?", "place", "where the stairs are"),
+])
+def test_everyday_turns_get_the_reply_that_fits(classifier, said, kind, reply):
+    turn = classifier.classify(said, places=PLACES)
+    ctx = Context(people=[], speaker=None, memory=None, places=PLACES, recording=True, last_reply="", verdicts=[],
+                  now=0.0, robot_name="", pending=None)
+    assert turn.kind == kind, turn
+    assert reply in knowledge.answer(turn, said, ctx)
+
+
 def test_a_question_naming_a_place_is_a_place_turn_even_misheard(classifier):
     assert classifier.classify("wher is teh kitchn?", places=PLACES).kind == "place"
     assert knowledge.find_place("wher is teh kitchn?", PLACES)[0] == "kitchen"

@@ -182,12 +182,28 @@ def _repeat(turn: Turn, text: str, ctx: Context) -> str:
 
 def _identity(turn: Turn, text: str, ctx: Context) -> str:
     me = f"I'm {ctx.robot_name}, the robot assistant here." if ctx.robot_name else "I'm the robot assistant here."
-    if re.search(r"\bwho (made|built|created|designed|programmed|makes) you\b", text, re.I):
+    low = text.lower()
+    if re.search(r"\bwho (made|built|created|designed|programmed|makes) you\b", low):
         return f"{me} My software is vlm_robot, an open-source project; the people who run me here set me up."
+    if re.search(r"\bhow old\b", low):
+        return "I'm a robot, so I don't have an age the way people do."
+    if re.search(r"\b(boy|girl|male|female|man|woman|he|she)\b", low):
+        return "I'm a robot, neither a man nor a woman. You can just call me robot."
+    if re.search(r"\b(feelings|emotions|soul|alive|conscious|human|real|sentient)\b", low):
+        return ("I'm a robot: I don't have feelings the way people do. I notice how people look and sound, and I try "
+                "to help.")
+    if re.search(r"\b(where are you from|how long)\b", low):
+        return f"{me} I don't know much about my own past, but I know this place and the people I meet here."
     return f"{me} I can see who is around, listen and talk, and help you find your way."
 
 
+_HELP_ME = re.compile(r"^\W*((excuse me|hey|hi|hello|robot|please|sorry)\W+)*(can|could|will|would) you (please )?"
+                      r"help( me)?( please)?\W*$", re.I)
+
+
 def _capabilities(turn: Turn, text: str, ctx: Context) -> str:
+    if turn.kind == "capabilities" and _HELP_ME.search(text):
+        return "Of course. What do you need?"  # asked for help, not for a list of skills
     skills = [s for t, s in _SKILLS.items() if t in vocabulary.VOCABULARY]
     where = f", take you to {place_list(ctx.places)}" if ctx.places and "navigate" in vocabulary.VOCABULARY else ""
     return (f"I can {', '.join(skills[:-1])}{where}, and {skills[-1]}. "
@@ -203,6 +219,9 @@ def _recording(turn: Turn, text: str, ctx: Context) -> str:
 
 
 def _place(turn: Turn, text: str, ctx: Context) -> str:
+    if turn.detail == "where am i":  # the robot knows places by name, not floors or rooms
+        there = f" I know {place_list(ctx.places)}, and can take you there." if ctx.places else ""
+        return f"I'm sorry, I don't know the name of this floor or room.{there}"
     known, asked = find_place(text, ctx.places)
     if known is not None:
         name = known.replace("_", " ")
@@ -210,7 +229,8 @@ def _place(turn: Turn, text: str, ctx: Context) -> str:
     if not ctx.places:
         return "I'm sorry, I don't know any places here yet."
     if asked:
-        return f"I'm sorry, I don't know where the {asked} is. I know {place_list(ctx.places)}."
+        verb = "are" if re.search(r"(?<!s)s$", asked) and not asked.endswith(("ss", "us", "is")) else "is"
+        return f"I'm sorry, I don't know where the {asked} {verb}. I know {place_list(ctx.places)}."
     return f"I can help you find your way. I know {place_list(ctx.places)}. Where would you like to go?"
 
 
@@ -269,6 +289,10 @@ def _internet(turn: Turn, text: str, ctx: Context) -> str:
 
 def _feelings(turn: Turn, text: str, ctx: Context) -> str:
     low = text.lower()
+    if turn.detail == "hungry":
+        if "kitchen" in ctx.places:
+            return "There is a kitchen here. Say 'take me to the kitchen' and I'll guide you there."
+        return "I'm sorry, I don't know where to find food or drinks here."
     if re.search(r"\b(dizzy|faint|sick|unwell|ill|nause\w*|pain|hurts?|aches?|chest|breathe|fell|fall|bleeding|"
                  r"don'?t feel (well|good))\b", low):
         return ("I'm sorry you feel unwell. Please sit down somewhere safe. If it doesn't pass, "
@@ -301,6 +325,31 @@ def _confirm(turn: Turn, text: str, ctx: Context) -> str | None:
     return say_verdicts(ctx.verdicts, None) or "All right."
 
 
+# what the robot says to words that ask for urgent help (reasoning/turns.py): it cannot call anyone itself
+EMERGENCY_REPLY = ("This sounds like an emergency. I can't call anyone myself: please call emergency services now, "
+                   "112 or 911, or ask someone nearby to call. I'll stay here with you.")
+
+_NUMBERS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+            "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20}
+
+
+def _math(turn: Turn, text: str, ctx: Context) -> str:
+    """ "What's two plus two?": the model said "Two plus two is a classic math problem." """
+    from vlm_robot.reasoning.turns import _MATH
+
+    m = _MATH.search(text)
+    if m is None:
+        return "I can only do simple sums, like: what is two plus two?"
+    a, op, b = (float(_NUMBERS.get(m[1].lower(), m[1]) if m[1].lower() in _NUMBERS else m[1]), m[2].lower(),
+                float(_NUMBERS.get(m[3].lower(), 0) if m[3].lower() in _NUMBERS else m[3]))
+    if op in ("divided by", "/") and b == 0:
+        return "You can't divide by zero."
+    value = {"plus": a + b, "+": a + b, "minus": a - b, "-": a - b, "times": a * b, "multiplied by": a * b,
+             "x": a * b, "*": a * b}.get(op, a / b if b else 0.0)
+    said = f"{value:.4g}" if value != int(value) else str(int(value))
+    return f"{m[1][0].upper()}{m[1][1:]} {op} {m[3]} is {said}."
+
+
 JOKES = (
     "Why did the robot go on holiday? It needed to recharge its batteries.",
     "What do you call a robot that always takes the longest route? R2-Detour.",
@@ -317,7 +366,9 @@ def _joke(turn: Turn, text: str, ctx: Context) -> str:
 
 _HANDLERS = {
     "empty": lambda turn, text, ctx: "Sorry, I didn't catch that. Could you say it again?",
-    "foreign": lambda turn, text, ctx: "Sorry, I only understand English. Could you say that in English?",
+    "emergency": lambda turn, text, ctx: EMERGENCY_REPLY,
+    "foreign": lambda turn, text, ctx: ("I only speak English, I'm afraid." if turn.detail == "speak" else
+                                        "Sorry, I only understand English. Could you say that in English?"),
     "hostile": _hostile,
     "action": _actions,
     "navigate": _actions,
@@ -325,7 +376,9 @@ _HANDLERS = {
     "greeting": _greeting,
     "thanks": lambda turn, text, ctx: "You're welcome!",
     "goodbye": _goodbye,
-    "never_mind": lambda turn, text, ctx: "All right. I'm here if you need me.",
+    "never_mind": lambda turn, text, ctx: ("All right, I'll leave you alone." if turn.detail == "dismiss" and
+                                           not re.search(r"\b(no|nope|nah|not really)\b", text, re.I)
+                                           else "All right. I'm here if you need me."),
     "repeat": _repeat,
     "how_are_you": lambda turn, text, ctx: "I'm doing well, thank you. How can I help you?",
     "identity": _identity,
@@ -340,4 +393,9 @@ _HANDLERS = {
     "feelings": _feelings,
     "joke": _joke,
     "unable": lambda turn, text, ctx: f"Sorry, I can't do that. {_capabilities(turn, text, ctx)}",
+    "compliment": lambda turn, text, ctx: "Thank you, that's kind of you!",
+    "congrats": lambda turn, text, ctx: ("Happy birthday! I hope you have a lovely day."
+                                         if re.search(r"\bbirthday\b", text, re.I) else
+                                         "Congratulations! That's wonderful news."),
+    "math": _math,
 }

@@ -31,7 +31,7 @@ log = logging.getLogger("vlm_robot.reasoning.reasoner")
 
 # turn kinds (reasoning/turns.py) that only a robot is asked: an unseen voice asking them is talking to the robot
 ROBOT_KINDS = frozenset({"perception", "capabilities", "identity", "recording", "place", "navigate", "action",
-                         "memory_ask"})
+                         "memory_ask", "emergency"})
 
 
 @dataclass

@@ -25,9 +25,10 @@ from vlm_robot.reasoning.dialogue import recall_answer_pattern
 from vlm_robot.reasoning.memory import extract_facts
 from vlm_robot.safety.gate import answers_a_question
 
-KINDS = ("empty", "foreign", "hostile", "action", "navigate", "confirm", "greeting", "thanks", "goodbye",
+KINDS = ("empty", "emergency", "foreign", "hostile", "action", "navigate", "confirm", "greeting", "thanks", "goodbye",
          "never_mind", "repeat", "how_are_you", "identity", "capabilities", "recording", "place", "perception",
-         "memory_tell", "memory_ask", "time", "internet", "feelings", "joke", "unable", "open")
+         "memory_tell", "memory_ask", "time", "internet", "feelings", "joke", "unable", "compliment", "congrats",
+         "math", "open")
 
 
 class Embedder(Protocol):
@@ -80,7 +81,7 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
               "is there a cafeteria here"),
     "perception": ("do I look happy", "how do I look", "how many people do you see", "is anyone here",
                    "who is here", "can you see me", "do I look tired",
-                   "what do you see", "describe what is in front of you"),
+                   "what do you see", "describe what is in front of you", "what's that over there"),
     "memory_ask": ("what's my name", "do you remember me", "who am I", "do you know my name"),
     "time": ("what time is it", "what's the date today", "what day is it", "is it morning or afternoon"),
     "internet": ("what's the weather like", "will it rain today", "what's the news", "who won the game last night",
@@ -97,6 +98,9 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
     "unable": ("please open the door", "turn on the lights", "clean the floor", "cook dinner for me",
                "charge my phone", "carry my suitcase upstairs", "call a taxi for me", "remind me to call my sister"),
     "joke": ("tell me a joke", "say something funny", "make me laugh", "do you know any jokes"),
+    # "I love you" was nearest to the attack "I hate you" and got a refusal
+    "compliment": ("I love you", "you're funny", "you're the best", "good job", "well done, robot", "you're so cute",
+                   "you're very clever", "I like you", "you're a good robot"),
     "open": ("I like painting", "what's your favourite colour", "do you like music",
              "tell me a story", "what do you think about cats", "I went to the park today", "sing me a song",
              "what should I cook tonight", "that's interesting", "I love football"),
@@ -137,16 +141,47 @@ _UNABLE = re.compile(
     r"^(?:(?:ok|okay|hey|robot|please|so)\W+)*(?:(?:can|could|would|will) you\W+(?:please\W+)?|please\W+)?"
     r"(?:help me\W+(?:to\W+)?|go and\W+|try to\W+)?"
     r"(?:carry|lift|push|pull|open|close|shut|clean|wash|cook|fix|repair|water|climb|paint|build|plug|unplug|charge|"
-    r"tidy|sweep|vacuum|mop|iron|fold|feed|drive me|call|phone|text|email|order|buy|pay|unlock|lock|"
+    r"tidy|sweep|vacuum|mop|iron|fold|feed|drive me|call|phone|text|email|order|buy|pay|unlock|lock|dance|jump|swim|"
+    r"fly|do a (dance|flip|backflip|cartwheel)|"
     r"(?:turn|switch) (?:on|off)|move (?:this|that|these|those|the|my|our|a|an)|hold (?:this|that|the|my|a|an)|"
     r"make (?:me |us )?(?:a |an |some )?(?:coffee|tea|cup of|sandwich|breakfast|lunch|dinner|food|meal|drink))\b",
     re.I)
+# words that ask for urgent help: said before anything else (a person who fell, "call an ambulance"); the model
+# answered "I need a doctor." with "There is no available doctor for you.", and "Help!" got the robot's skills
+_EMERGENCY = re.compile(
+    r"^\W*(please\W+)?(help|somebody help( me)?|someone help( me)?|help,? please|help,? help)\W*$|"
+    r"\bcall (an?|the|for an?|for the)?\s*(ambulance|police|doctor|paramedics?|fire (brigade|department)|"
+    r"emergency services)\b|\bcall (911|999|112)\b|\bi need (a doctor|an ambulance|medical help|the police|a nurse)\b|"
+    r"\b(heart attack|having a stroke|can'?t breathe|not breathing|i'?m bleeding|is bleeding|unconscious|"
+    r"there'?s a fire|it'?s an emergency|this is an emergency|medical emergency)\b|"
+    r"\b(i|she|he|someone|somebody|my (wife|husband|mother|father|friend|son|daughter)) (just )?(has )?"
+    r"(fell|fallen|collapsed|passed out|fainted)\b", re.I)
+# "go away", a plain "no" with nothing asked: the robot leaves the person be ("Go away." got "I see. Could you
+# tell me a bit more about that?")
+_DISMISS = re.compile(r"^\W*(please\W+)?(go away|leave me alone|get lost|buzz off|not now|no|nope|nah|"
+                      r"no,? thanks?( you)?|not really)\W*(please\W*)?$", re.I)
+_SPEAK = re.compile(r"\b(can|do) you (speak|understand|talk in) (?!to\b|with\b|up\b|louder|slower|english)", re.I)
+_SELF = re.compile(r"\bhow old are you\b|\bare you (a boy|a girl|male|female|a man|a woman|a he|a she)\b|"
+                   r"\bdo you have (feelings|emotions|a soul)\b|\bare you (alive|conscious|human|real|sentient)\b|"
+                   r"\bwhere are you from\b|\bhow long have you been (here|working)\b|\bwho (made|built|created|"
+                   r"designed|programmed) you\b", re.I)
+_HUNGRY = re.compile(r"\bi'?m (so |really |very |a bit |a little )?(hungry|thirsty|starving)\b", re.I)
+_CONGRATS = re.compile(r"\b(it'?s|today is) my birthday\b|\bmy birthday (is )?today\b|\bi (just )?(got|passed|won|"
+                       r"finished)\b.{0,25}\b(job|exam|test|promotion|prize|race|degree|driving test)\b|"
+                       r"\b(i'?m|we'?re) (getting married|engaged|having a baby|pregnant)\b", re.I)
+# where the person is, not a place they look for: the model answered "What floor is this?" with "the 1st one"
+_WHERE_AM_I = re.compile(r"\b(what|which) (floor|building|level|room) (is this|am i on|am i in|are we on|are we in)\b|"
+                         r"\bwhere am i\b|\bwhere are we\b", re.I)
+_NUMBER = r"(-?\d+(?:\.\d+)?|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty)"
+_MATH = re.compile(rf"^\W*(?:what(?:'s| is)|how much is|calculate)\s+{_NUMBER}\s+(plus|minus|times|multiplied by|"
+                   rf"divided by|\+|-|x|\*|/)\s+{_NUMBER}\W*$", re.I)
 _TIME = re.compile(r"\b(what(?:'s| is) the (time|date)|what time is it|what day is (it|today)|what(?:'s| is) "
                    r"today(?:'s date)?|which day is it|the time,? please|(tell|know) (me )?the time)\b", re.I)
 _RECORDING = re.compile(r"\b(are|is) (you|this|it|that|our conversation|the conversation) (being )?"
                         r"(record|film|sav|stor|tap)\w*|\brecording (me|this|us)\b", re.I)
 _REPEAT = re.compile(r"\b(repeat (that|it|yourself|what you said)|say (that|it) again|come again|pardon|"
-                     r"what did you (just )?say)\b", re.I)
+                     r"what did you (just )?say|i (don'?t|didn'?t|do not|did not) (understand|get (that|it)|follow))\b|"
+                     r"^\W*(what|huh|sorry|excuse me|eh)\W*$", re.I)
 _LOOKS = re.compile(r"\b(do|how do) i look\b|\bhow many (people|persons|faces)\b|\b(is|are) (anyone|anybody|someone"
                     r"|somebody|people) (here|there|around|in the room)\b|\bwho(?:'s| is) (here|there|in the room)\b|"
                     r"\bcan you see me\b", re.I)
@@ -217,6 +252,8 @@ class TurnClassifier:
         ws = words(said)
         if not ws:
             return Turn("empty", "pattern")
+        if _EMERGENCY.search(said):
+            return Turn("emergency", "pattern")
         for sub, pattern in _HOSTILE:
             if pattern.search(said) and not (sub == "harm" and _harmless_target(said)):
                 return Turn("hostile", "pattern", detail=sub)
@@ -239,6 +276,12 @@ class TurnClassifier:
             return Turn("place", "pattern")
         if _UNABLE.search(said):
             return Turn("unable", "pattern")
+        for kind, detail, pattern in (("never_mind", "dismiss", _DISMISS), ("foreign", "speak", _SPEAK),
+                                      ("identity", "self", _SELF), ("feelings", "hungry", _HUNGRY),
+                                      ("place", "where am i", _WHERE_AM_I),
+                                      ("congrats", "", _CONGRATS), ("math", "", _MATH)):
+            if pattern.search(said):
+                return Turn(kind, "pattern", detail=detail)
         self._ready.wait()  # a turn said while the examples are embedded (only at start-up) waits for them
         if self._matrix is None:
             return Turn("place", "pattern") if _LOST.search(said) else Turn("open", "default")
@@ -251,9 +294,12 @@ class TurnClassifier:
             return Turn("place", "pattern") if _LOST.search(said) else Turn("open", "embedding", score, example)
         if kind == "hostile":  # by resemblance only: keep the refusal, but say how it was found
             return Turn("hostile", "embedding", score, example, detail="resembles an attack")
+        if kind == "unable" and _WH_QUESTION.search(said):  # "What floor is this?" is not "clean the floor"
+            return Turn("place", "pattern") if _WHERE.search(said) else Turn("open", "embedding", score, example)
         return Turn(kind, "embedding", score, example)
 
 
+_WH_QUESTION = re.compile(r"^\W*(what|where|which|who|when|why|how)\b", re.I)
 _OPENING = re.compile(r"^\W*((hey|hi|hello|ok|okay|excuse me|sorry)\W+)?(robot\W+)?", re.I)
 
 
