@@ -29,6 +29,7 @@ SAID = [  # (id, sentence, what the answer must contain)
     ("d6", "Take me to the bathroom.", "I know the charging station, the kitchen and the entrance."),
     ("d7", "Do I look happy?", "happy"),
     ("d8", "Are you recording me?", "not recording"),
+    ("d9", "I need a doctor.", "emergency services"),
 ]
 
 
@@ -57,4 +58,7 @@ def test_replies_agree_with_the_gates_verdicts(tmp_path):
         assert not contradictions(u["text"], own), (text, u["text"], own)
     [question] = [u for u in answers if u["in_reply_to"] == "d3"]
     assert question["kind"] == "question" and question["id"].startswith("gate-q")  # the gate's, not a second one
+    # the robot cannot call anyone: whoever watches /diagnostics is told, with the words
+    assert any(d["name"] == "reasoning: a person asks for urgent help" and "I need a doctor" in d["message"]
+               for d in obs.seen.of(common.DIAGNOSTICS)), obs.seen.of(common.DIAGNOSTICS)
     assert all(c == 0 for c in obs.exit_codes.values()), obs.exit_codes

@@ -322,6 +322,8 @@ class ReasoningNode(Node):
                 self.pubs[common.UTTERANCE].publish(msg)
             if u.kind == "error" and not apology:  # the person heard an apology; whoever runs the robot sees the fault
                 self.diag.error("no proper reply", u.reason)
+            if "turn: emergency" in u.reason:  # the robot cannot call anyone: whoever watches /diagnostics is told
+                self.diag.error("a person asks for urgent help", u.reason)
         for it in out.intents:
             msg = messages.to_msg("intent", it.to_dict())
             if self._consumer(common.VERDICT) and it.id:
