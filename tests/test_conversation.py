@@ -96,6 +96,19 @@ def test_a_physical_task_no_skill_does_is_declined_by_pattern_and_talk_about_a_t
     ("Can you dance?", "unable", "can't"),  # "Sure, I have a dance routine that will make you laugh."
     ("What's two plus two?", "math", "is 4"),  # "Two plus two is a classic math problem."
     ("Where are the stairs?", "place", "where the stairs are"),
+    ("Hi, I'm Maria.", "memory_tell", "Nice to meet you, Maria."),  # "Maria, welcome to the kitchen!"
+    ("Wait a moment.", "never_mind", "take your time"),  # "Please do not take it too seriously."
+    ("Slow down please.", "capabilities", "move slowly"),
+    ("Where are you going?", "identity", "only move when"),  # "I don't know where the you going is."
+    ("Are you okay?", "how_are_you", "doing well"),
+    ("See you tomorrow, robot.", "goodbye", "Goodbye"),  # a greeting, like "hey robot"
+    ("How far is it?", "place", "don't know the exact distance"),  # "It's a long way, but it is 10 miles."
+    ("Can you play some music?", "unable", "can't"),  # "I'd love to play some music."
+    ("How do you spell robot?", "math", "R, O, B, O, T"),  # a greeting
+    ("Can you count to five?", "math", "1, 2, 3, 4, 5."),
+    ("I'm bored.", "feelings", "joke"),  # "I'm sorry for your lack of enthusiasm, but I can't help with that."
+    ("I'm happy today.", "feelings", "good to hear"),  # "Sorry, I only understand English."
+    ("Everything is fine.", "feelings", "good to hear"),  # "What does that tell you?"
 ])
 def test_everyday_turns_get_the_reply_that_fits(classifier, said, kind, reply):
     turn = classifier.classify(said, places=PLACES)

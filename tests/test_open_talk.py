@@ -18,6 +18,8 @@ from vlm_robot.reasoning.open_talk import (
 
 # (reply, what the person said, expected reason): shapes SmolLM2-135M produced in vlm_robot/benchmarks/open_talk_eval.py
 BAD = [
+    ("La femme de France, la femmère.", "What's the capital of France?", "not English"),
+    ("Je ne comprends pas de l'anglais.", "Can you speak French?", "not English"),
     ("I'm sorry for your loss.", "I like painting.", "condolences for a loss nobody mentioned"),
     ("I'm sorry for your cat's loss.", "My cat is sick.", "condolences for a loss nobody mentioned"),
     ("I'm sorry for any confusion.", "Tell me something interesting.", "apology for a confusion nobody mentioned"),

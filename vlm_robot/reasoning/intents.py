@@ -22,9 +22,9 @@ from vlm_robot.core.types import Intent
 
 # "stop" the command, not a place: "the nearest bus stop?" made the robot say "Stopping." (bench voice)
 _STOP = re.compile(r"\b(?<!bus )(?<!tram )(?<!next )(?<!first )(?<!last )(?<!full )(?<!pit )(?<!the )(?<!a )stop\b"
-                   r"(?! by\b)|\b(halt|freeze|don'?t move|stay (still|there))\b", re.I)
-_APPROACH = re.compile(r"\b(come (here|closer|nearer|over)|(move|get|step|roll) (closer|nearer|over here)|approach|"
-                       r"follow me)\b", re.I)
+                   r"(?! by\b)|\b(halt|freeze|don'?t move|stay (still|there))\b|^\W*(wait|hold on|hang on)\W*$", re.I)
+_APPROACH = re.compile(r"\b(come (here|closer|nearer|over|back|with me)|(move|get|step|roll) (closer|nearer|over here)|"
+                       r"approach|follow me|walk with me)\b", re.I)
 _FAST = re.compile(r"\b(fast|faster|quick(ly)?|full speed|hurry|run)\b", re.I)
 _SLOW = re.compile(r"\b(slow(ly)?|gently|carefully)\b", re.I)
 # an explicit speed ("at 5 meters per second", "speed_mps to 99") is passed on as asked, for the gate to judge

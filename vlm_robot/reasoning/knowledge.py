@@ -185,6 +185,10 @@ def _identity(turn: Turn, text: str, ctx: Context) -> str:
     low = text.lower()
     if re.search(r"\bwho (made|built|created|designed|programmed|makes) you\b", low):
         return f"{me} My software is vlm_robot, an open-source project; the people who run me here set me up."
+    if re.search(r"\bwhere are you (going|headed|off to)\b|\bwhat are you doing\b", low):
+        return "I'm here to help. I only move when someone asks me to and my safety check agrees."
+    if re.search(r"\bdo you (ever )?(sleep|eat|dream|get tired|need)|\bfavou?rite (food|meal|dish|drink)", low):
+        return "I don't eat or sleep. I recharge my batteries at the charging station."
     if re.search(r"\bhow old\b", low):
         return "I'm a robot, so I don't have an age the way people do."
     if re.search(r"\b(boy|girl|male|female|man|woman|he|she)\b", low):
@@ -202,6 +206,8 @@ _HELP_ME = re.compile(r"^\W*((excuse me|hey|hi|hello|robot|please|sorry)\W+)*(ca
 
 
 def _capabilities(turn: Turn, text: str, ctx: Context) -> str:
+    if turn.detail == "slow":
+        return "All right. I always move slowly, and I stop whenever you say stop."
     if turn.kind == "capabilities" and _HELP_ME.search(text):
         return "Of course. What do you need?"  # asked for help, not for a list of skills
     skills = [s for t, s in _SKILLS.items() if t in vocabulary.VOCABULARY]
@@ -219,6 +225,9 @@ def _recording(turn: Turn, text: str, ctx: Context) -> str:
 
 
 def _place(turn: Turn, text: str, ctx: Context) -> str:
+    if turn.detail == "distance":
+        there = f" I can take you to {place_list(ctx.places)}: say 'take me to' and the place." if ctx.places else ""
+        return f"I don't know the exact distance.{there}"
     if turn.detail == "where am i":  # the robot knows places by name, not floors or rooms
         there = f" I know {place_list(ctx.places)}, and can take you there." if ctx.places else ""
         return f"I'm sorry, I don't know the name of this floor or room.{there}"
@@ -240,10 +249,11 @@ def _perception(turn: Turn, text: str, ctx: Context) -> str:
     if not re.search(r"\b(i|me|my|you|anyone|anybody|someone|somebody|people|person|persons|who|whom|here|faces?|"
                      r"look|looks|happy|sad|angry|upset|tired)\b", low):  # a thing, not a person: the VLM's question
         return "I can't make that out right now. I can tell you who is in view and how they look."
-    if re.search(r"\b(do|how do) i look\b|\bcan you see me\b", low):
+    if re.search(r"\b(do|how do) i look\b|\bcan you see me\b|\bam i (smiling|frowning|crying|happy|sad)\b", low):
         if ctx.speaker is None:
             return "I can't see you right now. Could you step in front of my camera?"
         p = ctx.speaker
+        low = low.replace("smiling", "happy").replace("frowning", "upset").replace("crying", "sad")
         asked = next((m for m in ("happy", "sad", "angry", "surprised", "scared", "tired", "upset") if m in low), "")
         mood = {"surprise": "surprised", "fear": "worried"}.get(p.mood, p.mood)
         if "see me" in low:
@@ -268,6 +278,9 @@ def _memory_tell(turn: Turn, text: str, ctx: Context) -> str:
 
 
 def _memory_ask(turn: Turn, text: str, ctx: Context) -> str:
+    if turn.detail == "likes":  # the model answered "What do I like?" with "music" after "I like coffee"
+        likes = ctx.memory.facts.get("likes") if ctx.memory is not None else None
+        return f"You told me you like {likes}." if likes else "You haven't told me what you like yet."
     name = _name(ctx)
     return name_answer(text, name) if name else "I don't know your name yet. What should I call you?"
 
@@ -289,6 +302,10 @@ def _internet(turn: Turn, text: str, ctx: Context) -> str:
 
 def _feelings(turn: Turn, text: str, ctx: Context) -> str:
     low = text.lower()
+    if turn.detail == "good":
+        return "That's good to hear!"
+    if turn.detail == "bored":
+        return "Would you like to hear a joke? Or ask me what I see around us."
     if turn.detail == "hungry":
         if "kitchen" in ctx.places:
             return "There is a kitchen here. Say 'take me to the kitchen' and I'll guide you there."
@@ -335,8 +352,15 @@ _NUMBERS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "si
 
 def _math(turn: Turn, text: str, ctx: Context) -> str:
     """ "What's two plus two?": the model said "Two plus two is a classic math problem." """
-    from vlm_robot.reasoning.turns import _MATH
+    from vlm_robot.reasoning.turns import _MATH, _SPELL_COUNT
 
+    if turn.detail == "spell":
+        m = _SPELL_COUNT.search(text)
+        if m[2]:
+            n = min(20, int(_NUMBERS.get(m[2].lower(), m[2]) if m[2].lower() in _NUMBERS else m[2]))
+            return ", ".join(str(i) for i in range(1, n + 1)) + "." if n >= 1 else "Zero."
+        word = m[1] or m[3]
+        return f"{word.capitalize()}: " + ", ".join(c.upper() for c in word) + "."
     m = _MATH.search(text)
     if m is None:
         return "I can only do simple sums, like: what is two plus two?"
@@ -376,7 +400,8 @@ _HANDLERS = {
     "greeting": _greeting,
     "thanks": lambda turn, text, ctx: "You're welcome!",
     "goodbye": _goodbye,
-    "never_mind": lambda turn, text, ctx: ("All right, I'll leave you alone." if turn.detail == "dismiss" and
+    "never_mind": lambda turn, text, ctx: "Sure, take your time." if turn.detail == "wait" else (
+                                          "All right, I'll leave you alone." if turn.detail == "dismiss" and
                                            not re.search(r"\b(no|nope|nah|not really)\b", text, re.I)
                                            else "All right. I'm here if you need me."),
     "repeat": _repeat,
@@ -393,7 +418,8 @@ _HANDLERS = {
     "feelings": _feelings,
     "joke": _joke,
     "unable": lambda turn, text, ctx: f"Sorry, I can't do that. {_capabilities(turn, text, ctx)}",
-    "compliment": lambda turn, text, ctx: "Thank you, that's kind of you!",
+    "compliment": lambda turn, text, ctx: ("You're welcome! I'm glad I could help." if re.search(r"\bthank", text, re.I)
+                                           else "Thank you, that's kind of you!"),
     "congrats": lambda turn, text, ctx: ("Happy birthday! I hope you have a lovely day."
                                          if re.search(r"\bbirthday\b", text, re.I) else
                                          "Congratulations! That's wonderful news."),

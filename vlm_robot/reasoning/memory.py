@@ -40,12 +40,24 @@ _NOT_NAMES = {"not", "no", "never", "sorry", "a", "an", "the", "robot", "you", "
 _FORGET = re.compile(r"\bforget (?:me|my name|about me|everything about me)\b", re.IGNORECASE)
 
 
+# "Hi, I'm Maria.": a capitalised word after "I'm" in a short introduction (the recogniser capitalises names; "I'm
+# tired" is not one). Case-sensitive on the name, so "I'm fine" and "I'm English" are not names
+_INTRODUCTION = re.compile(r"^\W*(?:(?i:hi|hello|hey|good (?:morning|afternoon|evening))(?i: there| robot)?\W+)?"
+                           r"(?i:i am|i'm|this is)\s+([A-Z][a-z'\-]{1,30})(?:\W+(?i:and\b.*|nice to meet you.*))?\W*$")
+_NOT_INTRODUCED = {"English", "French", "German", "Spanish", "Italian", "American", "British", "Chinese", "Japanese",
+                   "Indian", "Russian", "Fine", "Good", "Okay", "Ok", "Here", "Back", "Sorry", "Lost", "Happy", "Sad",
+                   "Tired", "Hungry", "Done", "Ready", "Busy", "Well", "Great", "Robot", "Just", "Not", "So", "Very"}
+
+
 def extract_facts(text: str) -> dict[str, str]:
     """Facts a person says about themselves, by fixed patterns: ``{"name": "Alice", "likes": "tea"}``."""
     facts: dict[str, str] = {}
+    m = _INTRODUCTION.search(text.strip())
+    if m and m[1] not in _NOT_INTRODUCED:
+        facts["name"] = m[1]
     for key, pattern in _FACTS:
         m = pattern.search(text)
-        if m is None:
+        if m is None or key in facts:
             continue
         value = m[1].strip(" ,'-")
         if key == "name":

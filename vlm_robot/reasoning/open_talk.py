@@ -285,6 +285,13 @@ def _prompt_echo(reply: str, system_prompt: str) -> str:
     return ""
 
 
+def _english(words: list[str]) -> bool:
+    """At least one word in four is one of the most common English words (the robot speaks English only)."""
+    from vlm_robot.reasoning.turns import _ENGLISH
+
+    return 4 * sum(w.lower() in _ENGLISH for w in words) >= len(words)
+
+
 def failure_shape(reply: str, user_text: str, system_prompt: str = "", robot_name: str = "",
                   min_words: int = 3, max_chars: int = 180, example_topics: frozenset[str] = frozenset()) -> str:
     """Why ``reply`` to ``user_text`` should not be said, or ``""`` when it has no known failure shape.
@@ -304,6 +311,9 @@ def failure_shape(reply: str, user_text: str, system_prompt: str = "", robot_nam
     shape = _plain_shape(text, user_text)
     if shape:
         return shape
+    # "What's the capital of France?" -> "La femme de France, la femmère." (a few words may be names or rare words)
+    if len(words) >= 4 and not _english(words):
+        return "not English"
     m = _IM_NAME.search(text)
     if m and m[1] not in _NOT_NAMES and (not robot_name or m[1].lower() not in robot_name.lower()):
         return f"gives itself a name ({m[0]})"
@@ -371,6 +381,8 @@ def early_shape(partial: str, user_text: str) -> str:
     shape = _plain_shape(text, user_text)
     if shape:
         return shape
+    if len(_words(text)) >= 4 and not _english(_words(text)):
+        return "not English"
     if _META.search(text):
         return "talks about the exchange instead of in it"
     if _SCRIPT.search(text):

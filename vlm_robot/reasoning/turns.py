@@ -69,7 +69,8 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
                    "that's all", "that's all for now", "that will be all", "that's it, nothing else"),
     "repeat": ("can you repeat that", "say that again please", "pardon?", "what did you say?",
                "sorry, I didn't hear you", "could you say it once more"),
-    "how_are_you": ("how are you", "how are you doing today", "how's it going", "are you doing well"),
+    "how_are_you": ("how are you", "how are you doing today", "how's it going", "are you doing well", "are you okay",
+                    "are you alright"),
     "identity": ("what is your name", "who are you", "what are you", "are you a robot",
                  "tell me about yourself", "who made you"),
     "capabilities": ("what can you do", "how can you help me", "what are you able to do", "what are your skills",
@@ -142,7 +143,8 @@ _UNABLE = re.compile(
     r"(?:help me\W+(?:to\W+)?|go and\W+|try to\W+)?"
     r"(?:carry|lift|push|pull|open|close|shut|clean|wash|cook|fix|repair|water|climb|paint|build|plug|unplug|charge|"
     r"tidy|sweep|vacuum|mop|iron|fold|feed|drive me|call|phone|text|email|order|buy|pay|unlock|lock|dance|jump|swim|"
-    r"fly|do a (dance|flip|backflip|cartwheel)|"
+    r"fly|do a (dance|flip|backflip|cartwheel)|play (some |a |the |me )?(music|song|radio|video|game)|"
+    r"set (a |an |the )?(timer|alarm|reminder)|remind me|"
     r"(?:turn|switch) (?:on|off)|move (?:this|that|these|those|the|my|our|a|an)|hold (?:this|that|the|my|a|an)|"
     r"make (?:me |us )?(?:a |an |some )?(?:coffee|tea|cup of|sandwich|breakfast|lunch|dinner|food|meal|drink))\b",
     re.I)
@@ -161,10 +163,21 @@ _EMERGENCY = re.compile(
 _DISMISS = re.compile(r"^\W*(please\W+)?(go away|leave me alone|get lost|buzz off|not now|no|nope|nah|"
                       r"no,? thanks?( you)?|not really)\W*(please\W*)?$", re.I)
 _SPEAK = re.compile(r"\b(can|do) you (speak|understand|talk in) (?!to\b|with\b|up\b|louder|slower|english)", re.I)
-_SELF = re.compile(r"\bhow old are you\b|\bare you (a boy|a girl|male|female|a man|a woman|a he|a she)\b|"
+_SELF = re.compile(r"\bhow old are you\b|\bdo you (ever )?(sleep|eat|dream|get tired|need (to )?sleep)\b|"
+                   r"\bwhere are you (going|headed|off to)\b|\bwhat are you doing\b|\byour favou?rite (food|meal|dish|"
+                   r"drink)\b|\bare you (a boy|a girl|male|female|a man|a woman|a he|a she)\b|"
                    r"\bdo you have (feelings|emotions|a soul)\b|\bare you (alive|conscious|human|real|sentient)\b|"
                    r"\bwhere are you from\b|\bhow long have you been (here|working)\b|\bwho (made|built|created|"
                    r"designed|programmed) you\b", re.I)
+_LIKES_ASK = re.compile(r"\bwhat do i (like|love|enjoy)\b|\bdo you remember what i (like|love|enjoy)\b", re.I)
+_WAIT = re.compile(r"^\W*(ok(ay)?\W+)?(wait|hold on|hang on) (a|one|just a) (moment|second|sec|minute|bit)\W*$|"
+                   r"^\W*(one|just a) (moment|second|minute)( please)?\W*$|^\W*give me a (moment|second|minute)\W*",
+                   re.I)
+_SLOW = re.compile(r"\bslow down\b|\bnot so fast\b|\b(go|move|drive) (more )?slow(er|ly)\b", re.I)
+_DISTANCE = re.compile(r"\bhow far\b|\bis it far\b|\bhow long (does it|will it) take\b", re.I)
+_GOOD_MOOD = re.compile(r"\bi'?m (so |really |very |feeling )?(happy|glad|good|great|fine|well|excited|doing (well|"
+                        r"fine|good|great))\b|\beverything(?:'s| is) (fine|good|great|ok|okay|alright)\b", re.I)
+_BORED = re.compile(r"\bi'?m (so |really |very |a bit |a little )?bored\b", re.I)
 _HUNGRY = re.compile(r"\bi'?m (so |really |very |a bit |a little )?(hungry|thirsty|starving)\b", re.I)
 _CONGRATS = re.compile(r"\b(it'?s|today is) my birthday\b|\bmy birthday (is )?today\b|\bi (just )?(got|passed|won|"
                        r"finished)\b.{0,25}\b(job|exam|test|promotion|prize|race|degree|driving test)\b|"
@@ -173,6 +186,8 @@ _CONGRATS = re.compile(r"\b(it'?s|today is) my birthday\b|\bmy birthday (is )?to
 _WHERE_AM_I = re.compile(r"\b(what|which) (floor|building|level|room) (is this|am i on|am i in|are we on|are we in)\b|"
                          r"\bwhere am i\b|\bwhere are we\b", re.I)
 _NUMBER = r"(-?\d+(?:\.\d+)?|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty)"
+_SPELL_COUNT = re.compile(r"\bhow do you spell ([a-z]+)\b|\bcount to (\d+|one|two|three|four|five|six|seven|eight"
+                         r"|nine|ten|eleven|twelve|twenty)\b|\bspell ([a-z]+)\b", re.I)
 _MATH = re.compile(rf"^\W*(?:what(?:'s| is)|how much is|calculate)\s+{_NUMBER}\s+(plus|minus|times|multiplied by|"
                    rf"divided by|\+|-|x|\*|/)\s+{_NUMBER}\W*$", re.I)
 _TIME = re.compile(r"\b(what(?:'s| is) the (time|date)|what time is it|what day is (it|today)|what(?:'s| is) "
@@ -184,7 +199,7 @@ _REPEAT = re.compile(r"\b(repeat (that|it|yourself|what you said)|say (that|it) 
                      r"^\W*(what|huh|sorry|excuse me|eh)\W*$", re.I)
 _LOOKS = re.compile(r"\b(do|how do) i look\b|\bhow many (people|persons|faces)\b|\b(is|are) (anyone|anybody|someone"
                     r"|somebody|people) (here|there|around|in the room)\b|\bwho(?:'s| is) (here|there|in the room)\b|"
-                    r"\bcan you see me\b", re.I)
+                    r"\bcan you see me\b|\bam i (smiling|frowning|crying|happy|sad)\b", re.I)
 _IDENTITY = re.compile(r"\bwhat(?:'s| is) your name\b|\bwho are you\b|\bwhat are you\W*$|\bdo you have a name\b", re.I)
 _FEELING = re.compile(r"\bi(?:'m| am| feel| have been| 've been)( so| really| a bit| a little| very| quite| kind of)?"
                       r" (sad|lonely|alone|stressed|tired|exhausted|worried|anxious|nervous|upset|down|depressed|"
@@ -201,7 +216,10 @@ _ENGLISH = frozenset(
     "or an will my one all would there their what so up out if about who get which go me when make can like time no "
     "just him know take people into year your good some could them see other than then now look only come its over "
     "think also back after use two how our work first well way even new want because any these give day most us is "
-    "are was am hi hello hey thanks thank please yes where why robot sorry okay ok".split())
+    "are was am hi hello hey thanks thank please yes where why robot sorry okay ok "
+    # contractions are words too: "I'm happy today." had none of the list and was taken for another language
+    "i'm it's you're don't that's i've i'll can't what's let's isn't doesn't didn't won't there's he's she's we're "
+    "they're".split())
 
 
 def words(text: str) -> list[str]:
@@ -268,6 +286,8 @@ class TurnClassifier:
             return Turn("memory_tell", "pattern")
         if recall_answer_pattern(said):
             return Turn("memory_ask", "pattern")
+        if _LIKES_ASK.search(said):
+            return Turn("memory_ask", "pattern", detail="likes")
         for kind, pattern in (("time", _TIME), ("recording", _RECORDING), ("repeat", _REPEAT),
                               ("perception", _LOOKS), ("identity", _IDENTITY), ("feelings", _FEELING)):
             if pattern.search(said):
@@ -278,7 +298,10 @@ class TurnClassifier:
             return Turn("unable", "pattern")
         for kind, detail, pattern in (("never_mind", "dismiss", _DISMISS), ("foreign", "speak", _SPEAK),
                                       ("identity", "self", _SELF), ("feelings", "hungry", _HUNGRY),
-                                      ("place", "where am i", _WHERE_AM_I),
+                                      ("place", "where am i", _WHERE_AM_I), ("place", "distance", _DISTANCE),
+                                      ("never_mind", "wait", _WAIT), ("capabilities", "slow", _SLOW),
+                                      ("feelings", "good", _GOOD_MOOD), ("feelings", "bored", _BORED),
+                                      ("math", "spell", _SPELL_COUNT),
                                       ("congrats", "", _CONGRATS), ("math", "", _MATH)):
             if pattern.search(said):
                 return Turn(kind, "pattern", detail=detail)
@@ -301,12 +324,13 @@ class TurnClassifier:
 
 _WH_QUESTION = re.compile(r"^\W*(what|where|which|who|when|why|how)\b", re.I)
 _OPENING = re.compile(r"^\W*((hey|hi|hello|ok|okay|excuse me|sorry)\W+)?(robot\W+)?", re.I)
+_VOCATIVE = re.compile(r"\W+robot\W*$", re.I)  # "See you tomorrow, robot." was a greeting (like "hey robot")
 
 
 def _without_opening(text: str) -> str:
     """"Robot, what do you see?" -> "what do you see?": a greeting or the robot's name before a request does not
     make the request a greeting (the embedding put it next to "hey robot")."""
-    rest = _OPENING.sub("", text, count=1).strip()
+    rest = _VOCATIVE.sub(".", _OPENING.sub("", text, count=1)).strip()
     return rest if len(words(rest)) >= 2 else text
 
 
