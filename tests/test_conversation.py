@@ -118,6 +118,18 @@ def test_everyday_turns_get_the_reply_that_fits(classifier, said, kind, reply):
     assert reply in knowledge.answer(turn, said, ctx)
 
 
+def test_no_to_are_you_all_right_is_not_let_be(classifier):
+    """The greeting to a sad person asks "Is everything all right?"; "No." then means things are not."""
+    turn = classifier.classify("No.", places=PLACES)
+    asked = Context(people=[], speaker=None, memory=None, places=PLACES, recording=True, now=0.0, robot_name="",
+                    last_reply="Hello. You look a little sad. Is everything all right? Can I help?", verdicts=[],
+                    pending=None)
+    assert "sorry to hear" in knowledge.answer(turn, "No.", asked)
+    plain = Context(people=[], speaker=None, memory=None, places=PLACES, recording=True, now=0.0, robot_name="",
+                    last_reply="", verdicts=[], pending=None)
+    assert knowledge.answer(turn, "No.", plain) == "All right. I'm here if you need me."
+
+
 def test_a_question_naming_a_place_is_a_place_turn_even_misheard(classifier):
     assert classifier.classify("wher is teh kitchn?", places=PLACES).kind == "place"
     assert knowledge.find_place("wher is teh kitchn?", PLACES)[0] == "kitchen"

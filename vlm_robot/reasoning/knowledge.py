@@ -171,6 +171,17 @@ def _greeting(turn: Turn, text: str, ctx: Context) -> str:
     return f"Hello, {name}! How can I help you?" if name else "Hello! How can I help you?"
 
 
+def _never_mind(turn: Turn, text: str, ctx: Context) -> str:
+    if turn.detail == "wait":
+        return "Sure, take your time."
+    if turn.detail == "dismiss" and not re.search(r"\b(no|nope|nah|not really)\b", text, re.I):
+        return "All right, I'll leave you alone."
+    if turn.detail == "dismiss" and re.search(r"\b(all right|alright|okay|ok|well|fine)\?", ctx.last_reply, re.I):
+        # "No." to the greeting's "Is everything all right?": things are not all right
+        return "I'm sorry to hear that. Would you like to tell me what's wrong? I'm here to listen."
+    return "All right. I'm here if you need me."
+
+
 def _goodbye(turn: Turn, text: str, ctx: Context) -> str:
     name = _name(ctx)
     return f"Goodbye, {name}! Take care." if name else "Goodbye! Take care."
@@ -400,10 +411,7 @@ _HANDLERS = {
     "greeting": _greeting,
     "thanks": lambda turn, text, ctx: "You're welcome!",
     "goodbye": _goodbye,
-    "never_mind": lambda turn, text, ctx: "Sure, take your time." if turn.detail == "wait" else (
-                                          "All right, I'll leave you alone." if turn.detail == "dismiss" and
-                                           not re.search(r"\b(no|nope|nah|not really)\b", text, re.I)
-                                           else "All right. I'm here if you need me."),
+    "never_mind": _never_mind,
     "repeat": _repeat,
     "how_are_you": lambda turn, text, ctx: "I'm doing well, thank you. How can I help you?",
     "identity": _identity,

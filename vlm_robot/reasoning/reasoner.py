@@ -180,6 +180,7 @@ class Reasoner:
                 continue
             text = d.detail["text"]
             out.utterances.append(Utterance(text, "greeting", d.reason, d.stamp, d.person_id, id=self._id("u")))
+            self._last_reply[d.person_id] = text  # "What?" repeats it; a "No." answers its question
             self.policy.note_robot_said(text, d.stamp)
             if self.dialogue is not None:
                 self.dialogue.note_robot_said(text)
