@@ -109,7 +109,15 @@ def test_a_physical_task_no_skill_does_is_declined_by_pattern_and_talk_about_a_t
     ("I'm bored.", "feelings", "joke"),  # "I'm sorry for your lack of enthusiasm, but I can't help with that."
     ("I'm happy today.", "feelings", "good to hear"),  # "Sorry, I only understand English."
     ("Everything is fine.", "feelings", "good to hear"),  # "What does that tell you?"
+    ("My friend fell down the stairs.", "emergency", "emergency services"),
+    ("Do you speak Spanish?", "foreign", "only speak English"),
 ])
+
+
+@pytest.mark.parametrize("said", ["I fell in love.", "I fell asleep on the sofa.", "Do you understand me?",
+                                  "Can you speak louder?", "Help me please.", "Call me later."])
+def test_words_that_only_look_like_an_emergency_or_a_language_question_are_not(classifier, said):
+    assert classifier.classify(said, places=PLACES).kind not in ("emergency", "foreign", "memory_tell"), said
 def test_everyday_turns_get_the_reply_that_fits(classifier, said, kind, reply):
     turn = classifier.classify(said, places=PLACES)
     ctx = Context(people=[], speaker=None, memory=None, places=PLACES, recording=True, last_reply="", verdicts=[],

@@ -36,7 +36,8 @@ _FACTS: tuple[tuple[str, re.Pattern[str]], ...] = (
                          re.IGNORECASE)),
 )
 _JOINERS = {"and", "but", "or", "so", "i", "im", "from", "here", "too", "nice", "please", "thanks", "by", "the"}
-_NOT_NAMES = {"not", "no", "never", "sorry", "a", "an", "the", "robot", "you", "it", "what", "that"}
+_NOT_NAMES = {"not", "no", "never", "sorry", "a", "an", "the", "robot", "you", "it", "what", "that", "later", "back",
+              "tomorrow", "soon", "now", "when", "if", "please", "anytime", "again"}
 _FORGET = re.compile(r"\bforget (?:me|my name|about me|everything about me)\b", re.IGNORECASE)
 
 

@@ -156,13 +156,15 @@ _EMERGENCY = re.compile(
     r"emergency services)\b|\bcall (911|999|112)\b|\bi need (a doctor|an ambulance|medical help|the police|a nurse)\b|"
     r"\b(heart attack|having a stroke|can'?t breathe|not breathing|i'?m bleeding|is bleeding|unconscious|"
     r"there'?s a fire|it'?s an emergency|this is an emergency|medical emergency)\b|"
-    r"\b(i|she|he|someone|somebody|my (wife|husband|mother|father|friend|son|daughter)) (just )?(has )?"
-    r"(fell|fallen|collapsed|passed out|fainted)\b", re.I)
+    r"\b(i|she|he|someone|somebody|my (wife|husband|mother|father|friend|son|daughter)) (just )?(has |have )?"
+    r"((fell|fallen)( down| over| off\b.*| on the floor\b.*| and (can'?t|cannot) get up\b.*)?\W*$|(fell|fallen) "
+    r"(down|over|off)\b|collapsed|passed out|fainted)", re.I)
 # "go away", a plain "no" with nothing asked: the robot leaves the person be ("Go away." got "I see. Could you
 # tell me a bit more about that?")
 _DISMISS = re.compile(r"^\W*(please\W+)?(go away|leave me alone|get lost|buzz off|not now|no|nope|nah|"
                       r"no,? thanks?( you)?|not really)\W*(please\W*)?$", re.I)
-_SPEAK = re.compile(r"\b(can|do) you (speak|understand|talk in) (?!to\b|with\b|up\b|louder|slower|english)", re.I)
+_SPEAK = re.compile(r"\b(can|do) you (speak|understand|talk in) (?!to\b|with\b|up\b|me\b|us\b|what\b|that\b|it\b|"
+                    r"him\b|her\b|them\b|louder|slower|more|english|a bit)", re.I)
 _SELF = re.compile(r"\bhow old are you\b|\bdo you (ever )?(sleep|eat|dream|get tired|need (to )?sleep)\b|"
                    r"\bwhere are you (going|headed|off to)\b|\bwhat are you doing\b|\byour favou?rite (food|meal|dish|"
                    r"drink)\b|\bare you (a boy|a girl|male|female|a man|a woman|a he|a she)\b|"
@@ -205,7 +207,7 @@ _FEELING = re.compile(r"\bi(?:'m| am| feel| have been| 've been)( so| really| a 
                       r" (sad|lonely|alone|stressed|tired|exhausted|worried|anxious|nervous|upset|down|depressed|"
                       r"scared|afraid|frustrated|overwhelmed|dizzy|faint|sick|unwell|ill|nauseous|hurt|in pain|"
                       r"bleeding)\b|\b(rough|bad|terrible|awful|hard|long|horrible) day\b|\bmy \w+ (hurts|aches)\b|"
-                      r"\bi (can'?t|cannot) breathe\b|\bi (fell|have fallen)\b|\bdon'?t feel (well|good)\b", re.I)
+                      r"\bi (can'?t|cannot) breathe\b|\bi (fell|have fallen)( down| over| off\b.*)?\W*$|\bdon'?t feel (well|good)\b", re.I)
 _WHERE = re.compile(r"\b(where|wher|whre|how do i get|how can i get|which way|way to|find|lost|looking for|"
                     r"directions?)\b", re.I)
 _LOST = re.compile(r"\b(i'?m|i am) lost\b|\blooking for\b|\bwhere(?:'s| is| are| can i find)\b|\bhow (do|can) i get"
