@@ -207,7 +207,8 @@ _FEELING = re.compile(r"\bi(?:'m| am| feel| have been| 've been)( so| really| a 
                       r" (sad|lonely|alone|stressed|tired|exhausted|worried|anxious|nervous|upset|down|depressed|"
                       r"scared|afraid|frustrated|overwhelmed|dizzy|faint|sick|unwell|ill|nauseous|hurt|in pain|"
                       r"bleeding)\b|\b(rough|bad|terrible|awful|hard|long|horrible) day\b|\bmy \w+ (hurts|aches)\b|"
-                      r"\bi (can'?t|cannot) breathe\b|\bi (fell|have fallen)( down| over| off\b.*)?\W*$|\bdon'?t feel (well|good)\b", re.I)
+                      r"\bi (can'?t|cannot) breathe\b|\bi (fell|have fallen)( down| over| off\b.*)?\W*$|"
+                      r"\bdon'?t feel (well|good)\b", re.I)
 _WHERE = re.compile(r"\b(where|wher|whre|how do i get|how can i get|which way|way to|find|lost|looking for|"
                     r"directions?)\b", re.I)
 _LOST = re.compile(r"\b(i'?m|i am) lost\b|\blooking for\b|\bwhere(?:'s| is| are| can i find)\b|\bhow (do|can) i get"
