@@ -18,6 +18,8 @@ from vlm_robot.reasoning.open_talk import (
 
 # (reply, what the person said, expected reason): shapes SmolLM2-135M produced in vlm_robot/benchmarks/open_talk_eval.py
 BAD = [
+    ('The winner is a robot named "Echo" who has been tasked with helping people.', "What's the winner like?",
+     "invents someone named Echo"),
     ("La femme de France, la femmère.", "What's the capital of France?", "not English"),
     ("Je ne comprends pas de l'anglais.", "Can you speak French?", "not English"),
     ("I'm sorry for your loss.", "I like painting.", "condolences for a loss nobody mentioned"),

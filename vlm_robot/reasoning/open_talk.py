@@ -285,6 +285,9 @@ def _prompt_echo(reply: str, system_prompt: str) -> str:
     return ""
 
 
+_NAMED = re.compile(r"\b(?:named|called)\s+[\"“']?([A-Z][a-z]+)")
+
+
 def _english(words: list[str]) -> bool:
     """At least one word in four is one of the most common English words (the robot speaks English only)."""
     from vlm_robot.reasoning.turns import _ENGLISH
@@ -319,6 +322,9 @@ def failure_shape(reply: str, user_text: str, system_prompt: str = "", robot_nam
         return f"gives itself a name ({m[0]})"
     if _BIOGRAPHY.search(text):
         return "invents a life story"
+    m = _NAMED.search(text)
+    if m and m[1].lower() not in user_text.lower():  # "The winner is a robot named "Echo" who ..." (heard "weather")
+        return f"invents someone named {m[1]}"
     if _TIME_CLAIM.search(text):
         return "claims the time or date"
     if _WEATHER_CLAIM.search(text):
