@@ -164,7 +164,8 @@ _EMERGENCY = re.compile(
 _DISMISS = re.compile(r"^\W*(please\W+)?(go away|leave me alone|get lost|buzz off|not now|no|nope|nah|"
                       r"no,? thanks?( you)?|not really)\W*(please\W*)?$", re.I)
 _SPEAK = re.compile(r"\b(can|do) you (speak|understand|talk in) (?!to\b|with\b|up\b|me\b|us\b|what\b|that\b|it\b|"
-                    r"him\b|her\b|them\b|louder|slower|slowly|more|english|a bit|a little|clearly|quietly|softly|again|properly)",
+                    r"him\b|her\b|them\b|louder|slower|slowly|more|english|a bit|a little|clearly|quietly|softly|"
+                    r"again|properly)",
                     re.I)
 _SELF = re.compile(r"\bhow old are you\b|\bdo you (ever )?(sleep|eat|dream|get tired|need (to )?sleep)\b|"
                    r"\bwhere are you (going|headed|off to)\b|\bwhat are you doing\b|\byour favou?rite (food|meal|dish|"
