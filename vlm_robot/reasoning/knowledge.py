@@ -227,6 +227,17 @@ def _capabilities(turn: Turn, text: str, ctx: Context) -> str:
             "I can also tell you what I see and remember your name.")
 
 
+def _unable(turn: Turn, text: str, ctx: Context) -> str:
+    """A no, and the robot's main skills in one sentence: the whole list took 15 s to say after every no."""
+    skills = [s for t, s in (("fetch", "fetch things"), ("approach", "come over to you"), ("navigate", "")) if
+              t in vocabulary.VOCABULARY and s]
+    if ctx.places and "navigate" in vocabulary.VOCABULARY:
+        skills.append("take you to " + place_list(ctx.places).replace(" and ", " or "))
+    can = f" I can {', '.join(skills[:-1])} or {skills[-1]}." if len(skills) > 1 else \
+        (f" I can {skills[0]}." if skills else "")
+    return f"Sorry, I can't do that.{can} Ask me what else I can do."
+
+
 def _recording(turn: Turn, text: str, ctx: Context) -> str:
     if ctx.recording is None:
         return "I can't tell whether this session is being recorded; please ask the person who runs me."
@@ -425,7 +436,7 @@ _HANDLERS = {
     "internet": _internet,
     "feelings": _feelings,
     "joke": _joke,
-    "unable": lambda turn, text, ctx: f"Sorry, I can't do that. {_capabilities(turn, text, ctx)}",
+    "unable": _unable,
     "compliment": lambda turn, text, ctx: ("You're welcome! I'm glad I could help." if re.search(r"\bthank", text, re.I)
                                            else "Thank you, that's kind of you!"),
     "congrats": lambda turn, text, ctx: ("Happy birthday! I hope you have a lovely day."
