@@ -39,3 +39,22 @@ def test_crashed_safety_gate_is_restarted_and_answers_again(tmp_path, single_pro
             answered = obs.wait_for(lambda s: len(s.of(common.VERDICT)) >= 1, 1.0)
         assert answered, "the restarted safety gate never answered"
         assert obs.seen.of(common.VERDICT)[0]["approved"]
+
+
+def test_a_node_that_cannot_start_is_restarted_less_and_less_often_and_says_why(tmp_path):
+    """camera_node pointed at a file that does not exist exits at once, each time: the delays double (0.2, 0.4,
+    0.8 s, ...) instead of a restart every 0.2 s, and its last log line says why."""
+    g = graph.Graph([s for s in graph.NODES if s.name == "camera"], {"camera": {"source": "/no/such/video.mp4"}},
+                    log_dir=tmp_path, respawn_delay=0.2)
+    delays = []
+    g.start()
+    try:
+        deadline = time.monotonic() + 90
+        while len(delays) < 4 and time.monotonic() < deadline:
+            for gone in g.poll():
+                delays.append(g.restart_in["camera"])
+            time.sleep(0.05)
+    finally:
+        g.stop()
+    assert delays == [0.2, 0.4, 0.8, 1.6], delays
+    assert "neither a device" in g.last_words("camera") and "/no/such/video.mp4" in g.last_words("camera")

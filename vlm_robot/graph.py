@@ -71,6 +71,11 @@ def composed_command(specs: list[NodeSpec], cfg: Path, overrides: dict[str, dict
     return cmd
 
 
+# a process that exits this soon after its start, again and again, is restarted less and less often
+FAST_EXIT_S = 10.0
+MAX_RESPAWN_DELAY_S = 30.0
+
+
 class Graph:
     """Starts node processes, restarts crashed ones, stops them all in order.
 
@@ -78,7 +83,10 @@ class Graph:
         nodes: which of :data:`NODES` to run.
         overrides: per node name, extra ``param:=value`` pairs.
         log_dir: each node's output goes to ``<log_dir>/<name>.log`` (None: inherit the terminal).
-        respawn: restart a node that exits unexpectedly, after ``respawn_delay`` seconds.
+        respawn: restart a node that exits unexpectedly, after ``respawn_delay`` seconds; one that keeps exiting
+            within :data:`FAST_EXIT_S` of its start waits twice as long each time, up to :data:`MAX_RESPAWN_DELAY_S`
+            (a node that cannot start, restarted every second or two, only loaded the machine). Restarts happen
+            in :meth:`poll`, which the owner calls in a loop.
         single_process: run the nodes in one process (:data:`COMPOSED`), but those named in ``apart``;
             ``procs``, ``restarts``, the exit codes and the log files are then per process: ``composed``
             and the names in ``apart`` (:meth:`process_of` finds a node's process).
@@ -97,6 +105,10 @@ class Graph:
         self.respawn_delay = respawn_delay
         self.procs: dict[str, subprocess.Popen] = {}
         self.restarts: dict[str, int] = {}
+        self.restart_in: dict[str, float] = {}  # unit -> seconds until its pending restart, as set by poll()
+        self._started_at: dict[str, float] = {}
+        self._fast_exits: dict[str, int] = {}  # unit -> exits in a row within FAST_EXIT_S of their start
+        self._due: dict[str, float] = {}  # unit -> monotonic time of its pending restart
         self.executor = executor
         self._cfg = config_dir()
         self._stopping = False
@@ -122,6 +134,7 @@ class Graph:
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = (self.log_dir / f"{unit}.log").open("ab")
+        self._started_at[unit] = time.monotonic()
         self.procs[unit] = subprocess.Popen(self._command(unit), env=self.env,
                                             stdout=out, stderr=subprocess.STDOUT if out else None,
                                             start_new_session=True)
@@ -131,17 +144,37 @@ class Graph:
             self._start(unit)
 
     def poll(self) -> list[str]:
-        """Restart crashed processes; return the names of those that exited since the last poll."""
+        """Restart crashed processes when their delay is up; return the names of those that exited since the last
+        poll (``restart_in`` says when each comes back)."""
         gone = []
+        now = time.monotonic()
         for unit in self.units:
             p = self.procs.get(unit)
-            if p is not None and p.poll() is not None and not self._stopping:
-                gone.append(f"{unit} (exit {p.returncode})")
-                if self.respawn:
-                    time.sleep(self.respawn_delay)
-                    self.restarts[unit] = self.restarts.get(unit, 0) + 1
-                    self._start(unit)
+            if p is None or p.poll() is None or self._stopping or unit in self._due:
+                continue
+            gone.append(f"{unit} (exit {p.returncode})")
+            if self.respawn:
+                fast = now - self._started_at.get(unit, now) < FAST_EXIT_S
+                self._fast_exits[unit] = self._fast_exits.get(unit, 0) + 1 if fast else 0
+                delay = min(MAX_RESPAWN_DELAY_S, self.respawn_delay * 2 ** max(0, self._fast_exits[unit] - 1))
+                self.restart_in[unit] = max(delay, self.respawn_delay)
+                self._due[unit] = now + self.restart_in[unit]
+        for unit, at in list(self._due.items()):
+            if now >= at and not self._stopping:
+                del self._due[unit]
+                self.restarts[unit] = self.restarts.get(unit, 0) + 1
+                self._start(unit)
         return gone
+
+    def last_words(self, unit: str) -> str:
+        """The last line a process wrote to its log (why it exited), or ""."""
+        if self.log_dir is None or not (self.log_dir / f"{unit}.log").is_file():
+            return ""
+        with (self.log_dir / f"{unit}.log").open("rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 4000))
+            lines = [ln.strip() for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+        return lines[-1][:300] if lines else ""
 
     def stop(self, timeout: float = 15.0) -> dict[str, int]:
         """SIGINT every process, the recorder's last so it keeps their final messages; SIGKILL stragglers.

@@ -72,7 +72,11 @@ def cmd_run(a: argparse.Namespace) -> int:
         end = time.monotonic() + a.duration if a.duration > 0 else float("inf")
         while time.monotonic() < end:
             for gone in g.poll():
-                print(f"node {gone} exited; restarted")
+                unit = gone.split(" (")[0]
+                why = g.last_words(unit)
+                print(f"node {gone} exited{f': {why}' if why else ''}; restarting in {g.restart_in.get(unit, 0):.1f} s"
+                      + (" (it keeps exiting right after its start: see its log)" if g.restart_in.get(unit, 0) >
+                         g.respawn_delay else ""))
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
