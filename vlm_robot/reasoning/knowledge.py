@@ -17,7 +17,7 @@ from vlm_robot.core import vocabulary
 from vlm_robot.core.types import Intent, PersonState, Verdict
 from vlm_robot.reasoning.dialogue import name_answer
 from vlm_robot.reasoning.memory import PersonMemory, extract_facts
-from vlm_robot.reasoning.turns import Turn, words
+from vlm_robot.reasoning.turns import MATH_QUESTION, SPELL_OR_COUNT, Turn, words
 
 # how each approved intent is said: what will happen now (the gate approved it)
 _DOING = {
@@ -372,26 +372,30 @@ _NUMBERS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "si
             "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20}
 
 
-def _math(turn: Turn, text: str, ctx: Context) -> str:
-    """ "What's two plus two?": the model said "Two plus two is a classic math problem." """
-    from vlm_robot.reasoning.turns import _MATH, _SPELL_COUNT
+def _number(word: str) -> float:
+    return float(_NUMBERS.get(word.lower(), word) if word.lower() in _NUMBERS else word)
 
+
+def _math(turn: Turn, text: str, ctx: Context) -> str:
+    """Simple sums, spelling and counting ("What's two plus two?": the model said "Two plus two is a classic math
+    problem.")."""
     if turn.detail == "spell":
-        m = _SPELL_COUNT.search(text)
+        m = SPELL_OR_COUNT.search(text)
         if m[2]:
-            n = min(20, int(_NUMBERS.get(m[2].lower(), m[2]) if m[2].lower() in _NUMBERS else m[2]))
+            n = min(20, int(_number(m[2])))
             return ", ".join(str(i) for i in range(1, n + 1)) + "." if n >= 1 else "Zero."
         word = m[1] or m[3]
         return f"{word.capitalize()}: " + ", ".join(c.upper() for c in word) + "."
-    m = _MATH.search(text)
+    m = MATH_QUESTION.search(text)
     if m is None:
         return "I can only do simple sums, like: what is two plus two?"
-    a, op, b = (float(_NUMBERS.get(m[1].lower(), m[1]) if m[1].lower() in _NUMBERS else m[1]), m[2].lower(),
-                float(_NUMBERS.get(m[3].lower(), 0) if m[3].lower() in _NUMBERS else m[3]))
-    if op in ("divided by", "/") and b == 0:
-        return "You can't divide by zero."
-    value = {"plus": a + b, "+": a + b, "minus": a - b, "-": a - b, "times": a * b, "multiplied by": a * b,
-             "x": a * b, "*": a * b}.get(op, a / b if b else 0.0)
+    a, op, b = _number(m[1]), m[2].lower(), _number(m[3])
+    if op in ("divided by", "/"):
+        if b == 0:
+            return "You can't divide by zero."
+        value = a / b
+    else:
+        value = a + b if op in ("plus", "+") else a - b if op in ("minus", "-") else a * b
     said = f"{value:.4g}" if value != int(value) else str(int(value))
     return f"{m[1][0].upper()}{m[1][1:]} {op} {m[3]} is {said}."
 

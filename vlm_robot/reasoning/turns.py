@@ -190,9 +190,9 @@ _CONGRATS = re.compile(r"\b(it'?s|today is) my birthday\b|\bmy birthday (is )?to
 _WHERE_AM_I = re.compile(r"\b(what|which) (floor|building|level|room) (is this|am i on|am i in|are we on|are we in)\b|"
                          r"\bwhere am i\b|\bwhere are we\b", re.I)
 _NUMBER = r"(-?\d+(?:\.\d+)?|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty)"
-_SPELL_COUNT = re.compile(r"\bhow do you spell ([a-z]+)\b|\bcount to (\d+|one|two|three|four|five|six|seven|eight"
+SPELL_OR_COUNT = re.compile(r"\bhow do you spell ([a-z]+)\b|\bcount to (\d+|one|two|three|four|five|six|seven|eight"
                          r"|nine|ten|eleven|twelve|twenty)\b|\bspell ([a-z]+)\b", re.I)
-_MATH = re.compile(rf"^\W*(?:what(?:'s| is)|how much is|calculate)\s+{_NUMBER}\s+(plus|minus|times|multiplied by|"
+MATH_QUESTION = re.compile(rf"^\W*(?:what(?:'s| is)|how much is|calculate)\s+{_NUMBER}\s+(plus|minus|times|multiplied by|"
                    rf"divided by|\+|-|x|\*|/)\s+{_NUMBER}\W*$", re.I)
 _TIME = re.compile(r"\b(what(?:'s| is) the (time|date)|what time is it|what day is (it|today)|what(?:'s| is) "
                    r"today(?:'s date)?|which day is it|the time,? please|(tell|know) (me )?the time)\b", re.I)
@@ -306,8 +306,8 @@ class TurnClassifier:
                                       ("place", "where am i", _WHERE_AM_I), ("place", "distance", _DISTANCE),
                                       ("never_mind", "wait", _WAIT), ("capabilities", "slow", _SLOW),
                                       ("feelings", "good", _GOOD_MOOD), ("feelings", "bored", _BORED),
-                                      ("math", "spell", _SPELL_COUNT),
-                                      ("congrats", "", _CONGRATS), ("math", "", _MATH)):
+                                      ("math", "spell", SPELL_OR_COUNT),
+                                      ("congrats", "", _CONGRATS), ("math", "", MATH_QUESTION)):
             if pattern.search(said):
                 return Turn(kind, "pattern", detail=detail)
         self._ready.wait()  # a turn said while the examples are embedded (only at start-up) waits for them
