@@ -190,10 +190,10 @@ _CONGRATS = re.compile(r"\b(it'?s|today is) my birthday\b|\bmy birthday (is )?to
 _WHERE_AM_I = re.compile(r"\b(what|which) (floor|building|level|room) (is this|am i on|am i in|are we on|are we in)\b|"
                          r"\bwhere am i\b|\bwhere are we\b", re.I)
 _NUMBER = r"(-?\d+(?:\.\d+)?|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty)"
-SPELL_OR_COUNT = re.compile(r"\bhow do you spell ([a-z]+)\b|\bcount to (\d+|one|two|three|four|five|six|seven|eight"
-                         r"|nine|ten|eleven|twelve|twenty)\b|\bspell ([a-z]+)\b", re.I)
-MATH_QUESTION = re.compile(rf"^\W*(?:what(?:'s| is)|how much is|calculate)\s+{_NUMBER}\s+(plus|minus|times|multiplied by|"
-                   rf"divided by|\+|-|x|\*|/)\s+{_NUMBER}\W*$", re.I)
+SPELL_OR_COUNT = re.compile(r"\bhow do you spell ([a-z]+)\b|\bcount to (\d+|one|two|three|four|five|six|seven|"
+                            r"eight|nine|ten|eleven|twelve|twenty)\b|\bspell ([a-z]+)\b", re.I)
+MATH_QUESTION = re.compile(rf"^\W*(?:what(?:'s| is)|how much is|calculate)\s+{_NUMBER}\s+(plus|minus|times|"
+                           rf"multiplied by|divided by|\+|-|x|\*|/)\s+{_NUMBER}\W*$", re.I)
 _TIME = re.compile(r"\b(what(?:'s| is) the (time|date)|what time is it|what day is (it|today)|what(?:'s| is) "
                    r"today(?:'s date)?|which day is it|the time,? please|(tell|know) (me )?the time)\b", re.I)
 _RECORDING = re.compile(r"\b(are|is) (you|this|it|that|our conversation|the conversation) (being )?"
