@@ -80,6 +80,8 @@ def test_a_physical_task_no_skill_does_is_declined_by_pattern_and_talk_about_a_t
 @pytest.mark.parametrize(("said", "kind", "reply"), [
     # heard or typed as a new user would; the replies before are in the comments
     ("Help!", "emergency", "emergency services"),  # the robot's skills
+    ("Help me please!", "emergency", "emergency services"),
+    ("Help me.", "capabilities", "What do you need?"),
     ("I need a doctor.", "emergency", "emergency services"),  # "There is no available doctor for you."
     ("My husband just collapsed!", "emergency", "emergency services"),
     ("Can you help me find the kitchen?", "place", "kitchen"),

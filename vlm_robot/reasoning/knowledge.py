@@ -212,8 +212,8 @@ def _identity(turn: Turn, text: str, ctx: Context) -> str:
     return f"{me} I can see who is around, listen and talk, and help you find your way."
 
 
-_HELP_ME = re.compile(r"^\W*((excuse me|hey|hi|hello|robot|please|sorry)\W+)*(can|could|will|would) you (please )?"
-                      r"help( me)?( please)?\W*$", re.I)
+_HELP_ME = re.compile(r"^\W*((excuse me|hey|hi|hello|robot|please|sorry)\W+)*((can|could|will|would) you (please )?"
+                      r"help( me)?|help me)( please)?\W*$", re.I)
 
 
 def _capabilities(turn: Turn, text: str, ctx: Context) -> str:

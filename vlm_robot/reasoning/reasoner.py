@@ -434,7 +434,7 @@ class Reasoner:
                 pending=self.gate_pending if self.gate_pending is not None and self.gate_pending.id not in ids
                 else None)
         text = "All right. I have forgotten what I knew about you." if forgot else knowledge.answer(turn, t.text, ctx)
-        if turn.kind == "hostile" and verdicts:  # what the gate allowed is said too, never contradicted
+        if turn.kind in ("hostile", "emergency") and verdicts:  # what the gate allowed is said too, never contradicted
             text = " ".join(x for x in (knowledge.say_verdicts(verdicts, ctx.pending), text) if x)
         if text is None and turn.kind in ("action", "navigate") and verdicts:
             with self.lock:  # "repeat that" repeats the gate's question

@@ -152,6 +152,7 @@ _UNABLE = re.compile(
 # answered "I need a doctor." with "There is no available doctor for you.", and "Help!" got the robot's skills
 _EMERGENCY = re.compile(
     r"^\W*(please\W+)?(help|somebody help( me)?|someone help( me)?|help,? please|help,? help)\W*$|"
+    r"(^|[.!?]\s+)(please\s+)?help( me)?( please)?\s*!|"
     r"\bcall (an?|the|for an?|for the)?\s*(ambulance|police|doctor|paramedics?|fire (brigade|department)|"
     r"emergency services)\b|\bcall (911|999|112)\b|\bi need (a doctor|an ambulance|medical help|the police|a nurse)\b|"
     r"\b(heart attack|having a stroke|can'?t breathe|not breathing|i'?m bleeding|is bleeding|unconscious|"
