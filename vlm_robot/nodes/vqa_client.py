@@ -55,6 +55,18 @@ class VQAClient:
             handle.get_result_async().add_done_callback(on_result)
 
         goal = AnswerQuestion.Goal(id=qid, question=question, clip_frames=clip_frames)
-        self._client.send_goal_async(goal, feedback_callback=on_feedback).add_done_callback(on_goal)
+
+        def send() -> None:
+            self._client.send_goal_async(goal, feedback_callback=on_feedback).add_done_callback(on_goal)
+
+        # sent from the executor's thread, not this worker's: rclpy (Jazzy) records a goal request only after it
+        # is sent, without a lock, so a response the executor handled in between was dropped ("Ignoring
+        # unexpected goal response") and the question waited its whole timeout (seen in `make demo`: "What do you
+        # see right now?" unanswered for 15 s, and the sentences behind it pushed out of the backlog)
+        executor = self._node.executor
+        if executor is None:
+            send()
+        else:
+            executor.create_task(send)
         done.wait(timeout)
         return state["answer"]
