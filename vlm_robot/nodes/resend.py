@@ -108,11 +108,12 @@ class Resender:
         subscribers, before = self._pub.get_subscription_count(), self._subscribers
         self._subscribers = subscribers
         if subscribers > before:
+            after = min(SETTLE_S, self._pending.resend_after_s)
             with self._lock:
-                n = self._pending.restart(now, min(SETTLE_S, self._pending.resend_after_s))
+                n = self._pending.restart(now, after)
             if n:
                 self._node.get_logger().info(f"a new subscriber on {self._pub.topic_name}: {n} pending "
-                                             f"{self._what}(s) sent again in {SETTLE_S:.1f} s, tries counted afresh")
+                                             f"{self._what}(s) sent again in {after:.1f} s, tries counted afresh")
         with self._lock:
             absent = self._absent()
             if self._hold() or absent:

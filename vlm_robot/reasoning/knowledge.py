@@ -174,9 +174,9 @@ def _greeting(turn: Turn, text: str, ctx: Context) -> str:
 def _never_mind(turn: Turn, text: str, ctx: Context) -> str:
     if turn.detail == "wait":
         return "Sure, take your time."
-    if turn.detail == "dismiss" and not re.search(r"\b(no|nope|nah|not really)\b", text, re.I):
+    if turn.detail == "dismiss":
         return "All right, I'll leave you alone."
-    if turn.detail == "dismiss" and re.search(r"\b(all right|alright|okay|ok|well|fine)\?", ctx.last_reply, re.I):
+    if turn.detail == "no" and re.search(r"\b(all right|alright|okay|ok|well|fine)\?", ctx.last_reply, re.I):
         # "No." to the greeting's "Is everything all right?": things are not all right
         return "I'm sorry to hear that. Would you like to tell me what's wrong? I'm here to listen."
     return "All right. I'm here if you need me."

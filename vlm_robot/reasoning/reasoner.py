@@ -556,13 +556,12 @@ class Reasoner:
         """Facts said to the robot ("my name is ...") are saved at once; "forget me" erases the speaker."""
         if self.memory is None:
             return
-        if pid is None and asks_to_be_forgotten(t.text):
-            self.memory.forget_voice_only()
-            self._forgetting.add(t.id)
-            return
-        if pid is not None and asks_to_be_forgotten(t.text):
-            self.memory.forget(pid)
-            self.tracker.known.pop(pid, None)
+        if asks_to_be_forgotten(t.text):
+            if pid is None:
+                self.memory.forget_voice_only()
+            else:
+                self.memory.forget(pid)
+                self.tracker.known.pop(pid, None)
             self._forgetting.add(t.id)  # the reply confirms it, and this exchange is not remembered either
             return
         if pid is not None:

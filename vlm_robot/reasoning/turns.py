@@ -162,8 +162,8 @@ _EMERGENCY = re.compile(
     r"(down|over|off)\b|collapsed|passed out|fainted)", re.I)
 # "go away", a plain "no" with nothing asked: the robot leaves the person be ("Go away." got "I see. Could you
 # tell me a bit more about that?")
-_DISMISS = re.compile(r"^\W*(please\W+)?(go away|leave me alone|get lost|buzz off|not now|no|nope|nah|"
-                      r"no,? thanks?( you)?|not really)\W*(please\W*)?$", re.I)
+_DISMISS = re.compile(r"^\W*(please\W+)?(go away|leave me alone|get lost|buzz off|not now)\W*(please\W*)?$", re.I)
+_NO = re.compile(r"^\W*(please\W+)?(no|nope|nah|no,? thanks?( you)?|not really)\W*(please\W*)?$", re.I)
 _SPEAK = re.compile(r"\b(can|do) you (speak|understand|talk in) (?!to\b|with\b|up\b|me\b|us\b|what\b|that\b|it\b|"
                     r"him\b|her\b|them\b|louder|slower|slowly|more|english|a bit|a little|clearly|quietly|softly|"
                     r"again|properly)",
@@ -302,7 +302,8 @@ class TurnClassifier:
             return Turn("place", "pattern")
         if _UNABLE.search(said):
             return Turn("unable", "pattern")
-        for kind, detail, pattern in (("never_mind", "dismiss", _DISMISS), ("foreign", "speak", _SPEAK),
+        for kind, detail, pattern in (("never_mind", "dismiss", _DISMISS), ("never_mind", "no", _NO),
+                                      ("foreign", "speak", _SPEAK),
                                       ("identity", "self", _SELF), ("feelings", "hungry", _HUNGRY),
                                       ("place", "where am i", _WHERE_AM_I), ("place", "distance", _DISTANCE),
                                       ("never_mind", "wait", _WAIT), ("capabilities", "slow", _SLOW),
