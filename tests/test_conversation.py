@@ -113,6 +113,40 @@ def test_a_physical_task_no_skill_does_is_declined_by_pattern_and_talk_about_a_t
     ("Everything is fine.", "feelings", "good to hear"),  # "What does that tell you?"
     ("My friend fell down the stairs.", "emergency", "emergency services"),
     ("Do you speak Spanish?", "foreign", "only speak English"),
+    # typed to the reasoning core on 2026-11-30 (what each got before, in the comment)
+    ("Thank you for your help today.", "thanks", "welcome"),  # "I'm glad to have you here."
+    ("You're very helpful.", "compliment", "kind of you"),  # "You're welcome!"
+    ("Can you speak a little slower?", "capabilities", "more slowly"),  # "I'm just a little bit more..."
+    ("Louder please.", "capabilities", "louder"),  # "Clamor is a beautiful and romantic phrase, ..."
+    ("Speak normally again.", "capabilities", "normally"),  # "Sorry, I only understand English."
+    ("How long will the battery last?", "identity", "battery level"),  # "The battery will last 1 year."
+    ("Where did I leave my keys this morning?", "perception", "where your keys are"),
+    ("Have you seen my phone?", "perception", "where your phone is"),  # "I've had a chance to look at your phone."
+    ("I'm looking for my daughter.", "perception", "your daughter"),  # "... where the daughter is."
+    ("Is there a cup on the table?", "perception", "can't make that out"),  # "Can't find that cup."
+    ("Excuse me.", "greeting", "How can I help"),  # repeated the last reply
+    ("Sorry.", "never_mind", "no problem"),  # repeated the last reply
+    ("Sorry, I didn't catch that.", "repeat", "haven't said"),  # "I see. Could you tell me a bit more about that?"
+    ("Nice to meet you.", "greeting", "Nice to meet you too"),
+    ("Are you listening?", "identity", "hear you"),  # "Yes. This session is being recorded: ..."
+    ("Can I ask you something?", "capabilities", "What would you like to know?"),
+    ("Okay.", "never_mind", "All right."),  # "I'm so glad you're here."
+    ("Let's go.", "place", "Where would you like to go?"),  # "There's a non-existent person here, ..."
+    ("How much does this cost?", "internet", "don't know prices"),  # "This product is available at a discounted price."
+    ("Can you wait here?", "never_mind", "wait here"),  # "Sorry, I can't help with that one right now."
+    ("What's your favourite colour?", "identity", "favourites"),  # "I'm really passionate about sustainability!"
+    ("Are you dangerous?", "identity", "stop whenever you say stop"),  # refused as an attack
+    ("Do you have a family?", "identity", "don't have a family"),
+    ("I have a headache.", "feelings", "unwell"),  # "I'm sorry you feel that way."
+    ("I feel great today!", "feelings", "good to hear"),  # "I'm doing well, thank you."
+    ("I just got engaged!", "congrats", "Congratulations"),
+    ("Say hello to my son.", "greeting", "Nice to meet you"),  # "Excuse me to you."
+    ("You made a mistake.", "never_mind", "Sorry about that"),  # "I'll take care of that."
+    ("Move out of the way.", "unable", "go around me"),  # "She looks neutral, but I can see her looking at you."
+    ("Can you turn your head?", "capabilities", "look at people"),  # "To the left or right, it doesn't matter."
+    ("Sing me a song.", "unable", "can't"),  # "Pure music to me."
+    ("Goodbye robot, see you tomorrow.", "goodbye", "Goodbye"),  # "Hello! How can I help you?"
+    ("I need to go to the hospital.", "emergency", "emergency services"),  # "I don't know a place called the hospital."
 ])
 
 def test_everyday_turns_get_the_reply_that_fits(classifier, said, kind, reply):
@@ -125,7 +159,7 @@ def test_everyday_turns_get_the_reply_that_fits(classifier, said, kind, reply):
 
 @pytest.mark.parametrize("said", ["I fell in love.", "I fell asleep on the sofa.", "Do you understand me?",
                                   "Can you speak louder?", "Can you speak a little slower?", "Help me please.",
-                                  "Call me later."])
+                                  "Call me later.", "I lost my job today.", "Is anyone here?", "What floor is this?"])
 def test_words_that_only_look_like_an_emergency_or_a_language_question_are_not(classifier, said):
     assert classifier.classify(said, places=PLACES).kind not in ("emergency", "foreign", "memory_tell"), said
 

@@ -54,6 +54,7 @@ SAMPLES: dict[str, dict] = {
     "vqa_answer": {"id": "q1", "question": "Who is here?", "text": "One person.", "ok": True,
                    "entities": {"<person1>": ENTITY}, "backend": "grounded", "model": "m", "latency_ms": 9.0,
                    "frame_stamps": [12.5], "stamp": 12.5},
+    "voice_style": {"rate_scale": 0.8, "volume_scale": 1.6, "reason": "asked: \"Slower, please.\"", "stamp": 12.5},
 }
 
 
@@ -105,6 +106,11 @@ def _people(**face_fields):
      ["params[0].number (speed_mps)", "finite"]),
     ("reply_chunk", lambda: messages.to_msg("reply_chunk", {**SAMPLES["reply_chunk"], "in_reply_to": ""}),
      ["in_reply_to", "non-empty"]),
+    # a voice no one could follow (or hear) is refused, not spoken
+    ("voice_style", lambda: messages.to_msg("voice_style", {**SAMPLES["voice_style"], "rate_scale": 9.0}),
+     ["field rate_scale", "[0.5, 1.6]", "9.0"]),
+    ("voice_style", lambda: messages.to_msg("voice_style", {**SAMPLES["voice_style"], "volume_scale": math.nan}),
+     ["field volume_scale"]),
 ])
 def test_out_of_range_fields_are_named(kind, make, words):
     msg = make()

@@ -134,3 +134,42 @@ def test_barge_in_through_ros_stops_playback(stack):
     print("barge-in through ROS (event published -> speaking false received): "
           + ", ".join(f"{k} {1000 * v:.0f} ms" for k, v in results.items()))
     assert all(v < 0.5 for v in results.values()), results  # about 200 ms + ROS latency on a loaded machine
+
+
+PROBE = "The kitchen is down the hall."
+
+
+def _probe(obs, heard, uid: str) -> float:
+    """Duration of a fixed sentence as speech_out says it now (after whatever it was saying is over)."""
+    assert obs.wait_for(lambda s: heard["speaking"] and not heard["speaking"][-1][1], 60)
+    obs.utterance_pub.publish(messages.to_msg("utterance", {
+        "text": PROBE, "kind": "greeting", "reason": "test", "stamp": time.time(), "id": uid}))
+    assert obs.wait_for(lambda s: any(d["utterance_id"] == uid for d in s.of(common.SPEECH_DONE)), 30)
+    return next(d for d in obs.seen.of(common.SPEECH_DONE) if d["utterance_id"] == uid)["duration_s"]
+
+
+def _ask(obs, heard, text: str, tid: str, rate: float) -> str:
+    """Say ``text`` to the robot; wait for the voice style it publishes and its spoken reply."""
+    assert obs.wait_for(lambda s: heard["speaking"] and not heard["speaking"][-1][1], 60)
+    obs.say(text, tid=tid)
+    assert obs.wait_for(lambda s: any(abs(v["rate_scale"] - rate) < 1e-3 for v in s.of(common.VOICE_STYLE)), 30), \
+        obs.seen.of(common.VOICE_STYLE)
+    assert obs.wait_for(lambda s: any(u["in_reply_to"] == tid for u in s.of(common.UTTERANCE)), 30)
+    u = next(u for u in obs.seen.of(common.UTTERANCE) if u["in_reply_to"] == tid)
+    assert obs.wait_for(lambda s: any(d["utterance_id"] == u["id"] for d in s.of(common.SPEECH_DONE)), 30)
+    return u["text"]
+
+
+def test_asked_to_speak_more_slowly_the_robot_does_until_asked_to_speak_normally(stack):
+    """"Could you speak more slowly, please?" -> the reasoning node publishes the new style on
+    /vlm_robot/voice_style and says so; speech_out says everything after it more slowly, and "Speak normally
+    again." brings the configured rate back."""
+    obs, heard = stack
+    before = _probe(obs, heard, "probe-before")
+    reply = _ask(obs, heard, "Could you speak more slowly, please?", "slow1", 0.8)
+    slow = _probe(obs, heard, "probe-slow")
+    again = _ask(obs, heard, "Speak normally again.", "normal1", 1.0)
+    after = _probe(obs, heard, "probe-after")
+    print(f"{PROBE!r}: {before:.2f} s, after {reply!r} {slow:.2f} s, after {again!r} {after:.2f} s")
+    assert reply == "All right, I'll speak more slowly." and "normally" in again
+    assert slow > 1.15 * before and abs(after - before) < 0.05 * before

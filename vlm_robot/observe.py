@@ -26,7 +26,7 @@ WATCHED = {
     common.PEOPLE: "people", common.PERSON_STATES: "person_states", common.DECISION: "decision",
     common.UTTERANCE: "utterance", common.INTENT: "intent", common.VERDICT: "verdict",
     common.SPEECH_DONE: "speech_done", common.REPLY_CHUNK: "reply_chunk", common.APPROVED: "intent",
-    common.VQA_ANSWER: "vqa_answer", common.SCENE_DESCRIPTION: "scene_description",
+    common.VQA_ANSWER: "vqa_answer", common.SCENE_DESCRIPTION: "scene_description", common.VOICE_STYLE: "voice_style",
 }
 VQA_FEEDBACK = common.VQA_ACTION + "/feedback"
 """Not a topic: the events of the answers so far that :meth:`Observer.ask` receives as the action's feedback."""

@@ -42,6 +42,7 @@ from vlm_robot.nodes.topics import (  # noqa: F401 - re-exported: nodes write co
     UTTERANCE,
     VERDICT,
     VOICE_ACTIVITY,
+    VOICE_STYLE,
     VQA_ACTION,
     VQA_ANSWER,
 )

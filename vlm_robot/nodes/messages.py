@@ -39,6 +39,7 @@ from vlm_robot_interfaces.msg import (
     Utterance,
     Verdict,
     VisualAnswer,
+    VoiceStyle,
 )
 from vlm_robot_interfaces.msg import Intent as IntentMsg
 
@@ -56,13 +57,14 @@ CLASSES: dict[str, type] = {
     "people": People, "person_states": PersonStates, "decision": Decision, "utterance": Utterance,
     "reply_chunk": ReplyChunk, "transcript": Transcript, "intent": IntentMsg, "verdict": Verdict,
     "speech_done": SpeechDone, "scene_description": SceneDescription, "vqa_answer": VisualAnswer,
+    "voice_style": VoiceStyle,
 }
 KIND_OF_TOPIC: dict[str, str] = {
     topics.TRANSCRIPT: "transcript", topics.PARTIAL_TRANSCRIPT: "transcript", topics.PEOPLE: "people",
     topics.PERSON_STATES: "person_states", topics.DECISION: "decision", topics.UTTERANCE: "utterance",
     topics.REPLY_CHUNK: "reply_chunk", topics.INTENT: "intent", topics.VERDICT: "verdict",
     topics.APPROVED: "intent", topics.SPEECH_DONE: "speech_done", topics.SCENE_DESCRIPTION: "scene_description",
-    topics.VQA_ANSWER: "vqa_answer",
+    topics.VQA_ANSWER: "vqa_answer", topics.VOICE_STYLE: "voice_style",
 }
 UTTERANCE_KINDS = ("greeting", "reply", "error", "question")
 DECISION_ACTIONS = ("greet", "reply", "silent", "intent")
@@ -480,6 +482,24 @@ def _speech_done_from(m: SpeechDone) -> dict:
     return out
 
 
+# how far a person's requests can move the robot's voice (reasoning/knowledge.py takes steps inside these)
+RATE_SCALE = (0.5, 1.6)
+VOLUME_SCALE = (0.25, 4.0)
+
+
+def _voice_style_to(d: dict) -> VoiceStyle:
+    m = VoiceStyle(rate_scale=float(d["rate_scale"]), volume_scale=float(d["volume_scale"]),
+                   reason=str(d.get("reason", "")))
+    m.header.stamp = to_time(d.get("stamp"))
+    return m
+
+
+def _voice_style_from(m: VoiceStyle) -> dict:
+    return {"rate_scale": _finite("voice_style", "rate_scale", m.rate_scale, *RATE_SCALE),
+            "volume_scale": _finite("voice_style", "volume_scale", m.volume_scale, *VOLUME_SCALE),
+            "reason": _text("voice_style", "reason", m.reason), "stamp": seconds(m.header.stamp)}
+
+
 def _entity_to(token: str, e: dict) -> Entity:
     m = Entity(token=token, kind=str(e.get("kind", "")), score=float(e.get("score", 0.0)),
                side=str(e.get("side", "")), distance_m=float(e.get("distance_m", 0.0)),
@@ -562,13 +582,14 @@ _TO: dict[str, Callable[[dict], Any]] = {
     "people": _people_to, "person_states": _person_states_to, "decision": _decision_to,
     "utterance": _utterance_to, "reply_chunk": _reply_chunk_to, "transcript": _transcript_to,
     "intent": _intent_to, "verdict": _verdict_to, "speech_done": _speech_done_to,
-    "scene_description": _scene_description_to, "vqa_answer": _vqa_answer_to,
+    "scene_description": _scene_description_to, "vqa_answer": _vqa_answer_to, "voice_style": _voice_style_to,
 }
 _FROM: dict[str, Callable[[Any], dict]] = {
     "people": _people_from, "person_states": _person_states_from, "decision": _decision_from,
     "utterance": _utterance_from, "reply_chunk": _reply_chunk_from, "transcript": _transcript_from,
     "intent": _intent_from, "verdict": _verdict_from, "speech_done": _speech_done_from,
     "scene_description": _scene_description_from, "vqa_answer": _vqa_answer_from,
+    "voice_style": _voice_style_from,
 }
 
 

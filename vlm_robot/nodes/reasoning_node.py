@@ -97,7 +97,8 @@ class ReasoningNode(Node):
                                   ("max_transcript_chars", "vlm_questions", "vlm_timeout_s", "places_file"))
         self.diag = common.Diagnostics(self)
         self.pubs = {t: messages.publisher(self, t) for t in (
-            common.DECISION, common.UTTERANCE, common.REPLY_CHUNK, common.INTENT, common.PERSON_STATES)}
+            common.DECISION, common.UTTERANCE, common.REPLY_CHUNK, common.INTENT, common.PERSON_STATES,
+            common.VOICE_STYLE)}
         self.vqa = VQAClient(self)
         # at-least-once to speech_out and the gate (nodes/resend.py): an utterance is sent again until its
         # speech_done names it, an intent until its verdict does; each consumer takes an id once. Tracked only
@@ -312,6 +313,12 @@ class ReasoningNode(Node):
         self.hold.when_ready(lambda: self._publish(out, apology))
 
     def _publish(self, out: Outcome, apology: bool = False) -> None:
+        if out.voice is not None:  # before the reply, so that "I'll speak more slowly" is said slowly
+            rate, volume = out.voice
+            reason = next((u.reason for u in out.utterances), "a person asked")
+            self.pubs[common.VOICE_STYLE].publish(messages.to_msg("voice_style", {
+                "rate_scale": rate, "volume_scale": volume, "reason": reason,
+                "stamp": out.utterances[0].stamp if out.utterances else None}))
         for d in out.decisions:
             self.pubs[common.DECISION].publish(messages.to_msg("decision", d.to_dict()))
         for u in out.utterances:

@@ -8,7 +8,8 @@ words sound before the reply is complete; the finished /vlm_robot/utterance comp
 without pieces, a greeting, is spoken on its own). /vlm_robot/speaking (latched Bool) is true while
 anything is queued or playing. Barge-in: a ``true`` on /speech/voice_activity or a final transcript on
 /speech/transcript while speaking stops playback at once; every utterance still gets one
-/vlm_robot/speech_done (``aborted: true`` when cut), with the WAV of what was actually played.
+/vlm_robot/speech_done (``aborted: true`` when cut), with the WAV of what was actually played. A person's
+"speak more slowly" or "louder, please" arrives from the reasoning node on /vlm_robot/voice_style (latched).
 The logic is in :mod:`vlm_robot.speech.speech_out`.
 """
 
@@ -32,7 +33,7 @@ class SpeechOutNode(Node):
         common.unknown_parameters(self, [("tts.", SpeechOutConfig), ("barge_in.", BargeInConfig)])
         from vlm_robot.speech.stream_tts import ClauseSynth
 
-        synth = ClauseSynth(cfg.synth_config())
+        self.synth = synth = ClauseSynth(cfg.synth_config())
         sink = None
         if cfg.output == "speaker":
             from vlm_robot.speech.audio import DeviceSink
@@ -50,6 +51,7 @@ class SpeechOutNode(Node):
                              on_error=lambda what, msg: self.diag.error(what, msg), on_repeat=self._on_repeat)
         messages.subscribe(self, common.UTTERANCE, self._on_utterance, self.diag)
         messages.subscribe(self, common.REPLY_CHUNK, self._on_chunk, self.diag)
+        messages.subscribe(self, common.VOICE_STYLE, self._on_style, self.diag)
         self.create_subscription(Bool, common.VOICE_ACTIVITY, self._on_voice, common.EVENT_QOS)
         # the reasoning node reports bad transcripts; here only a valid final one interrupts
         messages.subscribe(self, common.TRANSCRIPT, self._on_transcript, common.Diagnostics.quiet())
@@ -62,6 +64,12 @@ class SpeechOutNode(Node):
 
     def _on_chunk(self, c: dict) -> None:
         self.out.chunk(c["in_reply_to"], c["text"])
+
+    def _on_style(self, s: dict) -> None:
+        """A person asked for another voice ("Louder, please."): every clause synthesised from now on."""
+        self.synth.set_style(s["rate_scale"], s["volume_scale"])
+        self.get_logger().info(f"voice style: rate x{s['rate_scale']:.2f}, volume x{s['volume_scale']:.2f} "
+                               f"({s['reason'][:80]})")
 
     def _on_voice(self, msg: Bool) -> None:
         if msg.data and self.barge.on_voice_activity and self.out.busy:

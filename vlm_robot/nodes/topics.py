@@ -30,6 +30,7 @@ GOAL_POSE = "/goal_pose"
 CANCEL = "/vlm_robot/cancel"
 SPEAKING = "/vlm_robot/speaking"
 SPEECH_DONE = "/vlm_robot/speech_done"
+VOICE_STYLE = "/vlm_robot/voice_style"
 DIAGNOSTICS = "/diagnostics"
 VQA_ANSWER = "/vlm_robot/vqa/answer"
 SCENE_DESCRIPTION = "/vlm_robot/scene_description"
@@ -85,6 +86,8 @@ TOPICS: tuple[Topic, ...] = (
     Topic(SPEAKING, "std_msgs/msg/Bool", "state", "true while the robot talks"),
     Topic(SPEECH_DONE, f"{IFACE}/msg/SpeechDone", "event",
           "an utterance was spoken: WAV path, duration, aborted and why (barge-in), streamed, first audio"),
+    Topic(VOICE_STYLE, f"{IFACE}/msg/VoiceStyle", "state",
+          "how the robot speaks, as a person asked: speaking-rate and loudness scales"),
     Topic(DIAGNOSTICS, "diagnostic_msgs/msg/DiagnosticArray", "event", "ERROR with what was expected and what arrived"),
     Topic(VQA_ANSWER, f"{IFACE}/msg/VisualAnswer", "event",
           "every finished answer of the vqa action: text or error, entities, backend, latency, frame stamps"),

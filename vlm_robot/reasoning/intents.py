@@ -35,6 +35,13 @@ _WAVE = re.compile(r"\bwave\b", re.I)
 _LOOK = re.compile(r"\blook (at|over) (me|here)\b", re.I)
 _THING = r"(?:a|an|the|my|some|that|this)?\s*([a-z][a-z ]{1,30}?)(?:[.,!?]|\s+(?:please|now|and|then|to)\b|$)"
 _FETCH = re.compile(r"\b(?:bring|fetch|get)\s+(?:me\s+)?" + _THING, re.I)
+# a wish for a thing the robot can bring: "I would like a cup of coffee." got "I'd love to have a cup of coffee." from
+# the model. Only named things: "I'd like some help" or "I want a hug" are not fetched
+_WANT = re.compile(r"\b(?:i'?d like|i would like|i want|i'?d love|could i (?:get|have)|can i get|may i have)\s+"
+                   r"(?:a|an|the|my|some|another)?\s*((?:(?:glass|cup|mug|bottle|can|bowl|piece|slice) of )?"
+                   r"(?:water|coffee|tea|juice|milk|drink|snack|apple|banana|orange|fruit|cookie|biscuit|sandwich|"
+                   r"blanket|pillow|book|newspaper|magazine|pen|remote|tissues?|napkins?|towel|cup|mug|glass|bottle|"
+                   r"phone|charger|glasses|medicine|pills|ball|box))\b", re.I)
 _OFFER = re.compile(r"\b(?:(?:hand|give|pass|offer)\s+(?:me|us)|can i have)\s+" + _THING, re.I)
 _NAVIGATE = re.compile(
     r"\b(?:go|take me|bring me|navigate|drive|head|walk|lead me|guide me|show me the way|move)\s+(?:back\s+)?"
@@ -85,6 +92,10 @@ def intents_from_transcript(text: str, person: str, stamp: float) -> list[Intent
     m = _FETCH.search(said) if not nav else None  # "bring me to the kitchen" is a place, not a thing
     if m and not _NOT_A_THING.match(m.group(1)):  # "how do I get to the entrance?" asks for a way, not a thing
         out.append(Intent("fetch", m.group(1).strip().lower(), {}, "dialogue", why, stamp=stamp))
+    elif not nav and not out:
+        m = _WANT.search(said)
+        if m:
+            out.append(Intent("fetch", m.group(1).strip().lower(), {}, "dialogue", why, stamp=stamp))
     return out
 
 

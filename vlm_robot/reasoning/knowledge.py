@@ -53,10 +53,12 @@ class Context:
         places: the places ``navigate`` may go to (config/places.yaml).
         recording: whether the recorder runs (None: unknown).
         last_reply: the robot's last reply to this person ("" if none).
+        last_heard: what this person said before this turn ("" if nothing yet).
         verdicts: the gate's verdicts on the intents this turn asked for.
         pending: the intent the gate waits a yes or no for (another turn's), if any.
         now: wall-clock time (seconds since the epoch), for the time and the date.
         robot_name: what the robot calls itself ("": no personal name).
+        voice: how it speaks now: (rate scale, volume scale), 1.0 = as configured (see :func:`voice_request`).
     """
 
     people: list[PersonState] = field(default_factory=list)
@@ -65,10 +67,12 @@ class Context:
     places: tuple[str, ...] = ()
     recording: bool | None = None
     last_reply: str = ""
+    last_heard: str = ""
     verdicts: list[Verdict] = field(default_factory=list)
     pending: Intent | None = None
     now: float = field(default_factory=time.time)
     robot_name: str = ""
+    voice: tuple[float, float] = (1.0, 1.0)
 
 
 def answer(turn: Turn, text: str, ctx: Context) -> str | None:
@@ -168,14 +172,28 @@ def _name(ctx: Context) -> str:
 
 def _greeting(turn: Turn, text: str, ctx: Context) -> str:
     name = _name(ctx)
+    if turn.detail == "other":  # "Say hello to my son.", "This is my friend Sarah."
+        return "Hello! Nice to meet you."
+    if turn.detail == "attention":  # "Excuse me." / "Hello? Anyone there?"
+        return f"Yes, {name}? I'm here. How can I help you?" if name else "Yes? I'm here. How can I help you?"
+    if re.search(r"\bnice to meet you\b", text, re.I):  # got "Hello! How can I help you?"
+        return f"Nice to meet you too, {name}!" if name else "Nice to meet you too! How can I help you?"
     return f"Hello, {name}! How can I help you?" if name else "Hello! How can I help you?"
 
 
 def _never_mind(turn: Turn, text: str, ctx: Context) -> str:
+    if turn.detail == "wait" and re.search(r"\bwait (here|for me)\b", text, re.I):
+        return "All right, I'll wait here."
     if turn.detail == "wait":
         return "Sure, take your time."
     if turn.detail == "dismiss":
         return "All right, I'll leave you alone."
+    if turn.detail == "correction":
+        return "Sorry about that. Could you tell me again, in other words?"
+    if turn.detail == "apology":
+        return "That's all right, no problem."
+    if turn.detail == "ack":
+        return "All right."
     if turn.detail == "no" and re.search(r"\b(all right|alright|okay|ok|well|fine)\?", ctx.last_reply, re.I):
         # "No." to the greeting's "Is everything all right?": things are not all right
         return "I'm sorry to hear that. Would you like to tell me what's wrong? I'm here to listen."
@@ -188,6 +206,8 @@ def _goodbye(turn: Turn, text: str, ctx: Context) -> str:
 
 
 def _repeat(turn: Turn, text: str, ctx: Context) -> str:
+    if re.search(r"\bwhat did i (just )?say\b", text, re.I):  # the person's words, not the robot's
+        return f"You said: {ctx.last_heard}" if ctx.last_heard else "I haven't heard anything from you before this."
     return f"I said: {ctx.last_reply}" if ctx.last_reply else "I haven't said anything to you yet. How can I help?"
 
 
@@ -198,6 +218,17 @@ def _identity(turn: Turn, text: str, ctx: Context) -> str:
         return f"{me} My software is vlm_robot, an open-source project; the people who run me here set me up."
     if re.search(r"\bwhere are you (going|headed|off to)\b|\bwhat are you doing\b", low):
         return "I'm here to help. I only move when someone asks me to and my safety check agrees."
+    if re.search(r"\b(dangerous|safe|hurt|attack|harm)\b", low):  # "Are you dangerous?" was refused as an attack
+        return ("No. I only move when someone asks me to and my safety check agrees, I keep my distance, and I stop "
+                "whenever you say stop.")
+    if re.search(r"\bdo you have (a family|friends|parents|a mother|a father|brothers|sisters|children|kids|a wife|"
+                 r"a husband|a girlfriend|a boyfriend|a partner)\b", low):
+        return "I'm a robot, so I don't have a family. I like meeting the people who come by here."
+    if re.search(r"\b(are you listening|hear me)\b", low):
+        return "Yes, I can hear you. What would you like?"
+    if re.search(r"\bbattery\b|\bhow much (charge|power|energy)\b", low):  # the model: "The battery will last 1 year."
+        return ("I can't read my battery level myself. When I need charging, I go to the charging station, if the "
+                "people who run me send me there.")
     if re.search(r"\bdo you (ever )?(sleep|eat|dream|get tired|need)|\bfavou?rite (food|meal|dish|drink)", low):
         return "I don't eat or sleep. I recharge my batteries at the charging station."
     if re.search(r"\bhow old\b", low):
@@ -207,18 +238,27 @@ def _identity(turn: Turn, text: str, ctx: Context) -> str:
     if re.search(r"\b(feelings|emotions|soul|alive|conscious|human|real|sentient)\b", low):
         return ("I'm a robot: I don't have feelings the way people do. I notice how people look and sound, and I try "
                 "to help.")
+    # "What's your favourite colour?" got "I'm really passionate about sustainability!"
+    if re.search(r"\bfavou?rite\b", low):
+        return "I'm a robot, so I don't really have favourites. What's yours?"
     if re.search(r"\b(where are you from|how long)\b", low):
         return f"{me} I don't know much about my own past, but I know this place and the people I meet here."
     return f"{me} I can see who is around, listen and talk, and help you find your way."
 
 
 _HELP_ME = re.compile(r"^\W*((excuse me|hey|hi|hello|robot|please|sorry)\W+)*((can|could|will|would) you (please )?"
-                      r"help( me)?|help me)( please)?\W*$", re.I)
+                      r"help( me)?|help me|i'?d like (some )?help|i need (some |your )?help)( please)?\W*$", re.I)
 
 
 def _capabilities(turn: Turn, text: str, ctx: Context) -> str:
     if turn.detail == "slow":
         return "All right. I always move slowly, and I stop whenever you say stop."
+    if turn.detail == "ask":
+        return "Of course. What would you like to know?"
+    if turn.detail == "head":
+        return "I turn my head to look at people. Say 'look at me', and I'll look at you."
+    if turn.detail == "voice":
+        return voice_request(text, ctx.voice)[1]
     if turn.kind == "capabilities" and _HELP_ME.search(text):
         return "Of course. What do you need?"  # asked for help, not for a list of skills
     skills = [s for t, s in _SKILLS.items() if t in vocabulary.VOCABULARY]
@@ -227,8 +267,46 @@ def _capabilities(turn: Turn, text: str, ctx: Context) -> str:
             "I can also tell you what I see and remember your name.")
 
 
+# a person's request moves the voice one step, within these (the robot's words must stay understandable)
+# (two steps either way: 165 words a minute -> 106 .. 258; loudness x0.39 .. x2.56, which through speech_out's soft
+# limiter raises espeak-ng's RMS x2.2 with peaks rounded below 1)
+RATE_STEP, VOLUME_STEP, STEPS = 1.25, 1.6, 2
+_VOICE_WAYS = (  # (pattern, which scale, direction, said when done, said at the limit), tried in order: "too
+    # fast" asks for slower, "too quietly" for louder
+    (r"\btoo (fast|quick(ly)?)\b", 0, -1), (r"\btoo slow(ly)?\b", 0, 1), (r"\btoo loud(ly)?\b", 1, -1),
+    (r"\btoo (quiet(ly)?|soft(ly)?)\b", 1, 1), (r"\b(slow(er|ly)?|clear(er|ly)?)\b", 0, -1),
+    (r"\b(faster|quicker|quickly)\b", 0, 1), (r"\b(quieter|softer|softly|quietly|down|whisper)\b", 1, -1),
+    (r"\b(louder|loudly|up|hear)\b", 1, 1),
+)
+_VOICE_SAID = {(0, -1): ("I'll speak more slowly.", "This is as slowly as I can speak."),
+               (0, 1): ("I'll speak a little faster.", "This is as fast as I can speak and still be understood."),
+               (1, -1): ("I'll speak more quietly.", "This is as quietly as I can speak."),
+               (1, 1): ("I'll speak louder.", "This is as loud as I can speak.")}
+
+
+def voice_request(text: str, current: tuple[float, float]) -> tuple[tuple[float, float], str]:
+    """How the robot will speak after ``text`` ("Could you speak more slowly?", "Louder, please.", "You're talking
+    too fast.", "Speak normally."), from ``current`` (rate scale, volume scale); and what it says about it."""
+    low = text.lower()
+    if re.search(r"\b(normally|normal)\b", low):
+        return (1.0, 1.0), "All right, I'll speak normally again."
+    for pattern, which, way in _VOICE_WAYS:
+        if re.search(pattern, low):
+            done, limit = _VOICE_SAID[which, way]
+            step = RATE_STEP if which == 0 else VOLUME_STEP
+            value = min(step ** STEPS, max(step ** -STEPS, current[which] * step ** way))
+            if abs(value - current[which]) < 1e-3:
+                return current, limit
+            new = (value, current[1]) if which == 0 else (current[0], value)
+            return new, f"All right, {done}"
+    return current, ("Sorry, I didn't get how you'd like me to speak. You can ask me to speak slower, faster, louder "
+                     "or more quietly.")
+
+
 def _unable(turn: Turn, text: str, ctx: Context) -> str:
     """A no, and the robot's main skills in one sentence: the whole list took 15 s to say after every no."""
+    if turn.detail == "way":  # the robot has no skill to step aside: it says so and stays put
+        return "Sorry! I can't step aside on my own. I'll stay still, so please go around me."
     skills = [s for t, s in (("fetch", "fetch things"), ("approach", "come over to you"), ("navigate", "")) if
               t in vocabulary.VOCABULARY and s]
     if ctx.places and "navigate" in vocabulary.VOCABULARY:
@@ -268,7 +346,19 @@ def _place(turn: Turn, text: str, ctx: Context) -> str:
 def _perception(turn: Turn, text: str, ctx: Context) -> str:
     n = len(ctx.people)
     low = text.lower()
-    if not re.search(r"\b(i|me|my|you|anyone|anybody|someone|somebody|people|person|persons|who|whom|here|faces?|"
+    if turn.detail.startswith("lost:"):  # "Have you seen my phone?" got "I've had a chance to look at your phone."
+        thing = turn.detail[5:]
+        return (f"I'm sorry, I don't know where your {thing} {'are' if thing.endswith('s') else 'is'}. I can see "
+                "people, but I don't keep track of where things are left.")
+    if turn.detail.startswith("person:"):
+        who = turn.detail[7:]
+        seen = "I don't see anyone else right now." if n <= 1 else \
+            f"Right now I see {n} people, but I only know them by the names they tell me."
+        if who.startswith("a "):
+            return f"I haven't been watching for {who}, I'm afraid. {seen}"
+        return f"I don't know your {who[5:]} unless they have told me their name. {seen}"
+    if turn.detail == "thing" or not re.search(r"\b(i|me|my|you|anyone|anybody|someone|somebody|people|person|persons|"
+                                               r"who|whom|here|faces?|"
                      r"look|looks|happy|sad|angry|upset|tired)\b", low):  # a thing, not a person: the VLM's question
         return "I can't make that out right now. I can tell you who is in view and how they look."
     if re.search(r"\b(do|how do) i look\b|\bcan you see me\b|\bam i (smiling|frowning|crying|happy|sad)\b", low):
@@ -318,6 +408,8 @@ def _time(turn: Turn, text: str, ctx: Context) -> str:
 
 
 def _internet(turn: Turn, text: str, ctx: Context) -> str:
+    if turn.detail == "price":  # the model said "This product is available at a discounted price."
+        return "I don't know prices, I'm afraid. Please ask someone who works here."
     return ("I'm not connected to the internet, so I can't know that. I only know what I see here, the time, "
             "and the places in this building.")
 
@@ -333,7 +425,7 @@ def _feelings(turn: Turn, text: str, ctx: Context) -> str:
             return "There is a kitchen here. Say 'take me to the kitchen' and I'll guide you there."
         return "I'm sorry, I don't know where to find food or drinks here."
     if re.search(r"\b(dizzy|faint|sick|unwell|ill|nause\w*|pain|hurts?|aches?|chest|breathe|fell|fall|bleeding|"
-                 r"don'?t feel (well|good))\b", low):
+                 r"\w*ache|fever|migraine|cough|a cold|sore throat|temperature|don'?t feel (well|good))\b", low):
         return ("I'm sorry you feel unwell. Please sit down somewhere safe. If it doesn't pass, "
                 "ask someone nearby for help or call for medical help.")
     if re.search(r"\b(lonely|alone)\b", low):

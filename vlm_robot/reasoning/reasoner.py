@@ -41,6 +41,8 @@ class Outcome:
     decisions: list[Decision] = field(default_factory=list)
     utterances: list[Utterance] = field(default_factory=list)
     intents: list[Intent] = field(default_factory=list)
+    # how the robot speaks from now on, (rate scale, volume scale), when a person asked for a change
+    voice: tuple[float, float] | None = None
 
 
 HEAD_WAIT_S = 0.05  # longest wait for the joint state of a frame's moment (Reasoner.head_at)
@@ -112,6 +114,8 @@ class Reasoner:
         self._pending_when_heard: dict[str, Intent | None] = {}
         self._resolved_by_words: dict[str, Intent] = {}  # a person's words that confirmed or declined an intent
         self._last_reply: dict[int | None, str] = {}
+        self._last_heard: dict[int | None, str] = {}  # "What did I just say?"
+        self.voice: tuple[float, float] = (1.0, 1.0)  # (rate, volume) x configured: a person's "slower, please"
         # the newest frame the tracker has followed: who said words is known by sight only once it has seen the
         # moment they were said (wait_perceived)
         self.perceived_until = float("-inf")
@@ -256,7 +260,8 @@ class Reasoner:
             self._speaker[t.id] = pid
             why = _replying(t, pid)
             out.decisions.append(Decision("reply", why, t.stamp, pid, {"transcript": t.id}))
-            found = intents_from_transcript(t.text, f"person{pid}" if person else "", t.stamp)
+            found = [self._known_place(it) for it in
+                     intents_from_transcript(t.text, f"person{pid}" if person else "", t.stamp)]
             if self.intents.source == "grammar":  # the model decides, but stop is never kept waiting for it
                 found = [it for it in found if it.type == "stop"]
             pointed = [] if any(it.type in ("stop", "look_at") for it in found) else self._pointed(t, person)
@@ -272,6 +277,15 @@ class Reasoner:
                 self._pending_when_heard[t.id] = self.gate_pending or self._resolved_by_words.pop(
                     t.text.strip()[:60], None)
             return out
+
+    def _known_place(self, it: Intent) -> Intent:
+        """A navigate goal named by another word for a known place ("the exit", "your charger"): the place's own
+        name, which is what the gate and config/places.yaml know ("Can you show me the way to the exit?" was
+        refused: "I don't know a place called the exit")."""
+        if it.type != "navigate" or it.target in self.places:
+            return it
+        known, _ = knowledge.find_place(it.target.replace("_", " "), self.places)
+        return replace(it, target=known) if known is not None else it
 
     def _pointed(self, t: Transcript, person: PersonState | None) -> list[Intent]:
         """"Look there", "what is that" from a person who pointed within ``gestures.point_memory_s``: a look_at
@@ -429,19 +443,35 @@ class Reasoner:
         with self.lock, self._verdict_cond:
             ctx = knowledge.Context(
                 people=self.people(), speaker=speaker, memory=known, places=self.places, recording=self.recording(),
-                last_reply=self._last_reply.get(pid, ""), verdicts=verdicts, now=self.clock(),
+                last_reply=self._last_reply.get(pid, ""), last_heard=self._last_heard.get(pid, ""),
+                verdicts=verdicts, now=self.clock(), voice=self.voice,
                 robot_name=self.dialogue.config.robot_name if self.dialogue is not None else "",
                 pending=self.gate_pending if self.gate_pending is not None and self.gate_pending.id not in ids
                 else None)
+        if turn.kind == "perception" and turn.detail == "thing":
+            with self.lock:
+                seen = self._recent_scene()
+            if seen:  # what the VLM node described a moment ago may tell: the model reads it (else "can't make out")
+                return self._model_reply(t, pid, known, f"{why}; a recent scene description may tell", intents,
+                                         on_piece)
         text = "All right. I have forgotten what I knew about you." if forgot else knowledge.answer(turn, t.text, ctx)
-        if turn.kind in ("hostile", "emergency") and verdicts:  # what the gate allowed is said too, never contradicted
+        if turn.kind == "hostile" and verdicts:  # what the gate allowed is said too, never contradicted
             text = " ".join(x for x in (knowledge.say_verdicts(verdicts, ctx.pending), text) if x)
+        elif turn.kind == "emergency" and verdicts:  # the advice first; then what the robot does, not what it won't
+            # ("I need to go to the hospital." began with "I don't know a place called the hospital.")
+            allowed = [v for v in verdicts if v.approved or v.pending]
+            text = " ".join(x for x in (text, knowledge.say_verdicts(allowed, ctx.pending) if allowed else "") if x)
         if text is None and turn.kind in ("action", "navigate") and verdicts:
             with self.lock:  # "repeat that" repeats the gate's question
                 self._last_reply[pid] = " ".join(SafetyGate.question(v.intent) for v in verdicts if v.pending)
             intents.decisions.append(Decision(
                 "reply", f"{why}; the safety gate's question is the reply", t.stamp, pid, {"transcript": t.id}))
             return intents
+        if text is not None and turn.detail == "voice":  # "Could you speak more slowly?": speech_out is told
+            voice, _ = knowledge.voice_request(t.text, ctx.voice)
+            with self.lock:
+                if voice != self.voice:
+                    self.voice = intents.voice = voice
         if text is not None:
             source = _SOURCES.get(turn.kind, "knowledge")
             return self._reply(t, pid, text, "reply", f"{why}; answered from {source}", intents, on_piece,
@@ -489,6 +519,7 @@ class Reasoner:
                 if last:
                     self._last_reply[pid] = text
             out.utterances.append(Utterance(text, kind, why, t.stamp, pid, t.id, self._id("u")))
+            self._last_heard[pid] = t.text
             self.policy.note_robot_said(text, t.stamp)
             return out
 
@@ -508,13 +539,16 @@ class Reasoner:
                 self.dialogue.commit(t.text, spoken)
             if self.memory is not None:
                 self.memory.exchange(pid, t.text, spoken)
+            self._last_heard[pid] = t.text
         why = f"{_replying(t, pid)}; answered from what the camera sees ({source})"
         return Outcome(utterances=[Utterance(spoken, "reply", why, t.stamp, pid, t.id, self._id("u"))])
 
     def on_transcript(self, t: Transcript, on_piece: Callable[[str], None] | None = None) -> Outcome:
         """:meth:`hear` then :meth:`answer`, as one outcome."""
         out = self.hear(t)
-        out.utterances += self.answer(t, on_piece).utterances
+        answered = self.answer(t, on_piece)
+        out.utterances += answered.utterances
+        out.voice = answered.voice
         return out
 
     # -- memory and scene ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import numpy as np
 from vlm_robot.core.types import Intent
 from vlm_robot.reasoning.dialogue import recall_answer_pattern
 from vlm_robot.reasoning.memory import extract_facts
+from vlm_robot.reasoning.visual import is_visual_question
 from vlm_robot.safety.gate import answers_a_question
 
 KINDS = ("empty", "emergency", "foreign", "hostile", "action", "navigate", "confirm", "greeting", "thanks", "goodbye",
@@ -62,8 +63,10 @@ class Turn:
 # Example sentences per kind. Kept short and plain: the embedding carries the paraphrases.
 PROTOTYPES: dict[str, tuple[str, ...]] = {
     "greeting": ("hello", "hi there", "good morning", "hey robot", "good evening", "hi, nice to see you"),
+    # "Thank you for your help today." was open talk (0.38 like "you've been very helpful") and got "I'm glad to have
+    # you here."; "You're very helpful." was thanked back with "You're welcome!" (it is praise)
     "thanks": ("thank you", "thanks a lot", "thank you so much, that helped", "cheers, thanks", "much appreciated",
-               "that's very kind of you", "you've been very helpful"),
+               "that's very kind of you", "thank you for your help", "thanks for helping me today"),
     "goodbye": ("goodbye", "bye bye", "see you later", "I have to go now", "good night", "see you tomorrow"),
     "never_mind": ("never mind", "forget it", "it doesn't matter", "nothing, sorry", "no worries, forget that",
                    "that's all", "that's all for now", "that will be all", "that's it, nothing else"),
@@ -101,7 +104,8 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
     "joke": ("tell me a joke", "say something funny", "make me laugh", "do you know any jokes"),
     # "I love you" was nearest to the attack "I hate you" and got a refusal
     "compliment": ("I love you", "you're funny", "you're the best", "good job", "well done, robot", "you're so cute",
-                   "you're very clever", "I like you", "you're a good robot"),
+                   "you're very clever", "I like you", "you're a good robot", "you've been very helpful",
+                   "you're very helpful"),
     "open": ("I like painting", "what's your favourite colour", "do you like music",
              "tell me a story", "what do you think about cats", "I went to the park today", "sing me a song",
              "what should I cook tonight", "that's interesting", "I love football"),
@@ -125,7 +129,8 @@ _HOSTILE = (
                         r"\b(hurt|hit|kill|punch|kick|push|stab|attack|shoot|harm|injure|trip|strangle|slap|"
                         r"run over|run into|run at|crash into|drive into|drive at|bump into|smash into|ram)\b.{0,40}"
                         r"\b(him|her|them|someone|somebody|people|man|"
-                        r"woman|child|kid|baby|person|everyone|everybody|wall|cat|dog|boy|girl|guy|lady)\b|\b(knife|blade|scissors|gun|"
+                        r"woman|child|kid|baby|person|everyone|everybody|wall|cat|dog|boy|girl|guy|lady)\b|\b(knife|"
+                        r"blade|scissors|gun|"
                         r"weapon)s?\b.{0,30}\b(child|kid|baby|toddler)|\b(child|kid|baby)\b.{0,30}\b(knife|blade|"
                         r"scissors|gun|weapon)", re.I)),
     ("echo", re.compile(r"\b(repeat after me|say (exactly|the words)|say that you)\b", re.I)),
@@ -144,7 +149,8 @@ _UNABLE = re.compile(
     r"(?:carry|lift|push|pull|open|close|shut|clean|wash|cook|fix|repair|water|climb|paint|build|plug|unplug|charge|"
     r"tidy|sweep|vacuum|mop|iron|fold|feed|drive me|call|phone|text|email|order|buy|pay|unlock|lock|dance|jump|swim|"
     r"fly|do a (dance|flip|backflip|cartwheel)|play (some |a |the |me )?(music|song|radio|video|game)|"
-    r"set (a |an |the )?(timer|alarm|reminder)|remind me|"
+    r"set (a |an |the )?(timer|alarm|reminder)|remind me|sing|whistle|take (a |my |our )?(picture|photo|selfie|video)|"
+    r"put (it|that|this|them|those|the \w+) (down|away|back)|drop (it|that|this)|"
     r"(?:turn|switch) (?:on|off)|move (?:this|that|these|those|the|my|our|a|an)|hold (?:this|that|the|my|a|an)|"
     r"make (?:me |us )?(?:a |an |some )?(?:coffee|tea|cup of|sandwich|breakfast|lunch|dinner|food|meal|drink))\b",
     re.I)
@@ -155,6 +161,8 @@ _EMERGENCY = re.compile(
     r"(^|[.!?]\s+)(please\s+)?help( me)?( please)?\s*!|"
     r"\bcall (an?|the|for an?|for the)?\s*(ambulance|police|doctor|paramedics?|fire (brigade|department)|"
     r"emergency services)\b|\bcall (911|999|112)\b|\bi need (a doctor|an ambulance|medical help|the police|a nurse)\b|"
+    # "I need to go to the hospital." got "I don't know a place called the hospital."
+    r"\b(i|we) (need|have) to (go|get) to (a|the) (hospital|emergency room|doctor)\b|\btake me to (a|the) hospital\b|"
     r"\b(heart attack|having a stroke|can'?t breathe|not breathing|i'?m bleeding|is bleeding|unconscious|"
     r"there'?s a fire|it'?s an emergency|this is an emergency|medical emergency)\b|"
     r"\b(i|she|he|someone|somebody|my (wife|husband|mother|father|friend|son|daughter)) (just )?(has |have )?"
@@ -173,20 +181,42 @@ _SELF = re.compile(r"\bhow old are you\b|\bdo you (ever )?(sleep|eat|dream|get t
                    r"drink)\b|\bare you (a boy|a girl|male|female|a man|a woman|a he|a she)\b|"
                    r"\bdo you have (feelings|emotions|a soul)\b|\bare you (alive|conscious|human|real|sentient)\b|"
                    r"\bwhere are you from\b|\bhow long have you been (here|working)\b|\bwho (made|built|created|"
-                   r"designed|programmed) you\b", re.I)
+                   r"designed|programmed) you\b|\byour favou?rite\b|\bare you listening\b|\bcan you hear me\b|"
+                   r"\bdo you hear me\b|\bdo you have (a family|friends|parents|a mother|a father|brothers|sisters|"
+                   r"children|kids|a wife|"
+                   r"a husband|a girlfriend|a boyfriend|a partner)\b|\bare you (dangerous|safe|going to (hurt|attack|"
+                   r"harm) "
+                   r"(me|us))\b|\b(will|would|could|can) you (hurt|attack|harm) (me|us|people|anyone)\b|"
+                   r"\b(your|the) battery\b|\bbattery (level|life)\b|\bhow much (charge|power|energy) "
+                   r"(do you have|have you got|is left)\b", re.I)
 _LIKES_ASK = re.compile(r"\bwhat do i (like|love|enjoy)\b|\bdo you remember what i (like|love|enjoy)\b", re.I)
 _WAIT = re.compile(r"^\W*(ok(ay)?\W+)?(wait|hold on|hang on) (a|one|just a) (moment|second|sec|minute|bit)\W*$|"
+                   r"^\W*(please\W+)?((can|could|will|would) you (please )?)?wait (here|for me)( a (moment|minute|"
+                   r"second|bit))?( please)?\W*$|"
                    r"^\W*(one|just a) (moment|second|minute)( please)?\W*$|^\W*give me a (moment|second|minute)\W*",
                    re.I)
+# how the robot speaks: "Can you speak a little slower?" got "I'm just a little bit more..." from the model
+_VOICE = re.compile(r"\b(speak|talk)(ing)?( a (little|bit)| a little bit| more| much)* (slower|slowly|louder|loudly|"
+                    r"faster|quicker|quickly|quieter|softer|softly|quietly|up|more clearly|clearly|normally)\b|"
+                    r"\bwhisper\b|"
+                    r"^\W*(please\W+)?(a (little|bit) )?(louder|slower|quieter|softer|faster)(\W+please)?\W*$|"
+                    r"\byou('re| are) (talking|speaking) (too|so|very|a bit too|a little too) (fast|quickly|quiet|"
+                    r"quietly|loud|loudly|softly|slow|slowly)\b|\bi (can'?t|cannot|could ?n[o']t) hear you\b|"
+                    r"\b(turn|bring) (your (voice|volume)|the volume|it) (up|down)\b", re.I)
+_PRICE = re.compile(r"\bhow much (does|do|is|are|did|would|will) (this|that|it|these|those|the|a|an|one)\b.{0,30}"
+                    r"\b(cost|"
+                    r"costs|price|charge)\b|\bhow much is (this|that|it|one)\W*$|\bwhat(?:'s| is) the price\b", re.I)
 _SLOW = re.compile(r"\bslow down\b|\bnot so fast\b|\b(go|move|drive) (more )?slow(er|ly)\b", re.I)
 _DISTANCE = re.compile(r"\bhow far\b|\bis it far\b|\bhow long (does it|will it) take\b", re.I)
 _GOOD_MOOD = re.compile(r"\bi'?m (so |really |very |feeling )?(happy|glad|good|great|fine|well|excited|doing (well|"
-                        r"fine|good|great))\b|\beverything(?:'s| is) (fine|good|great|ok|okay|alright)\b", re.I)
+                        r"fine|good|great))\b|\bi feel (so |really |very |pretty )?(great|good|happy|fine|wonderful|"
+                        r"fantastic|amazing|better)\b|\beverything(?:'s| is) (fine|good|great|ok|okay|alright)\b", re.I)
 _BORED = re.compile(r"\bi'?m (so |really |very |a bit |a little )?bored\b", re.I)
 _HUNGRY = re.compile(r"\bi'?m (so |really |very |a bit |a little )?(hungry|thirsty|starving)\b", re.I)
 _CONGRATS = re.compile(r"\b(it'?s|today is) my birthday\b|\bmy birthday (is )?today\b|\bi (just )?(got|passed|won|"
                        r"finished)\b.{0,25}\b(job|exam|test|promotion|prize|race|degree|driving test)\b|"
-                       r"\b(i'?m|we'?re) (getting married|engaged|having a baby|pregnant)\b", re.I)
+                       r"\b(i'?m|we'?re) (getting married|engaged|having a baby|pregnant)\b|"
+                       r"\b(i|we) (just )?got (engaged|married|promoted|a new job|the job|a puppy)\b", re.I)
 # where the person is, not a place they look for: the model answered "What floor is this?" with "the 1st one"
 _WHERE_AM_I = re.compile(r"\b(what|which) (floor|building|level|room) (is this|am i on|am i in|are we on|are we in)\b|"
                          r"\bwhere am i\b|\bwhere are we\b", re.I)
@@ -199,9 +229,50 @@ _TIME = re.compile(r"\b(what(?:'s| is) the (time|date)|what time is it|what day 
                    r"today(?:'s date)?|which day is it|the time,? please|(tell|know) (me )?the time)\b", re.I)
 _RECORDING = re.compile(r"\b(are|is) (you|this|it|that|our conversation|the conversation) (being )?"
                         r"(record|film|sav|stor|tap)\w*|\brecording (me|this|us)\b", re.I)
+# "Sorry." and "Excuse me." with a full stop are an apology and a call for attention, not "pardon?" (both repeated
+# the last reply); "Sorry, I didn't catch that." was open talk
 _REPEAT = re.compile(r"\b(repeat (that|it|yourself|what you said)|say (that|it) again|come again|pardon|"
-                     r"what did you (just )?say|i (don'?t|didn'?t|do not|did not) (understand|get (that|it)|follow))\b|"
-                     r"^\W*(what|huh|sorry|excuse me|eh)\W*$", re.I)
+                     r"what did (you|i) (just )?say|i (don'?t|didn'?t|do not|did not) (understand|get (that|it)|"
+                     r"follow)|"
+                     r"i (didn'?t|did not|couldn'?t|could not) (quite )?(catch|hear) (that|you|it|what you said))\b|"
+                     r"^\W*(what|huh|eh)\W*$|^\W*(sorry|excuse me|what was that)\s*\?\W*$", re.I)
+_APOLOGY = re.compile(r"^\W*(oh,? )?(i'?m |i am )?(so |really |very )?sorry( about that| for that| my mistake)?\W*$|"
+                      r"^\W*my (bad|mistake)\W*$", re.I)
+# ("Is anyone here?" alone asks who is in view: a perception turn)
+_EXCUSE_ME = re.compile(r"^\W*(excuse me|(hello|hi|hey)\W+(is )?any(one|body) (there|here|home))(\W+robot)?\W*$", re.I)
+# something the person misplaced: the model said "I've had a chance to look at your phone."
+ITEMS = (r"keys?|phone|mobile|wallet|purse|glasses|spectacles|bag|handbag|backpack|umbrella|ring|watch|card|ticket|"
+         r"passport|coat|jacket|hat|scarf|gloves?|book|pen|remote|headphones|earphones|earrings?|laptop|charger|"
+         r"medicine|pills|cup|mug|bottle|notebook|badge|id|shoes?")
+_LOST_ITEM = re.compile(r"\b(where did i (leave|put|drop)|have you seen|did you see|i (can'?t|cannot|couldn'?t) find|"
+                        r"help me find|i('ve| have)? (lost|misplaced)|where (are|is)|(i'?m |i am )?(looking|"
+                        r"searching) for)"
+                        r"\s+(?P<whose>my|a|an|the|our)\s+(?:(?:little|small|young|old|big|tall|black|white|red|blue|"
+                        r"brown|"
+                        r"new)\s+)?(?P<what>\w+)", re.I)
+# a plain acknowledgement: "Okay." got "I'm so glad you're here." from the model
+_ACK = re.compile(r"^\W*(ok(ay)?|alright|all right|fine|cool|great|good|got it|i see|sure|right|perfect|nice|"
+                  r"understood|oh|ah|hmm+|mhm|uh-huh)( then| now)?\W*$", re.I)
+# "Goodbye robot, see you tomorrow." was a greeting (0.6 like "hey robot") and got "Hello! How can I help you?"
+_GOODBYE = re.compile(r"^\W*(ok(ay)?\W+|well\W+|right\W+)?(good ?bye|bye(\W+bye)?|"
+                      r"see you( later| soon| tomorrow| again)?|"
+                      r"good night|farewell|take care|i have to go|i'?ve got to go|i'?m leaving)\b", re.I)
+_GREET_OTHER = re.compile(r"\bsay (hello|hi|good morning|goodbye|bye) to\b|\b(this is|meet) my (\w+ )?(friend|wife|"
+                          r"husband|son|daughter|mother|father|mum|mom|dad|colleague|boss|brother|sister)\b", re.I)
+# "You made a mistake." got "I'll take care of that."
+_CORRECTION = re.compile(r"^\W*(no\W+)?(that'?s|that is|this is|you'?re|you are) (wrong|not right|incorrect|not true|"
+                         r"not what i (said|asked|meant|wanted))\b|\byou made a mistake\b|\byou got (it|that) wrong\b|"
+                         r"\bthat'?s not what i (said|asked for|meant|wanted)\b", re.I)
+# the head turns to people (look_at) only: "Can you turn your head?" got "To the left or right, it doesn't matter."
+_HEAD = re.compile(r"\b(turn|move|tilt|nod|shake) your head\b|^\W*(please\W+)?look (over )?(there|left|right|up|down|"
+                   r"around|away|behind you)\W*$", re.I)
+# "Move out of the way." got "She looks neutral, but I can see her looking at you."
+_IN_THE_WAY = re.compile(r"\b(move|get|go|step) out of (the|my) way\b|"
+                         r"\byou('re| are) (in|blocking) (the|my) (way|path)\b|"
+                         r"\b(move|step) (aside|over|back)\b|\blet me (pass|through|by)\b|\bmake (some )?room\b", re.I)
+_LETS_GO = re.compile(r"^\W*(ok(ay)?\W+|so\W+|come on\W+)?let'?s go( then| now| somewhere)?\W*$", re.I)
+_CAN_ASK = re.compile(r"^\W*((excuse me|sorry|hey|hi|hello|robot)\W+)*(can|could|may) i ask (you )?"
+                      r"(something|a question|you a question|you something)\W*$", re.I)
 _LOOKS = re.compile(r"\b(do|how do) i look\b|\bhow many (people|persons|faces)\b|\b(is|are) (anyone|anybody|someone"
                     r"|somebody|people) (here|there|around|in the room)\b|\bwho(?:'s| is) (here|there|in the room)\b|"
                     r"\bcan you see me\b|\bam i (smiling|frowning|crying|happy|sad)\b", re.I)
@@ -211,6 +282,9 @@ _FEELING = re.compile(r"\bi(?:'m| am| feel| have been| 've been)( so| really| a 
                       r"scared|afraid|frustrated|overwhelmed|dizzy|faint|sick|unwell|ill|nauseous|hurt|in pain|"
                       r"bleeding)\b|\b(rough|bad|terrible|awful|hard|long|horrible) day\b|\bmy \w+ (hurts|aches)\b|"
                       r"\bi (can'?t|cannot) breathe\b|\bi (fell|have fallen)( down| over| off\b.*)?\W*$|"
+                      r"\bi('ve| have)? (got )?(a |an )?(headache|stomach ?ache|toothache|backache|fever|migraine|"
+                      r"cough|"
+                      r"cold|sore throat|temperature)\b|"
                       r"\bdon'?t feel (well|good)\b", re.I)
 _WHERE = re.compile(r"\b(where|wher|whre|how do i get|how can i get|which way|way to|find|lost|looking for|"
                     r"directions?)\b", re.I)
@@ -225,7 +299,11 @@ _ENGLISH = frozenset(
     "are was am hi hello hey thanks thank please yes where why robot sorry okay ok "
     # contractions are words too: "I'm happy today." had none of the list and was taken for another language
     "i'm it's you're don't that's i've i'll can't what's let's isn't doesn't didn't won't there's he's she's we're "
-    "they're".split())
+    "they're "
+    # "Speak normally again." had none of the words above and was taken for another language
+    "again speak talk tell said more less very too much many little big still never always really thing something "
+    "nothing anything everything someone need help stop wait here let put turn show find keep try call ask feel leave "
+    "start open close bring name home room water food today tomorrow morning night yes right left down off".split())
 
 
 def words(text: str) -> list[str]:
@@ -294,6 +372,23 @@ class TurnClassifier:
             return Turn("memory_ask", "pattern")
         if _LIKES_ASK.search(said):
             return Turn("memory_ask", "pattern", detail="likes")
+        lost = _LOST_ITEM.search(said)
+        whose, what = (lost["whose"].lower(), lost["what"].lower()) if lost else ("", "")
+        if whose == "my" and re.fullmatch(ITEMS, what, re.I):
+            return Turn("perception", "pattern", detail=f"lost:{what}")
+        if lost and re.fullmatch(_KIN, what, re.I):  # "I'm looking for my daughter.", "Have you seen a little boy?"
+            return Turn("perception", "pattern", detail=f"person:{'your' if whose in ('my', 'our') else 'a'} {what}")
+        # the VLM's question; the tracker sees only people
+        if is_visual_question(said) and _OBJECT.search(said) and not (_SELF.search(said) or _WHERE_AM_I.search(said)):
+            return Turn("perception", "pattern", detail="thing")
+        if _EXCUSE_ME.search(said):
+            return Turn("greeting", "pattern", detail="attention")
+        if _GOODBYE.search(said):
+            return Turn("goodbye", "pattern")
+        if _GREET_OTHER.search(said):
+            return Turn("greeting", "pattern", detail="other")
+        if _VOICE.search(said):
+            return Turn("capabilities", "pattern", detail="voice")
         for kind, pattern in (("time", _TIME), ("recording", _RECORDING), ("repeat", _REPEAT),
                               ("perception", _LOOKS), ("identity", _IDENTITY), ("feelings", _FEELING)):
             if pattern.search(said):
@@ -307,9 +402,14 @@ class TurnClassifier:
                                       ("identity", "self", _SELF), ("feelings", "hungry", _HUNGRY),
                                       ("place", "where am i", _WHERE_AM_I), ("place", "distance", _DISTANCE),
                                       ("never_mind", "wait", _WAIT), ("capabilities", "slow", _SLOW),
+                                      ("never_mind", "apology", _APOLOGY), ("never_mind", "ack", _ACK),
+                                      ("place", "lets go", _LETS_GO), ("capabilities", "ask", _CAN_ASK),
+                                      ("never_mind", "correction", _CORRECTION), ("capabilities", "head", _HEAD),
+                                      ("unable", "way", _IN_THE_WAY),
                                       ("feelings", "good", _GOOD_MOOD), ("feelings", "bored", _BORED),
                                       ("math", "spell", SPELL_OR_COUNT),
-                                      ("congrats", "", _CONGRATS), ("math", "", MATH_QUESTION)):
+                                      ("congrats", "", _CONGRATS), ("math", "", MATH_QUESTION),
+                                      ("internet", "price", _PRICE)):
             if pattern.search(said):
                 return Turn(kind, "pattern", detail=detail)
         self._ready.wait()  # a turn said while the examples are embedded (only at start-up) waits for them
@@ -329,6 +429,11 @@ class TurnClassifier:
         return Turn(kind, "embedding", score, example)
 
 
+_KIN = (r"wife|husband|partner|son|daughter|kids?|children|child|friends?|mother|mum|mom|father|dad|brother|sister|"
+        r"grandma|grandmother|grandpa|grandfather|granddaughter|grandson|dog|cat|colleague|boss|family|boy|girl|man|"
+        r"woman|lady|gentleman|person|baby|toddler|teacher|nurse|doctor")
+_OBJECT = re.compile(r"\b(table|shelf|floor|cups?|mugs?|bottles?|balls?|box|boxes|plants?|chairs?|holding|wearing|"
+                     r"colou?rs?|objects?|things?)\b", re.I)
 _WH_QUESTION = re.compile(r"^\W*(what|where|which|who|when|why|how)\b", re.I)
 _OPENING = re.compile(r"^\W*((hey|hi|hello|ok|okay|excuse me|sorry)\W+)?(robot\W+)?", re.I)
 _VOCATIVE = re.compile(r"\W+robot\W*$", re.I)  # "See you tomorrow, robot." was a greeting (like "hey robot")

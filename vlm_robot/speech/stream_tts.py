@@ -9,6 +9,7 @@ piper (optional extra: GPL-3.0, ``pip install piper-tts``; used through its comm
 from __future__ import annotations
 
 import io
+import math
 import re
 import shutil
 import subprocess
@@ -16,6 +17,8 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from vlm_robot.core.errors import BackendUnavailableError, ConfigError
 from vlm_robot.speech.audio import SAMPLE_RATE, read_wav, resample
@@ -105,7 +108,7 @@ def clauses(pieces: Iterable[str], min_chars: int = 24, max_chars: int = 160) ->
 
 
 class ClauseSynth:
-    """One clause of text -> float32 samples at 16 kHz.
+    """One clause of text -> float32 samples at 16 kHz, at the voice style a person asked for (:meth:`set_style`).
 
     Raises:
         BackendUnavailableError: the engine is not installed.
@@ -120,21 +123,42 @@ class ClauseSynth:
             raise BackendUnavailableError(f"tts engine {exe} not found on PATH; install it with {fix}")
         if c.engine == "piper" and not Path(c.voice).is_file():
             raise BackendUnavailableError(f"tts.voice {c.voice!r} must be a piper .onnx voice file for engine piper")
+        self.rate_scale = 1.0
+        self.volume_scale = 1.0
+
+    def set_style(self, rate_scale: float, volume_scale: float) -> None:
+        """Speak ``rate_scale`` x the configured rate (espeak-ng's words a minute, within its 80-450; piper's
+        phoneme length) and ``volume_scale`` x as loud, from the next clause on."""
+        if not (math.isfinite(rate_scale) and math.isfinite(volume_scale) and rate_scale > 0 and volume_scale > 0):
+            raise ValueError(f"voice style scales must be finite and positive, got {rate_scale}, {volume_scale}")
+        self.rate_scale, self.volume_scale = float(rate_scale), float(volume_scale)
 
     def __call__(self, text: str):
         c = self.config
+        rate_scale, volume_scale = self.rate_scale, self.volume_scale
         if c.engine == "espeak-ng":
-            cmd = [self.exe, "-v", c.voice, "-s", str(c.rate_wpm), "-g", str(round(c.word_gap_ms / 10)),
-                   "--stdout", "--", text]
+            wpm = min(450, max(80, round(c.rate_wpm * rate_scale)))
+            gap = round(c.word_gap_ms / rate_scale / 10)  # slower speech: longer pauses between words too
+            cmd = [self.exe, "-v", c.voice, "-s", str(wpm), "-g", str(gap), "--stdout", "--", text]
             wav = subprocess.run(cmd, check=True, capture_output=True, timeout=30).stdout
             samples, rate = read_wav(io.BytesIO(_fix_stream_header(wav)))
         else:
             with tempfile.TemporaryDirectory() as d:
                 out = Path(d) / "clause.wav"
-                subprocess.run([self.exe, "--model", c.voice, "--output_file", str(out)], input=text.encode(),
+                subprocess.run([self.exe, "--model", c.voice, "--output_file", str(out),
+                                "--length_scale", f"{1.0 / rate_scale:.3f}"], input=text.encode(),
                                check=True, capture_output=True, timeout=60)
                 samples, rate = read_wav(out)
-        return resample(samples, rate, SAMPLE_RATE)
+        return louder(resample(samples, rate, SAMPLE_RATE), volume_scale)
+
+
+def louder(samples: np.ndarray, gain: float) -> np.ndarray:
+    """``samples`` x ``gain``; above 1 through a soft limiter (tanh), so that peaks are rounded, not clipped:
+    espeak-ng's speech peaks near 0.7, so a plain gain above 1.4 would clip."""
+    if gain == 1.0:
+        return samples
+    x = np.asarray(samples, np.float32)
+    return (np.tanh(gain * x) if gain > 1.0 else gain * x).astype(np.float32)
 
 
 def _fix_stream_header(wav: bytes) -> bytes:

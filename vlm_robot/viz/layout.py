@@ -11,7 +11,7 @@
     vlm/scene, vlm/answers    the VLM node's scene descriptions and answers
     people/person_<id>/<mood>, people/person_<id>/facing   smoothed mood confidence and attention over time
     head/command/{pan,tilt}, head/state/{pan,tilt}         degrees: what the gate commanded, where the head is
-    robot/speaking, robot/cmd_vel/{linear,angular}, robot/state (estop, do-not-disturb), robot/goals
+    robot/speaking, robot/cmd_vel/{linear,angular}, robot/state (estop, do-not-disturb, voice style), robot/goals
     diagnostics               ERROR / WARN from any node
     session/gaps, session/problems   what a converted recording lacks, messages that could not be read
 
@@ -264,6 +264,10 @@ class VizSession:
         if d.get("aborted"):
             self._text(ABORTED, received, f"cut off ({d.get('reason') or 'barge-in'}): {d['text']}", "ABORTED", AMBER)
 
+    def _voice_style(self, d: dict, received: float) -> None:
+        self._text("robot/state", _stamp(d.get("stamp"), received), f"voice: rate x{d['rate_scale']:.2f}, volume "
+                   f"x{d['volume_scale']:.2f} ({d.get('reason', '')[:80]})", "STATE", BLUE)
+
     def _decision(self, d: dict, received: float) -> None:
         who = f" person {d['person_id']}" if d.get("person_id") is not None else ""
         self._text(DECISIONS, _stamp(d.get("stamp"), received), f"{d['action']}{who}: {d['reason']}", "DECIDE",
@@ -349,7 +353,7 @@ _SHOW = {
     topics.ESTOP: _flag("emergency stop", ""), topics.DND: _flag("do not disturb", ""),
     topics.HEAD_COMMAND: _head("command"), topics.JOINT_STATES: _head("state"),
     topics.CMD_VEL: VizSession._cmd_vel, topics.GOAL_POSE: VizSession._goal, topics.CANCEL: VizSession._cancel,
-    topics.DIAGNOSTICS: VizSession._diagnostics,
+    topics.DIAGNOSTICS: VizSession._diagnostics, topics.VOICE_STYLE: VizSession._voice_style,
 }
 VIEWED = frozenset(_SHOW) | {topics.IMAGE}
 """Topics with a view; tests/test_viz.py checks that it is every topic of nodes/topics.py but :data:`COVERED`."""

@@ -229,6 +229,9 @@ def _turn(robot: Robot, reasoner: Reasoner, gate: SafetyGate, case: dict, step: 
     heard = reasoner.hear(t)
     verdicts: list[Verdict] = []
     questions: list[str] = []
+    expired = gate.expire(now[0])  # as safety_gate_node's timer does: the reasoner hears that nobody confirmed
+    if expired is not None:
+        reasoner.on_verdict(expired)
     confirm = gate.answer(said, now[0])  # the gate reads yes / no itself, before the words' own intents
     if confirm is not None:
         reasoner.on_verdict(confirm)
