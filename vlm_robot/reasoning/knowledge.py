@@ -192,6 +192,8 @@ def _never_mind(turn: Turn, text: str, ctx: Context) -> str:
         return "Sorry about that. Could you tell me again, in other words?"
     if turn.detail == "apology":
         return "That's all right, no problem."
+    if turn.detail == "ack" and ctx.pending is not None:  # "Okay." or "Please." is not a clear yes: ask again
+        return f"Shall I {vocabulary.describe(ctx.pending)}? Please say yes or no."
     if turn.detail == "ack":
         return "All right."
     if turn.detail == "no" and re.search(r"\b(all right|alright|okay|ok|well|fine)\?", ctx.last_reply, re.I):

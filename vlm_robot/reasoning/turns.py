@@ -251,8 +251,10 @@ _LOST_ITEM = re.compile(r"\b(where did i (leave|put|drop)|have you seen|did you 
                         r"brown|"
                         r"new)\s+)?(?P<what>\w+)", re.I)
 # a plain acknowledgement: "Okay." got "I'm so glad you're here." from the model
+# (and a "please" heard on its own: "Could you speak more slowly, please?" came as two turns when the speaker paused
+# at the comma, and "Please?" got "That's a good question. I'm not sure what to say.")
 _ACK = re.compile(r"^\W*(ok(ay)?|alright|all right|fine|cool|great|good|got it|i see|sure|right|perfect|nice|"
-                  r"understood|oh|ah|hmm+|mhm|uh-huh)( then| now)?\W*$", re.I)
+                  r"understood|oh|ah|hmm+|mhm|uh-huh|please)( then| now)?\W*$", re.I)
 # "Goodbye robot, see you tomorrow." was a greeting (0.6 like "hey robot") and got "Hello! How can I help you?"
 _GOODBYE = re.compile(r"^\W*(ok(ay)?\W+|well\W+|right\W+)?(good ?bye|bye(\W+bye)?|"
                       r"see you( later| soon| tomorrow| again)?|"
