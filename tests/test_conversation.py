@@ -278,3 +278,22 @@ def test_fast_part_of_suite_dialogue_meets_the_targets():
     dialogue_suite.print_report(report)
     assert not report.forbidden, [(t.said, t.reply, t.forbidden) for t in report.forbidden]
     assert report.meets_targets(), [(t.said, t.reply, t.problems) for t in report.turns if not t.ok]
+
+
+def test_take_me_there_goes_to_the_place_just_named_and_a_please_after_a_turn_is_not_answered_again():
+    """"Take me there, please." said with a pause at the comma came as two turns: "Take me there." (the kitchen,
+    named the turn before) and "Please." 0.8 s later, which gets no second reply; a "please" on its own later does."""
+    from vlm_robot.core.types import Transcript
+    from vlm_robot.reasoning.policy import ProactivePolicy
+    from vlm_robot.reasoning.reasoner import THERE_S, Reasoner
+    from vlm_robot.reasoning.tracker import PeopleTracker
+
+    r = Reasoner(PeopleTracker(), ProactivePolicy(), None, places=PLACES)
+    r.on_transcript(Transcript("Where is the kitchen?", 1.0, id="t1"))
+    out = r.on_transcript(Transcript("Take me there.", 5.0, id="t2"))
+    assert [(i.type, i.target) for i in out.intents] == [("navigate", "kitchen")]
+    tail = r.on_transcript(Transcript("Please.", 5.8, id="t3"))
+    assert tail.utterances == [] and tail.decisions[-1].action == "silent"
+    assert r.on_transcript(Transcript("Please.", 30.0, id="t4")).utterances  # on its own: answered
+    late = r.on_transcript(Transcript("Take me there.", 5.0 + THERE_S + 1, id="t5"))
+    assert late.intents == []  # too long after the kitchen was named

@@ -45,6 +45,13 @@ class Outcome:
     voice: tuple[float, float] | None = None
 
 
+THERE_S = 120.0  # "take me there" refers to a place the person named at most this long before
+_THERE = re.compile(r"\b(take|bring|lead|guide|walk) (me|us) there\b|\bshow (me|us) (the way )?there\b|"
+                    r"^\W*(ok(ay)?\W+|then\W+)?(let'?s )?go there\b|\bshow (me|us) where (it|that) is\b", re.I)
+# a "please" or "thanks" heard on its own within this long after the same person's answered turn is that turn's end
+# (a speaker who pauses at the comma of "Take me there, please." makes two turns): no second reply
+TAIL_S = 1.5
+_TAIL = re.compile(r"^\W*(please|thanks|thank you)\W*$", re.I)
 HEAD_WAIT_S = 0.05  # longest wait for the joint state of a frame's moment (Reasoner.head_at)
 
 class Reasoner:
@@ -115,6 +122,8 @@ class Reasoner:
         self._resolved_by_words: dict[str, Intent] = {}  # a person's words that confirmed or declined an intent
         self._last_reply: dict[int | None, str] = {}
         self._last_heard: dict[int | None, str] = {}  # "What did I just say?"
+        self._last_heard_at: dict[int | None, float] = {}  # when the person's last answered turn ended
+        self._last_place: dict[int | None, tuple[str, float]] = {}  # the known place the person last named, when
         self.voice: tuple[float, float] = (1.0, 1.0)  # (rate, volume) x configured: a person's "slower, please"
         # the newest frame the tracker has followed: who said words is known by sight only once it has seen the
         # moment they were said (wait_perceived)
@@ -262,6 +271,7 @@ class Reasoner:
             out.decisions.append(Decision("reply", why, t.stamp, pid, {"transcript": t.id}))
             found = [self._known_place(it) for it in
                      intents_from_transcript(t.text, f"person{pid}" if person else "", t.stamp)]
+            found = found or self._there(t, pid)
             if self.intents.source == "grammar":  # the model decides, but stop is never kept waiting for it
                 found = [it for it in found if it.type == "stop"]
             pointed = [] if any(it.type in ("stop", "look_at") for it in found) else self._pointed(t, person)
@@ -277,6 +287,17 @@ class Reasoner:
                 self._pending_when_heard[t.id] = self.gate_pending or self._resolved_by_words.pop(
                     t.text.strip()[:60], None)
             return out
+
+    def _there(self, t: Transcript, pid: int | None) -> list[Intent]:
+        """"Take me there." after the person asked about a known place (within ``THERE_S``): navigate to it.
+        ("Can you tell me where the kitchen is?" then "Take me there." got the model's "I see. Could you tell me a
+        bit more about that?")"""
+        named = self._last_place.get(pid)
+        if named is None or not _THERE.search(t.text) or not 0 <= t.stamp - named[1] <= THERE_S:
+            return []
+        why = (f'asked: "{t.text.strip()[:80]}" ("there": the {named[0].replace("_", " ")}, named '
+               f"{t.stamp - named[1]:.0f} s before)")
+        return [Intent("navigate", named[0], {}, "dialogue", why, stamp=t.stamp)]
 
     def _known_place(self, it: Intent) -> Intent:
         """A navigate goal named by another word for a known place ("the exit", "your charger"): the place's own
@@ -417,6 +438,16 @@ class Reasoner:
                 return Outcome()
         turn = self.classify(t)
         with self.lock:
+            pid = self._speaker.get(t.id)
+            before = self._last_heard_at.get(pid)
+            if _TAIL.search(t.text) and before is not None and 0 <= t.stamp - before <= TAIL_S:
+                self._speaker.pop(t.id, None)
+                self._turn_intents.pop(t.id, None)
+                self._pending_when_heard.pop(t.id, None)
+                self._last_heard_at[pid] = t.stamp
+                return Outcome([Decision("silent", f'"{t.text.strip()}" {t.stamp - before:.1f} s after the '
+                                         "person's last turn: its end, heard on its own; not answered twice",
+                                         t.stamp, pid, {"transcript": t.id})])
             pid = self._speaker.pop(t.id, None)
             ids = [it.id for it in self._turn_intents.pop(t.id, [])]
             known = (None if self.memory is None else self.memory.voice_only() if pid is None
@@ -464,6 +495,7 @@ class Reasoner:
         if text is None and turn.kind in ("action", "navigate") and verdicts:
             with self.lock:  # "repeat that" repeats the gate's question
                 self._last_reply[pid] = " ".join(SafetyGate.question(v.intent) for v in verdicts if v.pending)
+                self._answered(pid, t)
             intents.decisions.append(Decision(
                 "reply", f"{why}; the safety gate's question is the reply", t.stamp, pid, {"transcript": t.id}))
             return intents
@@ -519,9 +551,19 @@ class Reasoner:
                 if last:
                     self._last_reply[pid] = text
             out.utterances.append(Utterance(text, kind, why, t.stamp, pid, t.id, self._id("u")))
-            self._last_heard[pid] = t.text
+            self._answered(pid, t)
             self.policy.note_robot_said(text, t.stamp)
             return out
+
+    def _answered(self, pid: int | None, t: Transcript) -> None:
+        """What later turns of the same person refer to: their words ("What did I just say?"), when they ended (a
+        "please" on its own right after), and the known place they named ("Take me there.")."""
+        self._last_heard[pid] = t.text
+        self._last_heard_at[pid] = t.stamp
+        if self.places:
+            named, _ = knowledge.find_place(t.text, self.places)
+            if named is not None:
+                self._last_place[pid] = (named, t.stamp)
 
     def answer_from_vision(self, t: Transcript, text: str, source: str) -> Outcome:
         """Speak the VLM node's answer to a question about the scene (see reasoning/visual.py) as the reply."""
@@ -539,7 +581,7 @@ class Reasoner:
                 self.dialogue.commit(t.text, spoken)
             if self.memory is not None:
                 self.memory.exchange(pid, t.text, spoken)
-            self._last_heard[pid] = t.text
+            self._answered(pid, t)
         why = f"{_replying(t, pid)}; answered from what the camera sees ({source})"
         return Outcome(utterances=[Utterance(spoken, "reply", why, t.stamp, pid, t.id, self._id("u"))])
 
@@ -547,6 +589,7 @@ class Reasoner:
         """:meth:`hear` then :meth:`answer`, as one outcome."""
         out = self.hear(t)
         answered = self.answer(t, on_piece)
+        out.decisions += answered.decisions
         out.utterances += answered.utterances
         out.voice = answered.voice
         return out
