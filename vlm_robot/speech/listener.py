@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from vlm_robot.core.errors import ConfigError
+from vlm_robot.speech.asr import collapse_repeats
 from vlm_robot.speech.audio import FRAME, SAMPLE_RATE, DeviceSource, WavSource
 from vlm_robot.speech.denoise import check_denoise, make_denoiser
 from vlm_robot.speech.vad import TurnDetector, TurnEvent
@@ -174,7 +175,9 @@ class Listener:
         if final:
             self.seq += 1
         end = wall_of(ev.info.get("speech_end", ev.t))
-        return {"text": r.text, "stamp": end, "speaker": self.c.speaker, "final": final,
+        # Whisper's decoding loops are said once; the end-of-turn check above still sees them (a loop of a
+        # fragment, "Can you help me? Can you help me? ...", is what its word-rate rule keeps the turn open on)
+        return {"text": collapse_repeats(r.text), "stamp": end, "speaker": self.c.speaker, "final": final,
                 "id": f"mic-{self.session}-{self.seq + (0 if final else 1)}", "speech_start": wall_of(ev.speech_start),
                 "speech_end": end, "audio_s": round(len(ev.audio) / SAMPLE_RATE, 3),
                 "asr_ms": round(1000 * getattr(r, "compute_s", 0.0), 1), "model": getattr(r, "model", "")}
