@@ -5,6 +5,7 @@ missing model folder, corrupt weights and a wrong sha256 pin. No ROS; a few seco
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -239,6 +240,9 @@ def test_scenario_reads_objects_robot_pose_vlm_and_intent_targets():
 def test_table_scenario_wiring_with_a_tiny_model(tiny, tmp_path):
     """The scenario's VLM node (tiny random palme: the answer is noise) answers "what is on the table?" through
     the reasoning node, and "bring me the red cup" is an approved fetch of the red cup."""
+    # the renderer is chosen when mujoco is first imported: as vlm_robot/sim/world.py sets it (run alone, this
+    # test imported mujoco first and got GLFW, which needs a display)
+    os.environ.setdefault("MUJOCO_GL", "egl")
     pytest.importorskip("mujoco")
     from vlm_robot.sim.runner import run_scenario
     from vlm_robot.sim.scenario import Scenario

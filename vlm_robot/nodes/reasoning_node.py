@@ -267,8 +267,9 @@ class ReasoningNode(Node):
 
         try:
             turn = self.reasoner.classify(t)  # "do I look happy?", "how many people?": the tracker answers
-            if (self.vlm_questions and turn.kind in ("open", "perception") and turn.how != "pattern"
-                    and is_visual_question(t.text) and self.vqa.available()):
+            asks_vlm = turn.kind == "open" or (turn.kind == "perception" and (turn.how != "pattern"
+                                                                             or turn.detail == "thing"))
+            if self.vlm_questions and asks_vlm and is_visual_question(t.text) and self.vqa.available():
                 a = self.vqa.ask(t.text, f"speech-{t.id}", chunk, self.vlm_timeout_s)
                 if a is not None and a["ok"] and a["text"]:
                     self._emit(self.reasoner.answer_from_vision(t, a["text"], f"vlm {a.get('backend', '')}"))
