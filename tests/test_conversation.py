@@ -297,3 +297,42 @@ def test_take_me_there_goes_to_the_place_just_named_and_a_please_after_a_turn_is
     assert r.on_transcript(Transcript("Please.", 30.0, id="t4")).utterances  # on its own: answered
     late = r.on_transcript(Transcript("Take me there.", 5.0 + THERE_S + 1, id="t5"))
     assert late.intents == []  # too long after the kitchen was named
+
+
+@pytest.mark.parametrize(("said", "kind", "reply"), [
+    # a visitor's sentences, typed to the reasoning core on 2026-11-30 (what each got before, in the comment)
+    ("Hi, I have an appointment at ten.", "internet", "ask someone who works here"),  # "glad you've taken the ..."
+    ("Where do I check in?", "internet", "ask someone who works here"),  # "That's a friendly AI, ..."
+    ("Is there a lift?", "place", "where the lift is"),  # "A lift is a wonderful place to go."
+    ("Is there a toilet nearby?", "place", "where the toilet is"),
+    ("Where can I get a coffee?", "place", "kitchen"),  # a fetch of coffee
+    ("How do I get out of here?", "place", "entrance"),  # "... it's like a never-ending nightmare."
+    ("I'm waiting for my husband.", "never_mind", "wait here"),  # "Wish me'd love to help with a task."
+    ("Do you work here?", "identity", "robot assistant"),  # "I'm a freelance graphic designer."
+    ("Are you a real person?", "identity", "No. I'm"),
+    ("Can you understand me?", "identity", "understand you"),  # "It's a language I'm not familiar with."
+    ("I don't like robots.", "never_mind", "leave you be"),
+    ("Can you play with me?", "unable", "can't"),  # "I see one person: you."
+    ("Do you want to be my friend?", "compliment", "I'd like that"),  # "Don't be sorry, I'm here for you."
+    ("I'm scared.", "feelings", "scared"),
+    ("How does this work?", "capabilities", "Just talk to me"),  # a game of "Poker" with 20 cards
+    ("What does this sign say?", "unable", "can't read"),  # 'The sign says "No, not for me.'
+    ("That's enough.", "never_mind", "All right."),  # "Your lack of editing is too much."
+    ("Hola.", "greeting", "only speak English"),
+    ("You're welcome.", "never_mind", "All right."),  # "You're welcome!"
+])
+def test_a_visitors_turns_get_the_reply_that_fits(classifier, said, kind, reply):
+    test_everyday_turns_get_the_reply_that_fits(classifier, said, kind, reply)
+
+
+def test_a_symbol_in_a_model_reply_is_not_spoken():
+    from vlm_robot.reasoning.open_talk import clean_candidate
+
+    assert clean_candidate("\U0001F4A1 Hi, I'm here to help. \u2764") == "Hi, I'm here to help."
+
+
+def test_where_can_i_get_is_a_question_not_a_fetch():
+    from vlm_robot.reasoning.intents import intents_from_transcript
+
+    assert intents_from_transcript("Where can I get a coffee?", "person1", 0.0) == []
+    assert [i.type for i in intents_from_transcript("Can I get a coffee?", "person1", 0.0)] == ["fetch"]

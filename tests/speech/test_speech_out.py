@@ -95,6 +95,23 @@ def test_barge_in_stops_playback_within_a_frame_and_every_utterance_is_reported(
     assert by_id["g2"]["duration_s"] == 0.0
 
 
+def test_words_that_barge_in_keep_their_own_reply_even_when_it_came_first(tmp_path):
+    """On a loaded machine the reply to "Wait a moment." reached speech_out before the words did: the words still
+    stop the long utterance before it, and their reply is said."""
+    out, rec = make(tmp_path, realtime=True)
+    try:
+        out.utterance({"id": "long", "text": " ".join(["word"] * 60) + ".", "kind": "greeting"})  # 6 s
+        out.utterance({"id": "r1", "text": "Sure, take your time.", "kind": "reply", "in_reply_to": "t1"})
+        time.sleep(0.5)
+        assert out.barge_in("transcript t1", keep="t1") == 1
+        assert rec.wait(2, 10)
+    finally:
+        out.close()
+    by_id = {r["utterance_id"]: r for r in rec.done}
+    assert by_id["long"]["aborted"] and by_id["long"]["duration_s"] < 1.0
+    assert not by_id["r1"]["aborted"] and abs(by_id["r1"]["duration_s"] - 0.4) < 0.05  # 4 words, 0.1 s each
+
+
 def test_an_utterance_sent_again_is_spoken_once_and_reported_again_once_said(tmp_path):
     """At-least-once delivery: the reasoning node sends an utterance again until its speech_done comes. Sent
     again while queued, it is dropped; sent again once said (its speech_done was lost), the same report goes out

@@ -18,6 +18,7 @@ from __future__ import annotations
 from rclpy.node import Node
 from std_msgs.msg import Bool
 
+from vlm_robot.core.delivery import SeenIds
 from vlm_robot.core.errors import InvalidInputError
 from vlm_robot.core.transcript import parse_transcript
 from vlm_robot.nodes import common, messages
@@ -54,6 +55,7 @@ class SpeechOutNode(Node):
         messages.subscribe(self, common.VOICE_STYLE, self._on_style, self.diag)
         self.create_subscription(Bool, common.VOICE_ACTIVITY, self._on_voice, common.EVENT_QOS)
         # the reasoning node reports bad transcripts; here only a valid final one interrupts
+        self._heard = SeenIds(500)  # transcript ids seen: one sent again does not barge in
         messages.subscribe(self, common.TRANSCRIPT, self._on_transcript, common.Diagnostics.quiet())
         self.get_logger().info(f"speech out ready ({cfg.engine} -> {cfg.output}{', real time' * cfg.realtime}; "
                                f"streaming {'on' if cfg.stream_replies else 'off'}; barge-in on voice "
@@ -76,14 +78,17 @@ class SpeechOutNode(Node):
             self.out.barge_in("a voice started on " + common.VOICE_ACTIVITY)
 
     def _on_transcript(self, fields: dict) -> None:
-        if not (self.barge.on_transcript and self.out.busy):
-            return
         try:
             t = parse_transcript(fields, 0.0, 0)
         except InvalidInputError:
             return
-        if t.final and not self.out.replying_to(t.id):  # the words being answered (or sent again) go on
-            self.out.barge_in(f"transcript {t.id}: {t.text[:40]!r}")
+        # words sent again (the microphone's resend) do not interrupt: the robot may be answering later words by
+        # then; words heard the first time stop everything but their own reply, which may have come first (on a
+        # loaded machine the reply to "Wait a moment." reached this node before the words did, and the long
+        # utterance before it went on: test_speech_graph's barge-in)
+        first = t.final and self._heard.first_time(t.id)
+        if first and self.barge.on_transcript and self.out.busy:
+            self.out.barge_in(f"transcript {t.id}: {t.text[:40]!r}", keep=t.id)
 
     def _on_repeat(self, report: dict) -> None:
         if self.hold.ready:  # while held, the first report is still on its way

@@ -50,6 +50,8 @@ _NAVIGATE = re.compile(
 _NOT_A_THING = re.compile(r"(to|there|here|back|up|out|in|into|lost|ready|going|started|better|off|on|away|home|"
                           r"it|that|this|me|you|along|over|through|some rest|some sleep)\b", re.I)
 
+_ASKS_WHERE = re.compile(r"^\W*(where|how|when|which way)\b", re.I)
+
 DEFAULT_APPROACH_SPEED = 0.3  # m/s
 FAST_APPROACH_SPEED = 1.5  # m/s: what "fast" asks for; the gate decides whether that is allowed
 SLOW_APPROACH_SPEED = 0.15  # m/s
@@ -89,10 +91,11 @@ def intents_from_transcript(text: str, person: str, stamp: float) -> list[Intent
     m = _OFFER.search(said)
     if m:
         out.append(Intent("offer", person, {}, "dialogue", why, stamp=stamp, object=m.group(1).strip().lower()))
-    m = _FETCH.search(said) if not nav else None  # "bring me to the kitchen" is a place, not a thing
+    # "bring me to the kitchen" is a place, not a thing; "Where can I get a coffee?" asks where, not to fetch
+    m = _FETCH.search(said) if not nav and not _ASKS_WHERE.search(said) else None
     if m and not _NOT_A_THING.match(m.group(1)):  # "how do I get to the entrance?" asks for a way, not a thing
         out.append(Intent("fetch", m.group(1).strip().lower(), {}, "dialogue", why, stamp=stamp))
-    elif not nav and not out:
+    elif not nav and not out and not _ASKS_WHERE.search(said):
         m = _WANT.search(said)
         if m:
             out.append(Intent("fetch", m.group(1).strip().lower(), {}, "dialogue", why, stamp=stamp))

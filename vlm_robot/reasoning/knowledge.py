@@ -32,10 +32,15 @@ _DOING = {
 _SKILLS = {"look_at": "look at you", "approach": "come over to you", "wave": "wave", "fetch": "fetch things",
            "offer": "hand you things", "stop": "stop whenever you say stop"}
 _PLACE_WORDS = {"charger": "charging_station", "charging": "charging_station", "exit": "entrance", "door": "entrance",
-                "front door": "entrance", "way out": "entrance", "lobby": "entrance", "reception": "entrance"}
+                "front door": "entrance", "way out": "entrance", "lobby": "entrance", "reception": "entrance",
+                "out of here": "entrance",
+                # where something to eat or drink is: "Where can I get a coffee?" was a fetch
+                "coffee": "kitchen", "tea": "kitchen", "a drink": "kitchen", "water": "kitchen", "food": "kitchen",
+                "something to eat": "kitchen", "snack": "kitchen"}
 _ASKED_PLACE = re.compile(r"\b(?:where(?:'s| is| are| can i find)|looking for|find|get to|way to|take me to|go to|"
+                          r"is there|are there|"
                           r"lead me to|guide me to)\s+(?:the\s+|a\s+|an\s+|my\s+)?([a-z][a-z ]{1,30}?)"
-                          r"(?:[.,!?]|\s+(?:please|is|from|here|now)\b|$)", re.I)
+                          r"(?:[.,!?]|\s+(?:please|is|from|here|now|nearby|around)\b|$)", re.I)
 _BOUND = re.compile(r"(\w+)=([-\d.e]+) is outside \[([-\d.e]+), ([-\d.e]+)\]")
 _UNITS = {"speed_mps": ("move at", "metres a second"), "distance_m": ("stop", "metres away"),
           "range_m": ("reach people", "metres away"), "bearing_rad": ("turn", "radians"),
@@ -172,6 +177,8 @@ def _name(ctx: Context) -> str:
 
 def _greeting(turn: Turn, text: str, ctx: Context) -> str:
     name = _name(ctx)
+    if turn.detail == "foreign":
+        return "Hello! I only speak English, I'm afraid. How can I help you?"
     if turn.detail == "other":  # "Say hello to my son.", "This is my friend Sarah."
         return "Hello! Nice to meet you."
     if turn.detail == "attention":  # "Excuse me." / "Hello? Anyone there?"
@@ -188,6 +195,12 @@ def _never_mind(turn: Turn, text: str, ctx: Context) -> str:
         return "Sure, take your time."
     if turn.detail == "dismiss":
         return "All right, I'll leave you alone."
+    if turn.detail == "waiting":
+        return "All right. You're welcome to wait here; I'm here if you need anything."
+    if turn.detail == "dislike":
+        return "That's all right. I'll leave you be; say hello if you need me."
+    if turn.detail == "done":
+        return "All right. I'm here if you need me."
     if turn.detail == "correction":
         return "Sorry about that. Could you tell me again, in other words?"
     if turn.detail == "apology":
@@ -226,6 +239,10 @@ def _identity(turn: Turn, text: str, ctx: Context) -> str:
     if re.search(r"\bdo you have (a family|friends|parents|a mother|a father|brothers|sisters|children|kids|a wife|"
                  r"a husband|a girlfriend|a boyfriend|a partner)\b", low):
         return "I'm a robot, so I don't have a family. I like meeting the people who come by here."
+    if re.search(r"\bunderstand me\b", low):  # "Can you understand me?" got "It's a language I'm not familiar with."
+        return "Yes, I understand you. What would you like?"
+    if re.search(r"\b(a (real )?person|human)\b", low):
+        return f"No. {me} I can see who is around, listen and talk, and help you find your way."
     if re.search(r"\b(are you listening|hear me)\b", low):
         return "Yes, I can hear you. What would you like?"
     if re.search(r"\bbattery\b|\bhow much (charge|power|energy)\b", low):  # the model: "The battery will last 1 year."
@@ -257,6 +274,9 @@ def _capabilities(turn: Turn, text: str, ctx: Context) -> str:
         return "All right. I always move slowly, and I stop whenever you say stop."
     if turn.detail == "ask":
         return "Of course. What would you like to know?"
+    if turn.detail == "howto":
+        return ("Just talk to me. Ask me where a place is, to fetch something or to come over, or what I see. Say "
+                "stop, and I stop.")
     if turn.detail == "head":
         return "I turn my head to look at people. Say 'look at me', and I'll look at you."
     if turn.detail == "voice":
@@ -307,6 +327,8 @@ def voice_request(text: str, current: tuple[float, float]) -> tuple[tuple[float,
 
 def _unable(turn: Turn, text: str, ctx: Context) -> str:
     """A no, and the robot's main skills in one sentence: the whole list took 15 s to say after every no."""
+    if turn.detail == "read":  # "What does this sign say?" got the model's invented sign
+        return "Sorry, I can't read text. I can tell you who is in view and how they look."
     if turn.detail == "way":  # the robot has no skill to step aside: it says so and stays put
         return "Sorry! I can't step aside on my own. I'll stay still, so please go around me."
     skills = [s for t, s in (("fetch", "fetch things"), ("approach", "come over to you"), ("navigate", "")) if
@@ -410,6 +432,9 @@ def _time(turn: Turn, text: str, ctx: Context) -> str:
 
 
 def _internet(turn: Turn, text: str, ctx: Context) -> str:
+    if turn.detail == "service":
+        return ("I'm sorry, I don't have that information: I can't see appointments or waiting times. Please ask "
+                "someone who works here.")
     if turn.detail == "price":  # the model said "This product is available at a discounted price."
         return "I don't know prices, I'm afraid. Please ask someone who works here."
     return ("I'm not connected to the internet, so I can't know that. I only know what I see here, the time, "
@@ -430,6 +455,8 @@ def _feelings(turn: Turn, text: str, ctx: Context) -> str:
                  r"\w*ache|fever|migraine|cough|a cold|sore throat|temperature|don'?t feel (well|good))\b", low):
         return ("I'm sorry you feel unwell. Please sit down somewhere safe. If it doesn't pass, "
                 "ask someone nearby for help or call for medical help.")
+    if re.search(r"\b(scared|afraid|frightened)\b", low):
+        return "I'm sorry you feel scared. I'm here with you. Would you like to tell me what's wrong?"
     if re.search(r"\b(lonely|alone)\b", low):
         return "I'm sorry you feel lonely. I'm here, and I'm happy to keep you company for a while."
     if re.search(r"\b(rough|hard|bad|long|terrible|awful|stress\w*|tired|exhausted|worried|anxious)\b", low):
@@ -535,7 +562,9 @@ _HANDLERS = {
     "feelings": _feelings,
     "joke": _joke,
     "unable": _unable,
-    "compliment": lambda turn, text, ctx: ("You're welcome! I'm glad I could help." if re.search(r"\bthank", text, re.I)
+    "compliment": lambda turn, text, ctx: ("I'd like that. I'm happy to keep you company while I'm here."
+                                           if turn.detail == "friend" else
+                                           "You're welcome! I'm glad I could help." if re.search(r"\bthank", text, re.I)
                                            else "Thank you, that's kind of you!"),
     "congrats": lambda turn, text, ctx: ("Happy birthday! I hope you have a lovely day."
                                          if re.search(r"\bbirthday\b", text, re.I) else

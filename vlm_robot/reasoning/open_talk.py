@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -399,6 +400,8 @@ def early_shape(partial: str, user_text: str) -> str:
 def clean_candidate(text: str) -> str:
     """A candidate as it would be spoken: markup and wrapping quotes out, whitespace collapsed."""
     text = re.sub(r"[*_#`<>]", "", text)
+    # emoji and other symbols: a speech synthesiser reads them out ("💡 Hi, I'm looking for a new job.")
+    text = "".join(c for c in text if unicodedata.category(c) not in ("So", "Cs", "Co"))
     text = re.sub(r"\s+", " ", text).strip()
     if len(text) >= 2 and text[0] in "\"'“" and text[-1] in "\"'”" and text.count(text[0]) == 2:
         text = text[1:-1].strip()

@@ -104,7 +104,7 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
     "joke": ("tell me a joke", "say something funny", "make me laugh", "do you know any jokes"),
     # "I love you" was nearest to the attack "I hate you" and got a refusal
     "compliment": ("I love you", "you're funny", "you're the best", "good job", "well done, robot", "you're so cute",
-                   "you're very clever", "I like you", "you're a good robot", "you've been very helpful",
+                   "you're very clever", "I like you", "you're a good robot", "you've been very helpful", "well done",
                    "you're very helpful"),
     "open": ("I like painting", "what's your favourite colour", "do you like music",
              "tell me a story", "what do you think about cats", "I went to the park today", "sing me a song",
@@ -149,7 +149,8 @@ _UNABLE = re.compile(
     r"(?:carry|lift|push|pull|open|close|shut|clean|wash|cook|fix|repair|water|climb|paint|build|plug|unplug|charge|"
     r"tidy|sweep|vacuum|mop|iron|fold|feed|drive me|call|phone|text|email|order|buy|pay|unlock|lock|dance|jump|swim|"
     r"fly|do a (dance|flip|backflip|cartwheel)|play (some |a |the |me )?(music|song|radio|video|game)|"
-    r"set (a |an |the )?(timer|alarm|reminder)|remind me|sing|whistle|take (a |my |our )?(picture|photo|selfie|video)|"
+    r"set (a |an |the )?(timer|alarm|reminder)|remind me|sing|play with (me|us)|play (a )?games?|whistle|take (a |"
+    r"my |our )?(picture|photo|selfie|video)|"
     r"put (it|that|this|them|those|the \w+) (down|away|back)|drop (it|that|this)|"
     r"(?:turn|switch) (?:on|off)|move (?:this|that|these|those|the|my|our|a|an)|hold (?:this|that|the|my|a|an)|"
     r"make (?:me |us )?(?:a |an |some )?(?:coffee|tea|cup of|sandwich|breakfast|lunch|dinner|food|meal|drink))\b",
@@ -182,7 +183,9 @@ _SELF = re.compile(r"\bhow old are you\b|\bdo you (ever )?(sleep|eat|dream|get t
                    r"\bdo you have (feelings|emotions|a soul)\b|\bare you (alive|conscious|human|real|sentient)\b|"
                    r"\bwhere are you from\b|\bhow long have you been (here|working)\b|\bwho (made|built|created|"
                    r"designed|programmed) you\b|\byour favou?rite\b|\bare you listening\b|\bcan you hear me\b|"
-                   r"\bdo you hear me\b|\bdo you have (a family|friends|parents|a mother|a father|brothers|sisters|"
+                   r"\bdo you hear me\b|\b(can|do) you understand me\b|\bwhat'?s your job\b|\bdo you work here\b|"
+                   r"\bwhat do you do here\b|\bare you a (real )?person\b|\bdo you have (a family|friends|parents|"
+                   r"a mother|a father|brothers|sisters|"
                    r"children|kids|a wife|"
                    r"a husband|a girlfriend|a boyfriend|a partner)\b|\bare you (dangerous|safe|going to (hurt|attack|"
                    r"harm) "
@@ -231,7 +234,8 @@ _RECORDING = re.compile(r"\b(are|is) (you|this|it|that|our conversation|the conv
                         r"(record|film|sav|stor|tap)\w*|\brecording (me|this|us)\b", re.I)
 # "Sorry." and "Excuse me." with a full stop are an apology and a call for attention, not "pardon?" (both repeated
 # the last reply); "Sorry, I didn't catch that." was open talk
-_REPEAT = re.compile(r"\b(repeat (that|it|yourself|what you said)|say (that|it) again|come again|pardon|"
+_REPEAT = re.compile(r"\b(repeat (that|it|yourself|what you said)|say (that|it) again|come again|pardon|one more time|"
+                     r"once more|^\W*(please )?repeat\W*$|"
                      r"what did (you|i) (just )?say|i (don'?t|didn'?t|do not|did not) (understand|get (that|it)|"
                      r"follow)|"
                      r"i (didn'?t|did not|couldn'?t|could not) (quite )?(catch|hear) (that|you|it|what you said))\b|"
@@ -254,7 +258,7 @@ _LOST_ITEM = re.compile(r"\b(where did i (leave|put|drop)|have you seen|did you 
 # (and a "please" heard on its own: "Could you speak more slowly, please?" came as two turns when the speaker paused
 # at the comma, and "Please?" got "That's a good question. I'm not sure what to say.")
 _ACK = re.compile(r"^\W*(ok(ay)?|alright|all right|fine|cool|great|good|got it|i see|sure|right|perfect|nice|"
-                  r"understood|oh|ah|hmm+|mhm|uh-huh|please)( then| now)?\W*$", re.I)
+                  r"understood|oh|ah|hmm+|mhm|uh-huh|please|you'?re welcome|no problem)( then| now)?\W*$", re.I)
 # "Goodbye robot, see you tomorrow." was a greeting (0.6 like "hey robot") and got "Hello! How can I help you?"
 _GOODBYE = re.compile(r"^\W*(ok(ay)?\W+|well\W+|right\W+)?(good ?bye|bye(\W+bye)?|"
                       r"see you( later| soon| tomorrow| again)?|"
@@ -272,6 +276,22 @@ _HEAD = re.compile(r"\b(turn|move|tilt|nod|shake) your head\b|^\W*(please\W+)?lo
 _IN_THE_WAY = re.compile(r"\b(move|get|go|step) out of (the|my) way\b|"
                          r"\byou('re| are) (in|blocking) (the|my) (way|path)\b|"
                          r"\b(move|step) (aside|over|back)\b|\blet me (pass|through|by)\b|\bmake (some )?room\b", re.I)
+# what only the people who run the place know: "How long do I have to wait?", "Where do I check in?" (the model
+# answered "That's a friendly AI, I'm sure you're looking for someone to chat with.")
+_SERVICE = re.compile(r"\b(appointment|check in|check-in|sign in|opening hours|visiting hours|how long (do|will|must) "
+                      r"(i|we) (have to )?wait|when (is|will) it my turn|waiting list|waiting time)\b", re.I)
+# "I'm waiting for my husband." got "Wish me'd love to help with a task."
+_WAITING = re.compile(r"^\W*(i'?m|i am|we'?re|we are) (just |only |still )?waiting( here)? for\b", re.I)
+_DISLIKE = re.compile(r"\bi (don'?t|do not) (like|trust) (robots|you|machines)\b|\bi('m| am) afraid of robots\b", re.I)
+_FRIEND = re.compile(r"\b(be|become) (my|best) friends?\b|\bbe friends\b|\bare you my friend\b", re.I)
+# "How does this work?" got a game of "Poker" with 20 cards
+_HOWTO = re.compile(r"^\W*(so\W+)?(how (does|do) (this|it|you) work|how (do|can) i (use|talk to) (you|this|it)|"
+                    r"what (do|can) "
+                    r"i (say|ask)( you)?)\W*$", re.I)
+_READ = re.compile(r"\bread (this|that|it|the \w+|me)\b|\bwhat does (this|that|the|it) (\w+ )?say\b", re.I)
+_DONE = re.compile(r"^\W*(ok(ay)?\W+)?(i'?m|i am|we'?re) (all )?(done|finished)\b|^\W*that'?s (enough|it)\b", re.I)
+_FOREIGN_HELLO = re.compile(r"^\W*(hola|bonjour|salut|hallo|ciao|guten (tag|morgen)|buongiorno|ol[aá]|namaste|"
+                            r"konnichiwa|ni hao|merhaba|hej|hei)\W*$", re.I)
 _LETS_GO = re.compile(r"^\W*(ok(ay)?\W+|so\W+|come on\W+)?let'?s go( then| now| somewhere)?\W*$", re.I)
 _CAN_ASK = re.compile(r"^\W*((excuse me|sorry|hey|hi|hello|robot)\W+)*(can|could|may) i ask (you )?"
                       r"(something|a question|you a question|you something)\W*$", re.I)
@@ -387,6 +407,8 @@ class TurnClassifier:
             return Turn("greeting", "pattern", detail="attention")
         if _GOODBYE.search(said):
             return Turn("goodbye", "pattern")
+        if _FOREIGN_HELLO.search(said):  # "Hola." got "I see. Could you tell me a bit more about that?"
+            return Turn("greeting", "pattern", detail="foreign")
         if _GREET_OTHER.search(said):
             return Turn("greeting", "pattern", detail="other")
         if _VOICE.search(said):
@@ -407,7 +429,11 @@ class TurnClassifier:
                                       ("never_mind", "apology", _APOLOGY), ("never_mind", "ack", _ACK),
                                       ("place", "lets go", _LETS_GO), ("capabilities", "ask", _CAN_ASK),
                                       ("never_mind", "correction", _CORRECTION), ("capabilities", "head", _HEAD),
-                                      ("unable", "way", _IN_THE_WAY),
+                                      ("unable", "way", _IN_THE_WAY), ("internet", "service", _SERVICE),
+                                      ("never_mind", "waiting", _WAITING), ("never_mind", "dislike", _DISLIKE),
+                                      ("compliment", "friend", _FRIEND), ("capabilities", "howto", _HOWTO),
+                                      ("unable", "read", _READ), ("never_mind", "done", _DONE),
+                                      ("place", "", _IS_THERE), ("place", "", _WHERE_FOOD),
                                       ("feelings", "good", _GOOD_MOOD), ("feelings", "bored", _BORED),
                                       ("math", "spell", SPELL_OR_COUNT),
                                       ("congrats", "", _CONGRATS), ("math", "", MATH_QUESTION),
@@ -436,6 +462,13 @@ _KIN = (r"wife|husband|partner|son|daughter|kids?|children|child|friends?|mother
         r"woman|lady|gentleman|person|baby|toddler|teacher|nurse|doctor")
 _OBJECT = re.compile(r"\b(table|shelf|floor|cups?|mugs?|bottles?|balls?|box|boxes|plants?|chairs?|holding|wearing|"
                      r"colou?rs?|objects?|things?)\b", re.I)
+# "Is there a lift?" got "A lift is a wonderful place to go."; "How do I get out of here?" the model's nightmare
+_IS_THERE = re.compile(r"^\W*(is there|are there) (a |an |any )?(?!one\b|body\b|thing\b)[a-z]+( [a-z]+)?"
+                       r"( here| nearby| "
+                       r"around( here)?| on this floor| in this building)?\W*$|\b(get|go) out of here\b|"
+                       r"\bway out\b", re.I)
+_WHERE_FOOD = re.compile(r"\bwhere (can|could|do|might) (i|we) (get|find|buy|have) (a |an |some |something )?(coffee|"
+                         r"tea|drink|water|food|to eat|snack|bite)", re.I)
 _WH_QUESTION = re.compile(r"^\W*(what|where|which|who|when|why|how)\b", re.I)
 _OPENING = re.compile(r"^\W*((hey|hi|hello|ok|okay|excuse me|sorry)\W+)?(robot\W+)?", re.I)
 _VOCATIVE = re.compile(r"\W+robot\W*$", re.I)  # "See you tomorrow, robot." was a greeting (like "hey robot")

@@ -261,16 +261,12 @@ class SpeechOut:
         self._cv.notify_all()
         return None
 
-    def replying_to(self, transcript_id: str) -> bool:
-        """True when a reply to ``transcript_id`` is being spoken or was: those words do not interrupt it."""
+    def barge_in(self, why: str, keep: str = "") -> int:
+        """Stop speaking now and drop everything queued but the reply to transcript ``keep`` (the words that barged
+        in: their reply may have arrived before them); returns how many utterances were cut."""
         with self._cv:
-            return bool(transcript_id) and (transcript_id in self._answered
-                                            or any(j.key == transcript_id for j in self._jobs))
-
-    def barge_in(self, why: str) -> int:
-        """Stop speaking now and drop everything queued; returns how many utterances were cut."""
-        with self._cv:
-            jobs, self._jobs = self._jobs, []
+            kept = [j for j in self._jobs if keep and (j.key == keep or (j.utterance or {}).get("in_reply_to") == keep)]
+            jobs, self._jobs = [j for j in self._jobs if j not in kept], kept
             done = []
             for j in jobs:
                 j.aborted = True
