@@ -115,7 +115,9 @@ def test_every_transcript_is_answered_although_reasoning_is_killed_mid_conversat
     g = graph.Graph([s for s in graph.NODES if s.name in ("speech_in", "reasoning")], overrides,
                     log_dir=tmp_path / "logs", respawn_delay=0.5)
     with observed_graph(g, "delivery_test", settle_s=1.0) as obs:
-        assert obs.wait_for(lambda s: any(u["in_reply_to"] for u in s.of(common.UTTERANCE)), 30)
+        # the first answer waits for the reasoning node's start (models loaded, discovery hold): more than 30 s
+        # once, beside a full `make test` and two other test processes on the 2 cores
+        assert obs.wait_for(lambda s: any(u["in_reply_to"] for u in s.of(common.UTTERANCE)), 120)
         os.kill(g.procs["reasoning"].pid, signal.SIGKILL)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
