@@ -336,3 +336,8 @@ def test_where_can_i_get_is_a_question_not_a_fetch():
 
     assert intents_from_transcript("Where can I get a coffee?", "person1", 0.0) == []
     assert [i.type for i in intents_from_transcript("Can I get a coffee?", "person1", 0.0)] == ["fetch"]
+
+
+@pytest.mark.parametrize("said", ["Is there anyone?", "Is there a problem?", "Is there anything I can do?"])
+def test_is_there_is_a_place_question_only_for_a_facility(classifier, said):
+    assert classifier.classify(said, places=PLACES).kind != "place", said

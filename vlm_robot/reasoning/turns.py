@@ -463,10 +463,13 @@ _KIN = (r"wife|husband|partner|son|daughter|kids?|children|child|friends?|mother
 _OBJECT = re.compile(r"\b(table|shelf|floor|cups?|mugs?|bottles?|balls?|box|boxes|plants?|chairs?|holding|wearing|"
                      r"colou?rs?|objects?|things?)\b", re.I)
 # "Is there a lift?" got "A lift is a wonderful place to go."; "How do I get out of here?" the model's nightmare
-_IS_THERE = re.compile(r"^\W*(is there|are there) (a |an |any )?(?!one\b|body\b|thing\b)[a-z]+( [a-z]+)?"
-                       r"( here| nearby| "
-                       r"around( here)?| on this floor| in this building)?\W*$|\b(get|go) out of here\b|"
-                       r"\bway out\b", re.I)
+# (facilities only: "Is there anyone?" asks who is in view, "Is there a problem?" is not a place)
+_FACILITY = (r"lifts?|elevators?|toilets?|bathrooms?|restrooms?|lavatory|loo|cafe|café|cafeteria|canteen|shop|"
+             r"restaurant|pharmacy|parking|car park|stairs|staircase|escalator|atm|cash machine|water fountain|"
+             r"waiting room|lounge|reception|exit|entrance|kitchen|charging station|charger|cloakroom|first aid|"
+             r"baby changing|vending machine|smoking area|garden|library|chapel|lockers?")
+_IS_THERE = re.compile(rf"^\W*(is there|are there) (a |an |any |some )?({_FACILITY})( here| nearby| around( here)?| "
+                       r"on this floor| in this building)?\W*$|\b(get|go) out of here\b|\bway out\b", re.I)
 _WHERE_FOOD = re.compile(r"\bwhere (can|could|do|might) (i|we) (get|find|buy|have) (a |an |some |something )?(coffee|"
                          r"tea|drink|water|food|to eat|snack|bite)", re.I)
 _WH_QUESTION = re.compile(r"^\W*(what|where|which|who|when|why|how)\b", re.I)
