@@ -17,10 +17,14 @@ from vlm_robot.speech.audio import FRAME, SAMPLE_RATE
     ("I need it. I need it. I need it. I need it.", "I need it."),
     ("Stop. Stop. Stop. Stop. Stop. Stop. Stop. Stop.", "Stop."),
     ("Hello robot. Hello robot. Hello robot. Hello", "Hello robot."),
+    # two copies and a third cut off at the end (a spoken session, piper voice)
+    ("Where can I get a coffee? Where can I get a coffee? Where can I", "Where can I get a coffee?"),
     # what people say twice or three times stays
     ("Stop, stop!", "Stop, stop!"),
     ("No, no, no.", "No, no, no."),
     ("Help! Help!", "Help! Help!"),
+    ("Thank you, thank you.", "Thank you, thank you."),
+    ("Come here. Come here, please.", "Come here. Come here, please."),
     ("It's very very good.", "It's very very good."),
     ("Where is the kitchen?", "Where is the kitchen?"),
     ("", ""),

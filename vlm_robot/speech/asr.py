@@ -106,20 +106,23 @@ def collapse_repeats(text: str, min_times: int = 3) -> str:
     spans = [(m.start(), m.end(), re.sub(r"\W", "", m.group().lower())) for m in _TOKEN.finditer(text)]
     words = [w for _, _, w in spans]
     n = len(words)
-    for size in range(1, n // min_times + 1):
+    for size in range(1, n // 2 + 1):
         need = min_times + (size == 1)  # a single word: four times ("No, no, no." is speech)
-        for i in range(0, n - size * need + 1):
+        for i in range(0, n - 2 * size + 1):
             block = words[i:i + size]
             if not all(block):
                 continue
             times = 1
             while words[i + times * size:i + (times + 1) * size] == block:
                 times += 1
-            if times < need:
-                continue
             end = i + times * size
-            last = spans[end - 1]  # the last whole copy: its punctuation ends the kept one
             tail = words[end:end + size]  # a last copy cut short
+            cut_short = bool(tail) and len(tail) < size and block[:len(tail)] == tail and end + len(tail) == n
+            # two copies and a third cut off where the text ends are a loop too ("Where can I get a coffee? Where
+            # can I get a coffee? Where can I", heard in a spoken session)
+            if times < need and not (size >= 2 and times == need - 1 and cut_short):
+                continue
+            last = spans[end - 1]  # the last whole copy: its punctuation ends the kept one
             if tail and block[:len(tail)] == tail:
                 end += len(tail)
             first_end = spans[i + size - 1]
