@@ -54,6 +54,7 @@ def stack(tmp_path_factory):
         obs.utterance_pub = messages.publisher(obs, common.UTTERANCE)
 
     with observed_graph(g, "speech_graph_test", settle_s=1.0, setup=setup) as obs:
+        obs.g = g
         yield obs, heard
     logs = {p.name: p.read_text()[-2000:] for p in (out / "logs").glob("*.log")}
     assert all(c == 0 for c in obs.exit_codes.values()), f"nodes did not exit cleanly: {obs.exit_codes}\n{logs}"
@@ -176,3 +177,33 @@ def test_asked_to_speak_more_slowly_the_robot_does_until_asked_to_speak_normally
     print(f"{PROBE!r}: {before:.2f} s, after {reply!r} {slow:.2f} s, after {again!r} {after:.2f} s")
     assert reply == "All right, I'll speak more slowly." and "normally" in again
     assert slow > 1.15 * before and abs(after - before) < 0.05 * before
+
+
+def test_a_restarted_reasoning_node_continues_from_the_voice_in_use(stack):
+    """speech_out publishes the voice it uses (latched); a reasoning node killed and restarted takes it up, so "Slower,
+    please." after the restart goes one step slower from there (x0.8 -> x0.64), not from x1 (which is faster)."""
+    import os
+    import signal
+
+    obs, heard = stack
+    g = obs.g
+    _ask(obs, heard, "Could you speak more slowly, please?", "slow2", 0.8)
+    assert obs.wait_for(lambda s: any(v["reason"].startswith("in use by speech_out") and abs(v["rate_scale"] - 0.8)
+                                      < 1e-3 for v in s.of(common.VOICE_STYLE)), 10), obs.seen.of(common.VOICE_STYLE)
+    os.kill(g.procs["reasoning"].pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while not g.restarts.get("reasoning") and time.monotonic() < deadline:
+        g.poll()
+        time.sleep(0.1)
+    assert g.restarts.get("reasoning") == 1
+    # the killed node's subscription lingers in the DDS graph until its lease runs out: ask the time until the new
+    # node answers (a question that does not change the voice), then ask once for slower
+    answered, k = False, 0
+    while not answered and time.monotonic() < deadline + 60:
+        k += 1
+        obs.say("What time is it?", tid=f"time{k}")
+        answered = obs.wait_for(lambda s: any(u["in_reply_to"].startswith("time") for u in s.of(common.UTTERANCE)),
+                                2.0)
+    assert answered, "the restarted reasoning node never answered"
+    reply = _ask(obs, heard, "Slower, please.", "slow3", 0.64)
+    assert reply == "All right, I'll speak more slowly.", reply

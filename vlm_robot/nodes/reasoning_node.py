@@ -133,6 +133,10 @@ class ReasoningNode(Node):
         # where the camera points: a head turn moves every face in the image, not the people
         self.create_subscription(JointState, common.JOINT_STATES, self._on_joint_states, common.SENSOR_QOS)
         messages.subscribe(self, common.SCENE_DESCRIPTION, self._on_scene_description, self.diag)
+        # speech_out keeps the voice a person asked for and publishes it latched: a restarted reasoning node takes it
+        # up before it decides a voice itself (else the next "slower" would start again from x1 and come out faster)
+        self._voice_decided = False
+        messages.subscribe(self, common.VOICE_STYLE, self._on_voice_style, self.diag)
         # the gate's verdicts: a reply about an action says what the gate decided, never the opposite
         messages.subscribe(self, common.VERDICT, self._on_verdict, self.diag)
         self.get_logger().info("reasoning ready")
@@ -313,8 +317,13 @@ class ReasoningNode(Node):
     def _emit(self, out: Outcome, apology: bool = False) -> None:
         self.hold.when_ready(lambda: self._publish(out, apology))
 
+    def _on_voice_style(self, s: dict) -> None:
+        if not self._voice_decided:
+            self.reasoner.voice = (s["rate_scale"], s["volume_scale"])
+
     def _publish(self, out: Outcome, apology: bool = False) -> None:
         if out.voice is not None:  # before the reply, so that "I'll speak more slowly" is said slowly
+            self._voice_decided = True
             rate, volume = out.voice
             reason = next((u.reason for u in out.utterances), "a person asked")
             self.pubs[common.VOICE_STYLE].publish(messages.to_msg("voice_style", {

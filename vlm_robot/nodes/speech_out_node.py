@@ -43,6 +43,7 @@ class SpeechOutNode(Node):
         self.diag = common.Diagnostics(self)
         self.speaking = self.create_publisher(Bool, common.SPEAKING, common.STATE_QOS)
         self.done = messages.publisher(self, common.SPEECH_DONE)
+        self.style_pub = messages.publisher(self, common.VOICE_STYLE)
         # right after a (re)start, reports wait until discovery matched their subscribers (nodes/hold.py): an
         # utterance sent again to a restarted speech_out is spoken at once, and its report was lost before this
         self.hold = DiscoveryHold(self, common.SPEECH_DONE, self.done)
@@ -68,10 +69,16 @@ class SpeechOutNode(Node):
         self.out.chunk(c["in_reply_to"], c["text"])
 
     def _on_style(self, s: dict) -> None:
-        """A person asked for another voice ("Louder, please."): every clause synthesised from now on."""
-        self.synth.set_style(s["rate_scale"], s["volume_scale"])
-        self.get_logger().info(f"voice style: rate x{s['rate_scale']:.2f}, volume x{s['volume_scale']:.2f} "
-                               f"({s['reason'][:80]})")
+        """A person asked for another voice ("Louder, please."): every clause synthesised from now on. The style
+        in use is published back (latched), so that a restarted reasoning node continues from it."""
+        style = (s["rate_scale"], s["volume_scale"])
+        if style == (self.synth.rate_scale, self.synth.volume_scale):
+            return  # our own echo, or the same style again
+        self.synth.set_style(*style)
+        self.get_logger().info(f"voice style: rate x{style[0]:.2f}, volume x{style[1]:.2f} ({s['reason'][:80]})")
+        self.style_pub.publish(messages.to_msg("voice_style", {
+            "rate_scale": style[0], "volume_scale": style[1], "reason": f"in use by speech_out: {s['reason'][:200]}",
+            "stamp": s.get("stamp")}))
 
     def _on_voice(self, msg: Bool) -> None:
         if msg.data and self.barge.on_voice_activity and self.out.busy:
