@@ -86,3 +86,34 @@ def test_the_synthesiser_speaks_slower_and_louder_when_asked():
     assert 1.3 < rms(loud) / rms(base) < 1.7 and np.abs(loud).max() < 1.0
     with pytest.raises(ValueError, match="finite and positive"):
         synth.set_style(float("nan"), 1.0)
+
+
+def test_the_voice_goes_back_to_normal_once_nobody_has_been_in_view_for_a_while():
+    """The next visitor gets the configured voice; while someone is in view, or without a camera, it stays."""
+    from vlm_robot.core.types import EXPRESSIONS, Face, PerceptionResult
+    from vlm_robot.reasoning.reasoner import VOICE_RESET_S
+
+    def face(x: float, mood: str) -> Face:
+        probs = [0.1 / 6] * 7
+        probs[EXPRESSIONS.index(mood)] = 0.9
+        return Face((x, 100, 80, 80), 0.9, (), mood, tuple(probs), 1.0)
+
+    r = Reasoner(PeopleTracker(), ProactivePolicy(), None)
+
+    def frame(t, faces=()):
+        return r.on_perception(PerceptionResult(t, "cam", 640, 480, tuple(faces)))
+
+    for i in range(20):  # a person in view for 2 s
+        frame(i * 0.1, [face(300, "neutral")])
+    assert r.on_transcript(Transcript("Could you speak more slowly?", 2.0, id="t1")).voice == pytest.approx((0.8, 1.0))
+    t = 2.0
+    while t < 2.0 + VOICE_RESET_S - 1:  # they left: nobody in view, not yet long enough
+        assert frame(t).voice is None
+        t += 1.0
+    reset = [o for o in (frame(t + k) for k in range(3)) if o.voice is not None]
+    assert len(reset) == 1 and reset[0].voice == (1.0, 1.0) and "nobody in view" in reset[0].voice_reason
+    assert r.voice == (1.0, 1.0)
+
+    blind = Reasoner(PeopleTracker(), ProactivePolicy(), None)  # no camera: no frames, the voice stays as asked
+    blind.on_transcript(Transcript("Slower, please.", 1.0, id="t1"))
+    assert blind.voice == pytest.approx((0.8, 1.0))

@@ -325,7 +325,7 @@ class ReasoningNode(Node):
         if out.voice is not None:  # before the reply, so that "I'll speak more slowly" is said slowly
             self._voice_decided = True
             rate, volume = out.voice
-            reason = next((u.reason for u in out.utterances), "a person asked")
+            reason = out.voice_reason or next((u.reason for u in out.utterances), "a person asked")
             self.pubs[common.VOICE_STYLE].publish(messages.to_msg("voice_style", {
                 "rate_scale": rate, "volume_scale": volume, "reason": reason,
                 "stamp": out.utterances[0].stamp if out.utterances else None}))

@@ -43,8 +43,12 @@ class Outcome:
     intents: list[Intent] = field(default_factory=list)
     # how the robot speaks from now on, (rate scale, volume scale), when a person asked for a change
     voice: tuple[float, float] | None = None
+    voice_reason: str = ""  # why, when no utterance says it (the voice back to normal when everyone left)
 
 
+# a voice a person asked for ("slower, please") goes back to the configured one once the camera has seen nobody for
+# this long: the next visitor gets the robot's usual voice (without a camera it stays as asked)
+VOICE_RESET_S = 120.0
 THERE_S = 120.0  # "take me there" refers to a place the person named at most this long before
 _THERE = re.compile(r"\b(take|bring|lead|guide|walk) (me|us) there\b|\bshow (me|us) (the way )?there\b|"
                     r"^\W*(ok(ay)?\W+|then\W+)?(let'?s )?go there\b|\bshow (me|us) where (it|that) is\b", re.I)
@@ -125,6 +129,9 @@ class Reasoner:
         self._last_heard_at: dict[int | None, float] = {}  # when the person's last answered turn ended
         self._last_place: dict[int | None, tuple[str, float]] = {}  # the known place the person last named, when
         self.voice: tuple[float, float] = (1.0, 1.0)  # (rate, volume) x configured: a person's "slower, please"
+        self._voice_at = float("-inf")  # when the voice was last asked for (event clock)
+        self._someone_seen_at = float("-inf")  # the last frame with a person in view
+        self._first_frame_at: float | None = None  # (a restarted node counts from its first frame)
         # the newest frame the tracker has followed: who said words is known by sight only once it has seen the
         # moment they were said (wait_perceived)
         self.perceived_until = float("-inf")
@@ -184,6 +191,14 @@ class Reasoner:
         self.tracker.update(result)
         self._remember_sightings()
         out = Outcome()
+        if self._first_frame_at is None:
+            self._first_frame_at = result.stamp
+        if self.people():
+            self._someone_seen_at = result.stamp
+        elif (self.voice != (1.0, 1.0)
+              and result.stamp - max(self._someone_seen_at, self._voice_at, self._first_frame_at) >= VOICE_RESET_S):
+            self.voice = out.voice = (1.0, 1.0)
+            out.voice_reason = f"nobody in view for {VOICE_RESET_S:.0f} s: the configured voice again"
         self._on_gestures(result, out)
         for d in self.policy.evaluate(self.people(), self.now):
             if d.action == "greet":
@@ -502,6 +517,7 @@ class Reasoner:
         if text is not None and turn.detail == "voice":  # "Could you speak more slowly?": speech_out is told
             voice, _ = knowledge.voice_request(t.text, ctx.voice)
             with self.lock:
+                self._voice_at = t.stamp
                 if voice != self.voice:
                     self.voice = intents.voice = voice
         if text is not None:
