@@ -11,8 +11,6 @@ flood: reasoning/backlog.py) a decision saying why, with one short apology per b
 from __future__ import annotations
 
 import math
-import os
-import sys
 import time
 import uuid
 
@@ -387,14 +385,7 @@ class ReasoningNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    code = common.spin_node(ReasoningNode, args)
-    # rclpy is shut down, the node closed and its memory saved; leave without interpreter finalisation, which hung
-    # now and then in native teardown (llama.cpp, the embedding model's thread pools), as in microphone_node: about
-    # 1 stop in 25 under load was still alive 12-15 s after SIGINT with Python already finalised (faulthandler gave
-    # no traceback on SIGABRT), and Graph.stop / launch then SIGKILL it
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    return common.spin_node(ReasoningNode, args)
 
 
 if __name__ == "__main__":
