@@ -17,9 +17,7 @@ gives a log line and a /diagnostics ERROR; the node keeps running.
 
 from __future__ import annotations
 
-import os
 import queue
-import sys
 import threading
 import time
 
@@ -152,12 +150,7 @@ class MicrophoneNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    code = common.spin_node(MicrophoneNode, args)
-    # rclpy is shut down and the node closed; leave without interpreter finalisation, which could hang
-    # on the speech models' native thread pools (a SIGINT'ed node was still alive 15 s later in a test run)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    return common.spin_node(MicrophoneNode, args)
 
 
 if __name__ == "__main__":
