@@ -188,31 +188,28 @@ def _greeting(turn: Turn, text: str, ctx: Context) -> str:
     return f"Hello, {name}! How can I help you?" if name else "Hello! How can I help you?"
 
 
+# a never_mind turn's reply by its detail (turns.py); "wait", "ack" and "no" also depend on the words or the moment
+_NEVER_MIND = {
+    "wait": "Sure, take your time.",
+    "dismiss": "All right, I'll leave you alone.",
+    "waiting": "All right. You're welcome to wait here; I'm here if you need anything.",
+    "dislike": "That's all right. I'll leave you be; say hello if you need me.",
+    "done": "All right. I'm here if you need me.",
+    "correction": "Sorry about that. Could you tell me again, in other words?",
+    "apology": "That's all right, no problem.",
+    "ack": "All right.",
+}
+
+
 def _never_mind(turn: Turn, text: str, ctx: Context) -> str:
     if turn.detail == "wait" and re.search(r"\bwait (here|for me)\b", text, re.I):
         return "All right, I'll wait here."
-    if turn.detail == "wait":
-        return "Sure, take your time."
-    if turn.detail == "dismiss":
-        return "All right, I'll leave you alone."
-    if turn.detail == "waiting":
-        return "All right. You're welcome to wait here; I'm here if you need anything."
-    if turn.detail == "dislike":
-        return "That's all right. I'll leave you be; say hello if you need me."
-    if turn.detail == "done":
-        return "All right. I'm here if you need me."
-    if turn.detail == "correction":
-        return "Sorry about that. Could you tell me again, in other words?"
-    if turn.detail == "apology":
-        return "That's all right, no problem."
     if turn.detail == "ack" and ctx.pending is not None:  # "Okay." or "Please." is not a clear yes: ask again
         return f"Shall I {vocabulary.describe(ctx.pending)}? Please say yes or no."
-    if turn.detail == "ack":
-        return "All right."
     if turn.detail == "no" and re.search(r"\b(all right|alright|okay|ok|well|fine)\?", ctx.last_reply, re.I):
         # "No." to the greeting's "Is everything all right?": things are not all right
         return "I'm sorry to hear that. Would you like to tell me what's wrong? I'm here to listen."
-    return "All right. I'm here if you need me."
+    return _NEVER_MIND.get(turn.detail, "All right. I'm here if you need me.")
 
 
 def _goodbye(turn: Turn, text: str, ctx: Context) -> str:
