@@ -222,6 +222,67 @@ def test_budget_stops_the_search():
     assert r.fallback and r.candidates[0].reason == "no sentence end within 0 ms" and model.pieces_read == 1
 
 
+class Gated(Scripted):
+    """A scripted model whose pieces wait for ``go`` (a speculation still drawing while the final words come)."""
+
+    def __init__(self, replies: dict[int, str]) -> None:
+        super().__init__(replies)
+        import threading
+
+        self.go = threading.Event()
+        self.prompts: list[str] = []
+
+    def sample(self, messages, max_tokens, temperature, seed, top_p=0.9):
+        self.prompts.append(messages[-1]["content"])
+        return super().sample(messages, max_tokens, temperature, seed, top_p)
+
+    def _pieces(self, text):
+        for piece in super()._pieces(text):
+            self.go.wait(5.0)
+            yield piece
+
+
+def test_speculation_on_the_same_prompt_is_the_reply_and_is_not_drawn_twice():
+    model = Gated({0: "Painting is a lovely way to relax."})
+    talk = OpenTalk(model, samplings=SAMPLINGS[:1])
+    msgs = talk.messages("I like painting.", "You see 1 person: person 1 looks happy.")
+    talk.speculate(msgs, "I like painting.")
+    talk.speculate(list(msgs), "I like painting.")  # the same words again (a second partial): still one draw
+    model.go.set()
+    r = talk.reply(list(msgs), "I like painting.")
+    assert r.text == "Painting is a lovely way to relax." and model.calls == [(0.0, 0)]
+    assert r.head_start_ms > 0 and "partial transcript" in r.why
+    assert talk.speculations == {"started": 1, "used": 1, "discarded": 0}
+    talk.speculate(list(msgs), "I like painting.")  # late: the final words were answered already
+    assert talk.speculations["started"] == 1 and model.calls == [(0.0, 0)]
+
+
+def test_speculation_on_other_words_is_cancelled_and_the_final_words_are_answered():
+    import threading
+    import time
+
+    model = Gated({0: "Painting is a lovely way to relax, and it goes on for a long while here."})
+    talk = OpenTalk(model, samplings=SAMPLINGS[:1])
+    talk.speculate(talk.messages("I like"), "I like")  # the person went on after the pause
+    deadline = time.monotonic() + 5
+    while not model.calls and time.monotonic() < deadline:
+        time.sleep(0.01)  # the speculation is drawing (held at its first piece)
+    model.replies[0] = "Painting is fun to do!"
+    out = []
+    final = threading.Thread(target=lambda: out.append(talk.reply(talk.messages("I like painting."),
+                                                                  "I like painting.")))
+    final.start()
+    while talk.speculations["discarded"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the final words cancelled it
+    model.go.set()
+    final.join(10)
+    r = out[0]
+    assert r.text == "Painting is fun to do!" and r.head_start_ms == 0 and "partial" not in r.why
+    assert model.prompts == ["I like", "I like painting."]
+    assert talk.speculations == {"started": 1, "used": 0, "discarded": 1}
+    assert model.pieces_read == 1 + 5  # the speculation stopped at its first piece
+
+
 def test_fallback_fits_what_was_said():
     assert fallback_reply("Tell me a story.") == FALLBACKS["request"]
     assert fallback_reply("Can you sing?") == FALLBACKS["request"]
@@ -283,3 +344,24 @@ def test_real_model_replies_have_no_failure_shape(smollm):
     assert sum(not r.fallback for r in replies) >= 3, [r.why for r in replies]  # mostly the model's own words
     again = talk.reply(talk.messages(sentences[0], "You see 1 person: person 1 looks neutral."), sentences[0])
     assert again.text == replies[0].text  # greedy first, then fixed seeds: the same sentence, the same reply
+
+
+def test_the_reasoner_speculates_only_on_words_for_the_language_model_and_the_final_reply_takes_it():
+    from vlm_robot.core.types import Transcript
+    from vlm_robot.reasoning.dialogue import DialogueManager
+    from vlm_robot.reasoning.policy import ProactivePolicy
+    from vlm_robot.reasoning.reasoner import Reasoner
+    from vlm_robot.reasoning.tracker import PeopleTracker
+
+    model = Gated({0: "Painting is a lovely way to relax."})
+    model.go.set()
+    talk = OpenTalk(model, samplings=SAMPLINGS[:1])
+    r = Reasoner(PeopleTracker(), ProactivePolicy(), DialogueManager(model), open_talk=talk)
+    assert not r.speculate(Transcript("Stop!", 1.0, id="t0", final=False))  # an action: the gate, no model
+    assert not r.speculate(Transcript("What time is it?", 1.0, id="t0", final=False))  # knowledge
+    assert r.speculate(Transcript("I like painting.", 1.0, id="t1", final=False))
+    out = r.on_transcript(Transcript("I like painting.", 1.2, id="t1"))
+    assert [u.text for u in out.utterances] == ["Painting is a lovely way to relax."]
+    assert "drawn from the partial transcript" in out.utterances[0].reason
+    assert talk.speculations["used"] == 1 and model.calls == [(0.0, 0)]  # drawn once
+    assert r.classify(Transcript("I like painting.", 1.2, id="t1")).kind == "open"

@@ -112,7 +112,7 @@ class TranscriptChat:
 
         self.model_name = Path(path).name
         self.repeat_penalty = repeat_penalty
-        self._llm = Llama(model_path=path, n_ctx=1024, n_threads=1, seed=0, verbose=False)
+        self._llm = Llama(model_path=path, n_ctx=1024, n_threads=1, n_threads_batch=1, seed=0, verbose=False)
 
     @staticmethod
     def render(messages: list[dict[str, str]]) -> str:

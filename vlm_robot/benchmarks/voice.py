@@ -1,12 +1,14 @@
 """`vlm-robot bench voice`: end of a person's speech -> the robot's first audio sample, through the real nodes.
 
-    vlm-robot bench voice               # 26 sentences, learned end of turn then the silence rule, about 7 minutes
+    vlm-robot bench voice               # 32 sentences: learned end of turn with and without open talk's
+                                        # speculation, then the silence rule; about 10 minutes
     vlm-robot bench voice --turns 8     # a quick look
     vlm-robot bench voice --gap 6       # more silence after each sentence (a slow model must finish first)
-    vlm-robot bench voice --end-of-turn model   # one end-of-turn setting only (model or silence)
+    vlm-robot bench voice --end-of-turn model   # the settings of one end of turn only (model or silence)
 
-Each end-of-turn setting gets a fresh start of the same nodes on the same WAV, one after the other in the
-same run (config/microphone.yaml's ``vad`` with ``end_of_turn`` set), and a side-by-side table closes the run.
+Each setting (:data:`SETTINGS`) gets a fresh start of the same nodes on the same WAV, one after the other in the
+same run (config/microphone.yaml's ``vad`` with ``end_of_turn`` set, config/reasoning.yaml's
+``dialogue.speculate``), and a side-by-side table closes the run.
 
 What runs is the robot's own voice path, as `vlm-robot run` starts it (:mod:`vlm_robot.graph`, the same
 config/*.yaml parameter files): microphone_node -> /speech/transcript -> reasoning_node (with
@@ -83,6 +85,13 @@ SENTENCES = [
     "Where is the nearest bus stop?",
     "Please remind me to call my sister.",
     "How long will the battery last?",
+    # open talk: since the conversation work, only 3 of the 26 above go to the language model
+    "I like painting.",
+    "Do you like music?",
+    "I just got back from a holiday in Spain.",
+    "My cat is sick.",
+    "I've been learning to play the guitar.",
+    "What do you think about music?",
 ]
 # silence before the first sentence: longer than the reasoning node's discovery hold after a start
 # (nodes/hold.py: 2 s grace, then 3.5 s of a stable set of subscribers), which the first sentence of a run
@@ -149,7 +158,23 @@ def build_wav(sentences: list[str], gap_s: float, path: Path) -> list[Spoken]:
     return spoken
 
 
-END_OF_TURN = {"model": "learned (model + words)", "silence": "silence rule"}
+@dataclass(frozen=True)
+class Setting:
+    """One fresh start of the nodes in a run: the microphone's ``vad.end_of_turn`` and the reasoning node's
+    ``dialogue.speculate`` (open talk drawing its reply from the speculative transcript of the first pause)."""
+
+    label: str
+    end_of_turn: str
+    speculate: bool = True
+
+
+# the default run: the shipped configuration, then the same without open talk's speculation (the baseline of the
+# language model's answers), then the silence rule (the baseline of the end of turn)
+SETTINGS = {
+    "model": Setting("learned (model + words)", "model"),
+    "model_no_speculation": Setting("learned, no speculation", "model", speculate=False),
+    "silence": Setting("silence rule", "silence"),
+}
 
 
 def vad_speech_ends(wav: Path, vad: dict) -> list[float]:
@@ -234,9 +259,11 @@ def _all_answered(seen, ear: _Ear) -> bool:
     return {u["in_reply_to"] for u in utts} == ids and all(u.get("id") in done for u in utts)
 
 
-def run(sentences: list[str], gap_s: float, out: Path, end_of_turn: str | None = None) -> tuple[list[Turn], dict]:
+def run(sentences: list[str], gap_s: float, out: Path, end_of_turn: str | None = None,
+        speculate: bool | None = None) -> tuple[list[Turn], dict]:
     """Play ``sentences`` into the voice nodes; per sentence, what happened when. Also returns run facts.
-    ``end_of_turn``: the microphone's ``vad.end_of_turn`` (None: as configured)."""
+    ``end_of_turn``: the microphone's ``vad.end_of_turn``; ``speculate``: the reasoning node's
+    ``dialogue.speculate`` (None: as configured)."""
     from vlm_robot import graph
     from vlm_robot.observe import observed_graph
 
@@ -255,7 +282,8 @@ def run(sentences: list[str], gap_s: float, out: Path, end_of_turn: str | None =
     env = graph.current_env()
     logs = out / "logs"
     voice = graph.Graph([specs[n] for n in VOICE_NODES],
-                        {"reasoning": {"memory.path": str(out / "memory.json")},
+                        {"reasoning": {"memory.path": str(out / "memory.json"),
+                                       **({} if speculate is None else {"dialogue.speculate": speculate})},
                          "speech_out": {"tts.output_dir": str(out / "speech")}}, env=env, log_dir=logs)
     mic_params = {"source": str(wav), **({"vad.end_of_turn": end_of_turn} if end_of_turn else {})}
     microphone = graph.Graph([specs["microphone"]], {"microphone": mic_params}, env=env, log_dir=logs)
@@ -395,20 +423,20 @@ def _groups(turns: list[Turn]) -> dict[str, list[Turn]]:
 
 
 def compare(results: dict[str, tuple[list[Turn], dict]]) -> None:
-    """End of speech -> first robot audio, one row per end-of-turn setting of this run."""
+    """End of speech -> first robot audio, one row per setting of this run."""
     print("\nend of speech -> first robot audio sample, p50 / p95 ms (same WAV, same nodes, one after the other):")
     print(f"{'end of turn':28s}{'knowledge':>20s}{'language model':>20s}{'all':>20s}{'transcript (all)':>20s}")
     for name, (turns, facts) in results.items():
         t0 = facts["t0"]
         if t0 is None:
-            print(f"{END_OF_TURN.get(name, name):28s} no transcripts")
+            print(f"{SETTINGS[name].label:28s} no transcripts")
             continue
 
         def lat(ts: list[Turn], attr: str, t0: float = t0) -> list[float]:
             return [getattr(t, attr) - (t0 + t.said.end) for t in ts if getattr(t, attr) is not None]
 
         g = _groups(turns)
-        print(f"{END_OF_TURN.get(name, name):28s}" + "".join(
+        print(f"{SETTINGS[name].label:28s}" + "".join(
             f"{f'{_cell(lat(v, attr))} (n={len(v)})':>20s}" for v, attr in
             ((g["knowledge"], "first_audio"), (g["model"], "first_audio"), (g["all"], "first_audio"),
              (g["all"], "t_transcript"))))
@@ -423,10 +451,13 @@ def main(turns: int = len(SENTENCES), gap_s: float = 5.0, out: str = "out/bench_
     load = os.getloadavg()[0]
     t_run = time.monotonic()
     results = {}
-    for setting in ([end_of_turn] if end_of_turn else list(END_OF_TURN)):
-        print(f"\n=== end of turn: {END_OF_TURN[setting]} (vad.end_of_turn: {setting}) ===", flush=True)
-        results[setting] = run(sentences, gap_s, Path(out) / setting, setting)
-        report(*results[setting], gap_s)
+    for name, setting in SETTINGS.items():
+        if end_of_turn and setting.end_of_turn != end_of_turn:
+            continue
+        print(f"\n=== {setting.label} (vad.end_of_turn: {setting.end_of_turn}, dialogue.speculate: "
+              f"{str(setting.speculate).lower()}) ===", flush=True)
+        results[name] = run(sentences, gap_s, Path(out) / name, setting.end_of_turn, setting.speculate)
+        report(*results[name], gap_s)
     if len(results) > 1:
         compare(results)
     print(f"\n{time.monotonic() - t_run:.0f} s; {os.cpu_count()} CPUs, load average {load:.2f} before the run and "

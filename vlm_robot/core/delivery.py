@@ -105,3 +105,7 @@ class SeenIds:
         if len(self._ids) > self.size:
             self._ids.popitem(last=False)
         return True
+
+    def seen(self, tid: str) -> bool:
+        """Whether ``tid`` was taken already (does not remember it)."""
+        return tid in self._ids

@@ -25,7 +25,7 @@ from vlm_robot.core.transcript import MAX_CHARS, parse_transcript
 from vlm_robot.core.types import Intent, PerceptionResult, Transcript, Verdict
 from vlm_robot.nodes import common, messages
 from vlm_robot.nodes.hold import DiscoveryHold
-from vlm_robot.nodes.latest import BacklogWorker, WorkQueue
+from vlm_robot.nodes.latest import BacklogWorker, LatestSlot, WorkQueue
 from vlm_robot.nodes.resend import Resender
 from vlm_robot.nodes.vqa_client import VQAClient
 from vlm_robot.perception.text_affect import TextAffect
@@ -129,6 +129,12 @@ class ReasoningNode(Node):
             "reasoning-dialogue")
         messages.subscribe(self, common.PEOPLE, self._on_people, self.diag)
         messages.subscribe(self, common.TRANSCRIPT, self._on_transcript, self.diag)
+        # open talk starts its reply at the turn's first pause, from the microphone's speculative transcript; only
+        # the newest waits (a person who goes on makes the older one moot)
+        self.speculation_work: LatestSlot[Transcript] | None = None
+        if dialogue_cfg.speculate:
+            self.speculation_work = LatestSlot(self._speculate, "reasoning-speculation")
+            messages.subscribe(self, common.PARTIAL_TRANSCRIPT, self._on_partial, self.diag)
         self.create_subscription(Bool, common.DND, self._on_dnd, common.STATE_QOS)
         # where the camera points: a head turn moves every face in the image, not the people
         self.create_subscription(JointState, common.JOINT_STATES, self._on_joint_states, common.SENSOR_QOS)
@@ -236,6 +242,27 @@ class ReasoningNode(Node):
         if heard:
             self._emit(self.reasoner.hear(t))
         self.dialogue_work.put(t.speaker, t.stamp, (t, heard))
+
+    def _on_partial(self, fields: dict) -> None:
+        try:
+            t = parse_transcript(fields, time.time(), self.seq, self.max_chars)
+        except InvalidInputError as e:
+            self.diag.error("bad transcript on " + common.PARTIAL_TRANSCRIPT, str(e))
+            return
+        # not after a (re)start's hold, nor for words already answered (a partial that came late)
+        if not t.final and self.hold.ready and not self.seen.seen(t.id) and self.speculation_work is not None:
+            self.speculation_work.put(t)
+
+    def _speculate(self, t: Transcript) -> None:
+        if self.seen.seen(t.id):  # the final transcript overtook it
+            return
+        if self.vlm_questions and is_visual_question(t.text) and self.vqa.available():
+            return  # the VLM node would answer it, not the chat model
+        try:
+            if self.reasoner.speculate(t):
+                self.get_logger().debug(f"open talk speculates on the partial transcript {t.id}: {t.text!r}")
+        except Exception as e:  # noqa: BLE001 - a failed speculation costs only its head start
+            self.get_logger().warning(f"speculation on {t.id} failed: {type(e).__name__}: {e}")
 
     def _follow_scene(self, result: PerceptionResult) -> None:
         try:
@@ -380,6 +407,8 @@ class ReasoningNode(Node):
             "detail": {"intent_id": iid, "timed_out": True}}))
 
     def close(self) -> None:
+        if self.speculation_work is not None:
+            self.speculation_work.close()
         self.scene_work.close()
         self.dialogue_work.close()
 

@@ -42,6 +42,9 @@ class DialogueConfig:
         speaker_wait_s: words heard before the tracker has followed the camera to the moment they were said
             (right after a restart) wait at most this long for it, so that the speaker, and their memory, is
             known by sight.
+        speculate: open talk starts drawing its reply from the microphone's speculative transcript (taken at the
+            turn's first short pause, before the end of the turn is decided; /speech/partial), and the final
+            transcript takes that reply when its prompt is the same (reasoning/open_talk.py ``speculate``).
     """
 
     speaker_memory: bool = True
@@ -52,6 +55,7 @@ class DialogueConfig:
     robot_name: str = ""
     open_talk_budget_s: float = 1.5
     speaker_wait_s: float = 1.0
+    speculate: bool = True
 
     def __post_init__(self) -> None:
         if not 0.1 <= self.open_talk_budget_s <= 30:

@@ -10,6 +10,7 @@ sentence-transformers uses 256).
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from pathlib import Path
 
@@ -114,6 +115,8 @@ class SentenceEmbedder:
             })
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
+        # the dialogue worker classifies while open talk's speculation (reasoning/open_talk.py) scores a reply
+        self._lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed sentences.
@@ -124,6 +127,10 @@ class SentenceEmbedder:
         Returns:
             float32 (len(texts), dim), each row of unit length.
         """
+        with self._lock:
+            return self._embed(texts)
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
         todo = list(dict.fromkeys(t for t in texts if t not in self._cache))  # unique, in order
         fresh: dict[str, np.ndarray] = {}
         todo.sort(key=len)

@@ -203,7 +203,8 @@ class GrammarIntents:
                                      f"llm.model_path empty for the packaged SmolLM2 ({CHAT_LLM.pip})")
         self.config = config or IntentConfig(source="grammar")
         self.seed = seed
-        self._llm = Llama(model_path=str(path), n_ctx=1024, n_threads=n_threads, seed=seed, verbose=False)
+        self._llm = Llama(model_path=str(path), n_ctx=1024, n_threads=n_threads, n_threads_batch=n_threads, seed=seed,
+                          verbose=False)
         self._grammar = LlamaGrammar.from_string(intent_grammar(), verbose=False)
 
     def raw(self, text: str) -> str:

@@ -26,10 +26,11 @@ poorly (fitting and unfitting replies overlap from 0.2 to 0.8), so it only rejec
 from __future__ import annotations
 
 import re
+import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from vlm_robot.core.wording import unspeakable
 from vlm_robot.reasoning.llm import ChatModel
@@ -114,7 +115,9 @@ class OpenTalkReply:
         why: one line for the decision log.
         fallback: True when every candidate failed and ``text`` is the robot's own fallback.
         candidates: every candidate tried, in order, with its reason when rejected.
-        elapsed_ms: from the call to the decision (the time to a checked reply).
+        elapsed_ms: from the call (or the speculation's start) to the decision (the time to a checked reply).
+        head_start_ms: how long before :meth:`OpenTalk.reply` was called a speculation (:meth:`OpenTalk.speculate`)
+            on the same prompt began; 0 when the reply was drawn in the call.
     """
 
     text: str
@@ -122,11 +125,24 @@ class OpenTalkReply:
     fallback: bool
     candidates: tuple[Candidate, ...] = field(default_factory=tuple)
     elapsed_ms: float = 0.0
+    head_start_ms: float = 0.0
 
     @property
     def rejected(self) -> tuple[str, ...]:
         """``"<sampling>: <reason>"`` for each rejected candidate."""
         return tuple(f"{c.sampling}: {c.reason}" for c in self.candidates if c.reason)
+
+
+class _Speculation:
+    """One reply drawn ahead of the final words (:meth:`OpenTalk.speculate`)."""
+
+    def __init__(self, key: tuple, user_text: str) -> None:
+        self.key = key
+        self.user_text = user_text
+        self.started = time.perf_counter()
+        self.cancel = threading.Event()
+        self.done = threading.Event()
+        self.result: OpenTalkReply | None = None  # None: cancelled or failed
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -449,6 +465,10 @@ FALLBACKS = {
 }
 
 
+def _prompt_key(messages: list[dict[str, str]]) -> tuple:
+    return tuple((m["role"], m["content"]) for m in messages)
+
+
 def fallback_reply(user_text: str) -> str:
     """The robot's own short reply when no candidate may be said: to a request, a question asking for agreement
     ("It's a nice day, isn't it?"), another question, or a statement."""
@@ -506,6 +526,11 @@ class OpenTalk:
         self.examples = tuple(examples)
         self.example_topics = example_topics if self.examples else frozenset()
         self.robot_name = robot_name
+        self._model_lock = threading.Lock()  # the speculation's thread and the caller's share one model
+        self._spec_lock = threading.Lock()
+        self._spec: _Speculation | None = None
+        self._replied: tuple = ()  # the prompt of the last reply(): a speculation that comes later is moot
+        self.speculations = {"started": 0, "used": 0, "discarded": 0}
 
     def messages(self, user_text: str, context: str = "") -> list[dict[str, str]]:
         """The prompt: the system line, the example exchanges, then ``context`` (who is in view and what the
@@ -527,18 +552,77 @@ class OpenTalk:
         return failure_shape(reply, user_text, self.system_prompt, self.robot_name,
                              example_topics=self.example_topics)
 
+    def speculate(self, messages: list[dict[str, str]], user_text: str) -> None:
+        """Start drawing the reply to ``messages`` now, on a thread, for words that may turn out final.
+
+        The microphone transcribes a turn at its first short pause, before it knows whether the person has
+        finished (the speculative transcript on /speech/partial). Drawn from there, the reply is ready up to the
+        end-of-turn decision earlier. :meth:`reply` with the same prompt takes it (or waits for it); any other
+        prompt, or a newer speculation, cancels it at its next token. It is the same computation: same prompt,
+        same samplings and seeds, the same reply as one drawn in :meth:`reply`.
+        """
+        key = _prompt_key(messages)
+        with self._spec_lock:
+            if key == self._replied:
+                return
+            if self._spec is not None:
+                if self._spec.key == key:
+                    return
+                self._spec.cancel.set()
+                self.speculations["discarded"] += 1
+            spec = self._spec = _Speculation(key, user_text)
+            self.speculations["started"] += 1
+
+        def run() -> None:
+            try:
+                with self._model_lock:
+                    if not spec.cancel.is_set():
+                        spec.result = self._reply(messages, user_text, spec.cancel, spec.started)
+            finally:
+                spec.done.set()
+
+        threading.Thread(target=run, name="open-talk-speculation", daemon=True).start()
+
     def reply(self, messages: list[dict[str, str]] | None, user_text: str) -> OpenTalkReply:
         """The best checked reply to ``user_text``, or the fallback. ``messages``: the prompt, its last
-        message ``user_text`` (None: :meth:`messages` without context)."""
-        t0 = time.perf_counter()
+        message ``user_text`` (None: :meth:`messages` without context). A speculation on the same prompt
+        (:meth:`speculate`) is taken; one on another prompt is cancelled."""
         messages = messages if messages is not None else self.messages(user_text)
+        called = time.perf_counter()
+        key = _prompt_key(messages)
+        with self._spec_lock:
+            spec, self._spec = self._spec, None
+            self._replied = key
+        if spec is not None and spec.key == key:
+            # bounded: a candidate is dropped max_ms after it started; the margin covers a slow lock
+            if spec.done.wait(self.max_ms / 1000 + 5.0) and spec.result is not None:
+                with self._spec_lock:
+                    self.speculations["used"] += 1
+                head = (called - spec.started) * 1000
+                r = spec.result
+                return replace(r, why=f"{r.why}; drawn from the partial transcript, {head:.0f} ms before the final one",
+                               head_start_ms=head)
+        if spec is not None:
+            spec.cancel.set()
+            with self._spec_lock:
+                self.speculations["discarded"] += 1
+        with self._model_lock:
+            r = self._reply(messages, user_text, None, called)
+        assert r is not None  # not cancellable without an event
+        return r
+
+    def _reply(self, messages: list[dict[str, str]], user_text: str, cancel: threading.Event | None,
+               t0: float) -> OpenTalkReply | None:
+        """The candidate search; None when ``cancel`` was set before it ended."""
         tried: list[Candidate] = []
         samplings = self.samplings if hasattr(self.model, "sample") else self.samplings[:1]
         deadline = t0 + self.max_ms / 1000
         for sampling in samplings:
             if tried and (time.perf_counter() - t0) * 1000 >= self.budget_ms:
                 break
-            cand = self._candidate(messages, user_text, sampling, deadline)
+            cand = self._candidate(messages, user_text, sampling, deadline, cancel)
+            if cand is None:
+                return None
             if cand.passed and any(c.passed and c.text == cand.text for c in tried):
                 cand = Candidate(cand.text, cand.sampling, "same as an earlier candidate", cand.relevance,
                                  cand.ms, cand.tokens)
@@ -557,10 +641,12 @@ class OpenTalk:
                              f"{len(tried)}){score}", False, tuple(tried), elapsed)
 
     def _candidate(self, messages: list[dict[str, str]], user_text: str, sampling: Sampling,
-                   deadline: float) -> Candidate:
+                   deadline: float, cancel: threading.Event | None = None) -> Candidate | None:
         t0 = time.perf_counter()
         text, tokens, late = "", 0, False
         for piece in self._draw(messages, sampling):
+            if cancel is not None and cancel.is_set():
+                return None  # the words changed: this prompt's reply is no longer wanted
             text += piece
             tokens += 1
             head, ended = first_sentences(text)

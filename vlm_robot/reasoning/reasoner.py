@@ -437,6 +437,30 @@ class Reasoner:
                 self._classified.pop(next(iter(self._classified)))
         return turn
 
+    def speculate(self, t: Transcript) -> bool:
+        """Start open talk's reply to words that may not be final yet (the microphone's speculative transcript
+        at a turn's first short pause), if they would go to the language model; True when started.
+
+        Nothing is heard, classified or remembered: the turn is classified without the cache (the partial
+        shares the final transcript's id) and the prompt is built as :meth:`_model_reply` builds it. The final
+        transcript's reply takes the speculation only when its prompt is the same (OpenTalk.reply)."""
+        if self.open_talk is None or self.dialogue is None or not t.text.strip():
+            return False
+        with self.lock:
+            person = self.addressee(t.speaker)
+            pid = person.id if person else None
+            pending = self.gate_pending is not None
+        turn = self.turns.classify(t.text, intents_from_transcript(t.text, "", t.stamp), pending, self.places)
+        if turn.kind != "open":
+            return False
+        with self.lock:
+            known = (None if self.memory is None else self.memory.voice_only() if pid is None
+                     else self.memory.people.get(pid))
+            messages = self.open_talk.messages(t.text, self.dialogue.context(
+                self.people(), known, self._recent_scene(), self._names()))
+        self.open_talk.speculate(messages, t.text)
+        return True
+
     def answer(self, t: Transcript, on_piece: Callable[[str], None] | None = None) -> Outcome:
         """The reply to a transcript already passed to :meth:`hear`, streamed to ``on_piece``.
 

@@ -80,14 +80,15 @@ class TextEndModel:
 
     Args:
         path: a GGUF of a model with SmolLM2's chat template; None = the packaged one (sha256-pinned).
-        threads: llama.cpp threads (2: about 40 ms a call on the 2-core development machine).
+        threads: llama.cpp threads, also for the batch of the person's words (llama-cpp-python's default batch
+            threads are all cores, which beside another busy process made a 28 ms call take 208 ms).
 
     Raises:
         BackendUnavailableError: llama-cpp-python is not installed.
         ModelNotFoundError, ModelIntegrityError: the GGUF is missing or has another sha256.
     """
 
-    def __init__(self, path: str | None = None, threads: int = 2) -> None:
+    def __init__(self, path: str | None = None, threads: int = 1) -> None:
         from vlm_robot.core.assets import CHAT_LLM
 
         gguf = path or str(CHAT_LLM.path())  # located and sha256-checked before llama.cpp reads it
@@ -97,7 +98,8 @@ class TextEndModel:
             raise BackendUnavailableError("the words' end-of-turn model needs llama-cpp-python: "
                                           "`pip install -r requirements/llm.txt`") from e
         t0 = time.perf_counter()
-        self._llm = Llama(model_path=gguf, n_ctx=512, n_batch=128, n_threads=threads, seed=0, verbose=False)
+        self._llm = Llama(model_path=gguf, n_ctx=512, n_batch=128, n_threads=threads, n_threads_batch=threads, seed=0,
+                          verbose=False)
         tok = self._llm.tokenize
         ends = {i for i in range(self._llm.n_vocab()) if self._llm.detokenize([i])[:1] in (b".", b"?", b"!")}
         end_of_message = tok(b"<|im_end|>", add_bos=False, special=True)

@@ -106,7 +106,9 @@ class TurnConfig:
         text_low: ``lm``: P(turn over | words) below this keeps the turn open up to ``max_pause_ms``.
         text_high: ``lm``: at or above this (and closed by Whisper) the turn ends when the words are read,
             without waiting for the sound; in between the sound decides.
-        text_threads: ``lm``: llama.cpp threads.
+        text_threads: ``lm``: llama.cpp threads (for the words and their batch). 1: 46-48 ms a call on the 2-core
+            development machine, idle or with the chat model drawing in another process; 2: 29 ms idle but 304 ms
+            (p50) beside that process, whose core its threads wait on.
         text_max_rate: words per voiced second the words of a pause may carry (plus one word); more is a
             completion Whisper made up, and the turn stays open (0: no check). Measured as (words - 1) / voiced
             s on the end-of-turn benchmark's audio: finished sentences up to 4.48 (piper, fast) and 3.79
@@ -140,7 +142,7 @@ class TurnConfig:
     text_model: str = "lm"
     text_low: float = 0.05
     text_high: float = 0.3
-    text_threads: int = 2
+    text_threads: int = 1
     text_max_rate: float = 5.0
     noise_snr_db: float = 0.0
     noise_window_s: float = 10.0

@@ -132,7 +132,7 @@ def cmd_bench(a: argparse.Namespace) -> int:
         from vlm_robot.benchmarks import voice
 
         loopback_defaults()
-        return voice.main(a.turns, a.gap, end_of_turn=a.end_of_turn)
+        return voice.main(a.turns or len(voice.SENTENCES), a.gap, end_of_turn=a.end_of_turn)
     if a.what == "resources":
         from vlm_robot.benchmarks import resources
 
@@ -337,10 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--runs", type=int, default=10, help="encoder: timed rounds, median reported")
     b.add_argument("--warmup", type=int, default=2, help="encoder: rounds dropped before timing")
     b.add_argument("--no-int8", action="store_true", help="encoder: skip the INT8 dynamic quantisation row")
-    b.add_argument("--turns", type=int, default=26, help="voice: sentences spoken to the running nodes")
+    b.add_argument("--turns", type=int, default=None,
+                   help="voice: sentences spoken to the running nodes (default: all 32 of the benchmark)")
     b.add_argument("--gap", type=float, default=5.0, help="voice: seconds of silence after each sentence")
     b.add_argument("--end-of-turn", choices=["model", "silence"], default=None,
-                   help="voice: only this end-of-turn setting (default: the learned one, then the silence rule)")
+                   help="voice: only the settings of this end of turn (default: the learned one with and without open "
+                        "talk's speculation, then the silence rule)")
     b.set_defaults(fn=cmd_bench, isolate=True)
     m = sub.add_parser("models", help="export / build / list / verify compiled vision encoders (no ROS)")
     msub = m.add_subparsers(dest="action", required=True)
