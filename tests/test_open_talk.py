@@ -67,6 +67,11 @@ BAD = [
     ('My previous response would be: "I\'m so nervous."', "I'm nervous.", "talks about the exchange instead of in it"),
     ("(glancing up from the guitar) Ah, you're learning to play.", "I've been learning the guitar.",
      "script or list format"),
+    # heard through the nodes in `vlm-robot bench voice` (2026-11-30)
+    ("I've only been painting for a few years now, but I still love it.", "I like painting.", "invents a life story"),
+    ("Dying of food can be a bit serious.", "My cat is sick.", "talks of death nobody mentioned"),
+    ("Açúc! I'm so glad you're enjoying your trip to Spain.", "I just got back from a holiday in Spain.",
+     "not English (Açúc)"),
 ]
 
 # Fitting replies (several from the model itself) that no check may reject.
@@ -76,6 +81,9 @@ GOOD = [
     ("Painting is a wonderful art form, it brings joy to people's lives.", "I like painting."),
     ("I'm so sorry to hear that.", "My grandmother passed away last month."),
     ("I'm sorry for your loss.", "My dog died yesterday."),
+    ("Losing a pet is so hard; I'm sorry your dog died.", "My dog died yesterday."),
+    ("I've been waiting for you!", "Hello, I'm back."),
+    ("Café au lait is a lovely way to start the day.", "I love café au lait."),
     ("I'm sorry to hear that. I hope tomorrow is easier.", "I had a really long day."),
     ("That's a great hobby, playing the guitar can be very rewarding.", "I've been learning to play the guitar."),
     ("Why did the chicken cross the road? To get to the other side!", "Tell me a joke."),
@@ -365,3 +373,69 @@ def test_the_reasoner_speculates_only_on_words_for_the_language_model_and_the_fi
     assert "drawn from the partial transcript" in out.utterances[0].reason
     assert talk.speculations["used"] == 1 and model.calls == [(0.0, 0)]  # drawn once
     assert r.classify(Transcript("I like painting.", 1.2, id="t1")).kind == "open"
+
+
+class Slow(Scripted):
+    """A scripted model that takes ``delay`` seconds a piece."""
+
+    def __init__(self, replies: dict[int, str], delay: float) -> None:
+        super().__init__(replies)
+        self.delay = delay
+
+    def _pieces(self, text):
+        import time
+
+        for piece in super()._pieces(text):
+            time.sleep(self.delay)
+            yield piece
+
+
+@pytest.mark.parametrize("replies", [
+    {0: "I'm sorry for your loss.", 1: "I'm a helpful robot assistant.", 2: "Painting is fun to do!"},
+    {0: "Painting is a lovely way to relax.", 1: "x y z.", 2: "Painting is fun to do!"},
+    {0: "I'm sorry for your loss.", 1: "Painting is fun to do!", 2: "Painting is fun to do!"},
+    {0: "What?", 1: "As an AI language model, I can't.", 2: "Hmm."},
+])
+def test_helper_models_draw_candidates_side_by_side_and_choose_as_one_model_would(replies):
+    scores = {"Painting is a lovely way to relax.": 0.5, "Painting is fun to do!": 0.2, "x y z.": 0.3}
+    relevance = lambda said, reply: scores.get(reply, 0.5)  # noqa: E731
+    alone = OpenTalk(Scripted(replies), relevance, samplings=SAMPLINGS).reply(None, "I like painting.")
+    main, helper = Scripted(replies), Scripted(replies)
+    paired = OpenTalk(main, relevance, samplings=SAMPLINGS, helpers=[helper]).reply(None, "I like painting.")
+    assert (paired.text, paired.fallback, paired.rejected) == (alone.text, alone.fallback, alone.rejected)
+    assert [c.text for c in paired.candidates] == [c.text for c in alone.candidates]
+    assert [s for _, s in main.calls][:1] == [0] and [s for _, s in helper.calls][:1] == [1]  # greedy; seed 1
+
+
+def test_a_helper_still_drawing_is_stopped_when_the_greedy_reply_passes_well():
+    helper = Slow({1: "Painting is " + "very " * 30 + "nice."}, delay=0.05)
+    talk = OpenTalk(Scripted({0: "Painting is a lovely way to relax."}), samplings=SAMPLINGS, helpers=[helper])
+    r = talk.reply(None, "I like painting.")
+    assert r.text == "Painting is a lovely way to relax." and len(r.candidates) == 1
+    assert helper.pieces_read <= 3  # stopped, not drawn to its sentence end (32 pieces)
+
+
+def test_candidates_side_by_side_on_a_second_instance_of_the_real_model(smollm):
+    """The helper draws the sampled candidates; the greedy one is the single model's. (A sampled candidate's words
+    may differ: llama.cpp's sums depend on how the prompt was split into batches, so a model whose cache held
+    other prompts samples slightly differently; the same holds for one model over time.)"""
+    from vlm_robot.reasoning.llm import LLMConfig, load_chat_model
+
+    helper = load_chat_model(LLMConfig())
+    calls = []
+    sample = helper.sample
+    helper.sample = lambda *a, **k: calls.append(a[3]) or sample(*a, **k)  # the seed of each candidate it drew
+    try:
+        relevance = _minilm_relevance()
+        alone = OpenTalk(smollm, relevance=relevance, budget_ms=60_000, max_ms=60_000)
+        paired = OpenTalk(smollm, relevance=relevance, budget_ms=60_000, max_ms=60_000, helpers=[helper])
+        drawn = []
+        for s in ["I'm tired of my job.", "My cat is sick.", "I just got back from a holiday in Spain."]:
+            msgs = alone.messages(s, "You see 1 person: person 1 looks neutral.")
+            a, b = alone.reply(msgs, s), paired.reply(msgs, s)
+            assert b.candidates[0].text == a.candidates[0].text, (s, a, b)  # greedy: the same
+            assert b.fallback or paired.check(b.text, s) == "", (s, b)
+            drawn.append(len(b.candidates))
+        assert max(drawn) > 1 and calls and set(calls) == {1}, (drawn, calls)  # the helper drew seed 1 each time
+    finally:
+        helper.close()

@@ -1,14 +1,14 @@
 """`vlm-robot bench voice`: end of a person's speech -> the robot's first audio sample, through the real nodes.
 
-    vlm-robot bench voice               # 32 sentences: learned end of turn with and without open talk's
-                                        # speculation, then the silence rule; about 10 minutes
+    vlm-robot bench voice               # 32 sentences: learned end of turn, the same with open talk as before
+                                        # (no speculation, no parallel candidates), the silence rule; ~12 min
     vlm-robot bench voice --turns 8     # a quick look
     vlm-robot bench voice --gap 6       # more silence after each sentence (a slow model must finish first)
     vlm-robot bench voice --end-of-turn model   # the settings of one end of turn only (model or silence)
 
 Each setting (:data:`SETTINGS`) gets a fresh start of the same nodes on the same WAV, one after the other in the
 same run (config/microphone.yaml's ``vad`` with ``end_of_turn`` set, config/reasoning.yaml's
-``dialogue.speculate``), and a side-by-side table closes the run.
+``dialogue.speculate`` and ``llm.parallel_candidates``), and a side-by-side table closes the run.
 
 What runs is the robot's own voice path, as `vlm-robot run` starts it (:mod:`vlm_robot.graph`, the same
 config/*.yaml parameter files): microphone_node -> /speech/transcript -> reasoning_node (with
@@ -160,19 +160,26 @@ def build_wav(sentences: list[str], gap_s: float, path: Path) -> list[Spoken]:
 
 @dataclass(frozen=True)
 class Setting:
-    """One fresh start of the nodes in a run: the microphone's ``vad.end_of_turn`` and the reasoning node's
-    ``dialogue.speculate`` (open talk drawing its reply from the speculative transcript of the first pause)."""
+    """One fresh start of the nodes in a run: the microphone's ``vad.end_of_turn``; the reasoning node's
+    ``dialogue.speculate`` (open talk drawing its reply from the speculative transcript of the first pause) and
+    ``llm.parallel_candidates`` (open talk's candidates drawn side by side); None: as configured."""
 
     label: str
     end_of_turn: str
-    speculate: bool = True
+    speculate: bool | None = None
+    parallel_candidates: int | None = None
+
+    def reasoning_params(self) -> dict:
+        return {**({} if self.speculate is None else {"dialogue.speculate": self.speculate}),
+                **({} if self.parallel_candidates is None else {"llm.parallel_candidates": self.parallel_candidates})}
 
 
-# the default run: the shipped configuration, then the same without open talk's speculation (the baseline of the
-# language model's answers), then the silence rule (the baseline of the end of turn)
+# the default run: the shipped configuration; then open talk as it was before (no speculation, one model drawing
+# the candidates one after another: the baseline of the language model's answers); then the silence rule (the
+# baseline of the end of turn)
 SETTINGS = {
     "model": Setting("learned (model + words)", "model"),
-    "model_no_speculation": Setting("learned, no speculation", "model", speculate=False),
+    "model_open_talk_before": Setting("learned, open talk before", "model", speculate=False, parallel_candidates=1),
     "silence": Setting("silence rule", "silence"),
 }
 
@@ -260,10 +267,10 @@ def _all_answered(seen, ear: _Ear) -> bool:
 
 
 def run(sentences: list[str], gap_s: float, out: Path, end_of_turn: str | None = None,
-        speculate: bool | None = None) -> tuple[list[Turn], dict]:
+        reasoning: dict | None = None) -> tuple[list[Turn], dict]:
     """Play ``sentences`` into the voice nodes; per sentence, what happened when. Also returns run facts.
-    ``end_of_turn``: the microphone's ``vad.end_of_turn``; ``speculate``: the reasoning node's
-    ``dialogue.speculate`` (None: as configured)."""
+    ``end_of_turn``: the microphone's ``vad.end_of_turn`` (None: as configured); ``reasoning``: more parameters
+    of the reasoning node (:meth:`Setting.reasoning_params`)."""
     from vlm_robot import graph
     from vlm_robot.observe import observed_graph
 
@@ -282,8 +289,7 @@ def run(sentences: list[str], gap_s: float, out: Path, end_of_turn: str | None =
     env = graph.current_env()
     logs = out / "logs"
     voice = graph.Graph([specs[n] for n in VOICE_NODES],
-                        {"reasoning": {"memory.path": str(out / "memory.json"),
-                                       **({} if speculate is None else {"dialogue.speculate": speculate})},
+                        {"reasoning": {"memory.path": str(out / "memory.json"), **(reasoning or {})},
                          "speech_out": {"tts.output_dir": str(out / "speech")}}, env=env, log_dir=logs)
     mic_params = {"source": str(wav), **({"vad.end_of_turn": end_of_turn} if end_of_turn else {})}
     microphone = graph.Graph([specs["microphone"]], {"microphone": mic_params}, env=env, log_dir=logs)
@@ -454,9 +460,10 @@ def main(turns: int = len(SENTENCES), gap_s: float = 5.0, out: str = "out/bench_
     for name, setting in SETTINGS.items():
         if end_of_turn and setting.end_of_turn != end_of_turn:
             continue
-        print(f"\n=== {setting.label} (vad.end_of_turn: {setting.end_of_turn}, dialogue.speculate: "
-              f"{str(setting.speculate).lower()}) ===", flush=True)
-        results[name] = run(sentences, gap_s, Path(out) / name, setting.end_of_turn, setting.speculate)
+        params = ", ".join(f"{k}: {v}" for k, v in setting.reasoning_params().items())
+        print(f"\n=== {setting.label} (vad.end_of_turn: {setting.end_of_turn}{', ' + params if params else ''}) ===",
+              flush=True)
+        results[name] = run(sentences, gap_s, Path(out) / name, setting.end_of_turn, setting.reasoning_params())
         report(*results[name], gap_s)
     if len(results) > 1:
         compare(results)

@@ -86,7 +86,7 @@ class ReasoningNode(Node):
             places=tuple(load_places(str(common.param(self, "places_file", "")) or graph.config_dir() / "places.yaml")),
             recording=self._recording,
             open_talk=OpenTalk(model, relevance, robot_name=dialogue_cfg.robot_name,
-                               max_ms=dialogue_cfg.open_talk_budget_s * 1000),
+                               max_ms=dialogue_cfg.open_talk_budget_s * 1000, helpers=self._helpers(llm_cfg)),
             # a boot id in every utterance and intent id: after a restart the ids do not start again at u1
             id_prefix=f"{uuid.uuid4().hex[:4]}-",
         )
@@ -189,6 +189,15 @@ class ReasoningNode(Node):
 
     def _on_scene_description(self, doc: dict) -> None:
         self.reasoner.on_scene_description(doc["text"], float(doc["stamp"]))
+
+    def _helpers(self, llm_cfg: LLMConfig) -> list:
+        """More instances of the chat model for open talk's candidates side by side (llm.parallel_candidates)."""
+        t0 = time.perf_counter()
+        helpers = [load_chat_model(llm_cfg) for _ in range(llm_cfg.parallel_candidates - 1)]
+        if helpers:
+            self.get_logger().info(f"{len(helpers)} more instance(s) of the language model for open talk's candidates "
+                                   f"in {time.perf_counter() - t0:.1f} s")
+        return helpers
 
     def _intent_source(self, llm_cfg: LLMConfig) -> tuple[IntentConfig, GrammarIntents | None]:
         """intents.source: patterns only, or also a grammar-constrained model (its own llama.cpp instance)."""

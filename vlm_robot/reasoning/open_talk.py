@@ -212,7 +212,12 @@ _BIOGRAPHY = re.compile(
     r"|musician|engineer)\b|i live in|i lived in|my (wife|husband|son|daughter"
     r"|kids|children|mother|mom|mum|father|dad|parents|brother|sister|family|girlfriend|boyfriend|boss|house"
     r"|hometown|childhood)|i (work|worked) (as|at|for|in)|i(?:'ve| have) been working|i studied|i graduated"
-    r"|my (job|career|degree|phd)|when i was (a )?(young|little|kid|child|teenager))\b", re.IGNORECASE)
+    r"|my (job|career|degree|phd)|when i was (a )?(young|little|kid|child|teenager)"
+    # "I've only been painting for a few years now" (to "I like painting.")
+    r"|i(?:'ve| have) (only |just |actually )?been \w+ing for (a few|many|several|the (last|past)|\d+|years|months)"
+    r")\b", re.IGNORECASE)
+# "My cat is sick." -> "Dying of food can be a bit serious.": death, when nobody spoke of it (_LOSS_SAID)
+_DEATH_REPLY = re.compile(r"\b(die|dies|died|dying|dead|death|deadly|fatal|kill|kills|killed|killing)\b", re.IGNORECASE)
 _DAYS = (r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|may|june|july"
          r"|august|september|october|november|december|the \d+(st|nd|rd|th)?)")
 _TIME_CLAIM = re.compile(
@@ -375,6 +380,14 @@ def failure_shape(reply: str, user_text: str, system_prompt: str = "", robot_nam
     return (_prompt_echo(text, system_prompt) or _echo(text, user_text) or _self_repetition(text))
 
 
+def _foreign_word(text: str, user_text: str) -> str:
+    """A word with a letter outside English's alphabet that the person did not say ("" if none)."""
+    for word in re.findall(r"\w+", text):
+        if any(c.isalpha() and not c.isascii() for c in word) and word.lower() not in user_text.lower():
+            return word
+    return ""
+
+
 def _plain_shape(text: str, user_text: str) -> str:
     """The failure shapes a few words already show (checked in this order by both :func:`failure_shape` and
     :func:`early_shape`)."""
@@ -384,8 +397,13 @@ def _plain_shape(text: str, user_text: str) -> str:
         return "insult"
     if _LOSS_REPLY.search(text) and not _LOSS_SAID.search(user_text):
         return "condolences for a loss nobody mentioned"
+    if _DEATH_REPLY.search(text) and not _LOSS_SAID.search(user_text):
+        return "talks of death nobody mentioned"
     if _CONFUSION_APOLOGY.search(text):
         return "apology for a confusion nobody mentioned"
+    foreign = _foreign_word(text, user_text)
+    if foreign:  # "Açúc! I'm so glad you're enjoying your trip to Spain."
+        return f"not English ({foreign})"
     if _AI_DISCLAIMER.search(text):
         return "'as an AI' disclaimer"
     if _SELF_NAME.search(text):
@@ -503,6 +521,8 @@ class OpenTalk:
         system_prompt, examples: the prompt :meth:`messages` builds; the system line said back, or the
             examples' ``example_topics`` brought up, are failure shapes.
         robot_name: the robot may call itself this.
+        helpers: more instances of the same model (with ``sample``): the candidates are drawn that many more at a
+            time, each on its own instance (see :meth:`_reply`).
     """
 
     def __init__(self, model: ChatModel, relevance: Relevance | None = None,
@@ -511,7 +531,8 @@ class OpenTalk:
                  max_ms: float = 1500.0,
                  system_prompt: str = OPEN_TALK_SYSTEM_PROMPT,
                  examples: Sequence[dict[str, str]] = OPEN_TALK_EXAMPLES,
-                 example_topics: frozenset[str] = OPEN_TALK_EXAMPLE_TOPICS, robot_name: str = "") -> None:
+                 example_topics: frozenset[str] = OPEN_TALK_EXAMPLE_TOPICS, robot_name: str = "",
+                 helpers: Sequence[ChatModel] = ()) -> None:
         if not samplings:
             raise ValueError("OpenTalk needs at least one sampling")
         self.model = model
@@ -526,6 +547,7 @@ class OpenTalk:
         self.examples = tuple(examples)
         self.example_topics = example_topics if self.examples else frozenset()
         self.robot_name = robot_name
+        self.helpers = tuple(helpers)
         self._model_lock = threading.Lock()  # the speculation's thread and the caller's share one model
         self._spec_lock = threading.Lock()
         self._spec: _Speculation | None = None
@@ -613,21 +635,35 @@ class OpenTalk:
 
     def _reply(self, messages: list[dict[str, str]], user_text: str, cancel: threading.Event | None,
                t0: float) -> OpenTalkReply | None:
-        """The candidate search; None when ``cancel`` was set before it ended."""
+        """The candidate search; None when ``cancel`` was set before it ended.
+
+        With helper models, candidates are drawn as many at a time as there are models, each on its own, and
+        read in order: the choice one model drawing them one after another would make, but a greedy reply that
+        fails costs no extra wait for the next. (A sampled candidate's words can differ a little from one model
+        instance to another, as they can for one instance whose cache held other prompts: llama.cpp's sums
+        depend on how a prompt is split into batches.) A later candidate still drawing when an earlier one
+        passes well is stopped."""
         tried: list[Candidate] = []
-        samplings = self.samplings if hasattr(self.model, "sample") else self.samplings[:1]
+        sampled = hasattr(self.model, "sample")
+        samplings = self.samplings if sampled else self.samplings[:1]
+        models = [self.model, *self.helpers] if sampled else [self.model]
         deadline = t0 + self.max_ms / 1000
-        for sampling in samplings:
+        for start in range(0, len(samplings), len(models)):
             if tried and (time.perf_counter() - t0) * 1000 >= self.budget_ms:
                 break
-            cand = self._candidate(messages, user_text, sampling, deadline, cancel)
-            if cand is None:
+            batch = self._batch(messages, user_text, samplings[start:start + len(models)], models, deadline, cancel)
+            if batch is None:
                 return None
-            if cand.passed and any(c.passed and c.text == cand.text for c in tried):
-                cand = Candidate(cand.text, cand.sampling, "same as an earlier candidate", cand.relevance,
-                                 cand.ms, cand.tokens)
-            tried.append(cand)
-            if cand.passed and (self.relevance is None or (cand.relevance or 0.0) >= self.good_relevance):
+            good = False
+            for cand in batch:
+                if cand.passed and any(c.passed and c.text == cand.text for c in tried):
+                    cand = Candidate(cand.text, cand.sampling, "same as an earlier candidate", cand.relevance,
+                                     cand.ms, cand.tokens)
+                tried.append(cand)
+                if self._good(cand):
+                    good = True
+                    break
+            if good:
                 break
         elapsed = (time.perf_counter() - t0) * 1000
         passed = [c for c in tried if c.passed]
@@ -640,13 +676,63 @@ class OpenTalk:
         return OpenTalkReply(best.text, f"open talk: {best.sampling} candidate ({tried.index(best) + 1} of "
                              f"{len(tried)}){score}", False, tuple(tried), elapsed)
 
+    def _good(self, cand: Candidate) -> bool:
+        """Passed, and relevant enough to end the search."""
+        return cand.passed and (self.relevance is None or (cand.relevance or 0.0) >= self.good_relevance)
+
+    def _batch(self, messages: list[dict[str, str]], user_text: str, samplings: Sequence[Sampling],
+               models: list[ChatModel], deadline: float, cancel: threading.Event | None) -> list[Candidate] | None:
+        """One candidate per sampling, the k-th drawn by ``models[k]``, all at once; in order, cut after the
+        first that passed well (the ones after it were stopped). None when ``cancel`` was set."""
+        if len(samplings) == 1:
+            cand = self._candidate(messages, user_text, samplings[0], deadline, cancel, models[0])
+            return None if cand is None else [cand]
+        stops = [threading.Event() for _ in samplings]
+        out: list[Candidate | None] = [None] * len(samplings)
+        errors: list[BaseException] = []
+
+        def draw(k: int) -> None:
+            def stopped() -> bool:
+                return stops[k].is_set() or (cancel is not None and cancel.is_set())
+
+            try:
+                out[k] = self._candidate(messages, user_text, samplings[k], deadline, stopped, models[k])
+            except Exception as e:  # noqa: BLE001 - raised in the caller's thread below
+                errors.append(e)
+                return
+            if out[k] is not None and self._good(out[k]):
+                for later in stops[k + 1:]:
+                    later.set()
+
+        helpers = [threading.Thread(target=draw, args=(k,), name=f"open-talk-candidate-{k}", daemon=True)
+                   for k in range(1, len(samplings))]
+        for t in helpers:
+            t.start()
+        draw(0)
+        for t in helpers:
+            t.join()
+        if errors:
+            raise errors[0]
+        if cancel is not None and cancel.is_set():
+            return None
+        done: list[Candidate] = []
+        for cand in out:
+            if cand is None:  # stopped: an earlier candidate passed well
+                break
+            done.append(cand)
+            if self._good(cand):
+                break
+        return done
+
     def _candidate(self, messages: list[dict[str, str]], user_text: str, sampling: Sampling,
-                   deadline: float, cancel: threading.Event | None = None) -> Candidate | None:
+                   deadline: float, cancel: threading.Event | Callable[[], bool] | None = None,
+                   model: ChatModel | None = None) -> Candidate | None:
         t0 = time.perf_counter()
         text, tokens, late = "", 0, False
-        for piece in self._draw(messages, sampling):
-            if cancel is not None and cancel.is_set():
-                return None  # the words changed: this prompt's reply is no longer wanted
+        stop = cancel.is_set if isinstance(cancel, threading.Event) else cancel
+        for piece in self._draw(messages, sampling, model or self.model):
+            if stop is not None and stop():
+                return None  # the words changed (or an earlier candidate passed well): no longer wanted
             text += piece
             tokens += 1
             head, ended = first_sentences(text)
@@ -673,8 +759,8 @@ class OpenTalk:
                 reason = f"off-topic (relevance {score:.2f} < {self.min_relevance:.2f})"
         return Candidate(spoken, sampling.label(), reason, score, (time.perf_counter() - t0) * 1000, tokens)
 
-    def _draw(self, messages: list[dict[str, str]], sampling: Sampling) -> Iterator[str]:
-        if not hasattr(self.model, "sample"):
-            return self.model.stream(messages, self.max_tokens)
-        return self.model.sample(messages, self.max_tokens, sampling.temperature, sampling.seed,  # type: ignore[attr-defined]
-                                 top_p=sampling.top_p)
+    def _draw(self, messages: list[dict[str, str]], sampling: Sampling, model: ChatModel) -> Iterator[str]:
+        if not hasattr(model, "sample"):
+            return model.stream(messages, self.max_tokens)
+        return model.sample(messages, self.max_tokens, sampling.temperature, sampling.seed,  # type: ignore[attr-defined]
+                            top_p=sampling.top_p)

@@ -341,8 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="voice: sentences spoken to the running nodes (default: all 32 of the benchmark)")
     b.add_argument("--gap", type=float, default=5.0, help="voice: seconds of silence after each sentence")
     b.add_argument("--end-of-turn", choices=["model", "silence"], default=None,
-                   help="voice: only the settings of this end of turn (default: the learned one with and without open "
-                        "talk's speculation, then the silence rule)")
+                   help="voice: only the settings of this end of turn (default: the learned one, the same with open "
+                        "talk as before, then the silence rule)")
     b.set_defaults(fn=cmd_bench, isolate=True)
     m = sub.add_parser("models", help="export / build / list / verify compiled vision encoders (no ROS)")
     msub = m.add_subparsers(dest="action", required=True)
