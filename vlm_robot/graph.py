@@ -22,6 +22,7 @@ from pathlib import Path
 from vlm_robot.isolate import dds_defaults
 from vlm_robot.nodes.registry import LAUNCH_ARGS, NODES, RESPAWN_DELAY_S, NodeSpec, selected
 from vlm_robot.paths import config_dir
+from vlm_robot.shm import clean_stale_segments
 
 __all__ = ["APART", "COMPOSED", "LAUNCH_ARGS", "MODULES", "NODES", "Graph", "NodeSpec", "bringup", "composed_command",
            "config_dir", "current_env", "node_command"]
@@ -140,6 +141,7 @@ class Graph:
                                             start_new_session=True)
 
     def start(self) -> None:
+        clean_stale_segments()  # what killed processes of an earlier run left in /dev/shm
         for unit in self.units:
             self._start(unit)
 
@@ -153,6 +155,8 @@ class Graph:
             if p is None or p.poll() is None or self._stopping or unit in self._due:
                 continue
             gone.append(f"{unit} (exit {p.returncode})")
+            if p.returncode < 0:  # killed by a signal: its Fast DDS segment stays in /dev/shm (RAM) unless removed
+                clean_stale_segments()
             if self.respawn:
                 fast = now - self._started_at.get(unit, now) < FAST_EXIT_S
                 self._fast_exits[unit] = self._fast_exits.get(unit, 0) + 1 if fast else 0
@@ -198,4 +202,6 @@ class Graph:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     codes[name] = p.wait()
+        if any(c < 0 for c in codes.values()):
+            clean_stale_segments()
         return codes
