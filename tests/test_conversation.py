@@ -325,6 +325,22 @@ def test_a_visitors_turns_get_the_reply_that_fits(classifier, said, kind, reply)
     test_everyday_turns_get_the_reply_that_fits(classifier, said, kind, reply)
 
 
+@pytest.mark.parametrize(("said", "kind", "reply"), [
+    # typed to the reasoning core on 2026-11-30, second session (what each got before, in the comment)
+    ("Is this seat taken?", "unable", "can't tell whether it's free"),  # "Does the seat available for a refund?"
+    ("Can I sit here?", "unable", "can't tell whether it's free"),
+    ("I'm going on holiday tomorrow.", "open", None),  # "Goodbye! Take care."
+    ("I'm off to the airport tomorrow.", "open", None),  # a goodbye too
+    ("Today is my last day at work.", "open", None),  # "I'm doing well, thank you. How can I help you?"
+    ("See you tomorrow.", "goodbye", "Goodbye"),  # still a goodbye (by pattern)
+])
+def test_news_of_the_persons_day_is_open_talk_and_a_seat_is_not_guessed(classifier, said, kind, reply):
+    turn = classifier.classify(said, [], places=PLACES)
+    assert turn.kind == kind, turn
+    if reply is not None:
+        test_everyday_turns_get_the_reply_that_fits(classifier, said, kind, reply)
+
+
 def test_a_symbol_in_a_model_reply_is_not_spoken():
     from vlm_robot.reasoning.open_talk import clean_candidate
 

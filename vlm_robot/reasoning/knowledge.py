@@ -326,6 +326,8 @@ def _unable(turn: Turn, text: str, ctx: Context) -> str:
     """A no, and the robot's main skills in one sentence: the whole list took 15 s to say after every no."""
     if turn.detail == "read":  # "What does this sign say?" got the model's invented sign
         return "Sorry, I can't read text. I can tell you who is in view and how they look."
+    if turn.detail == "seat":  # the robot cannot know who a seat is kept for
+        return "I can't tell whether it's free, sorry. The people nearby will know."
     if turn.detail == "way":  # the robot has no skill to step aside: it says so and stays put
         return "Sorry! I can't step aside on my own. I'll stay still, so please go around me."
     skills = [s for t, s in (("fetch", "fetch things"), ("approach", "come over to you"), ("navigate", "")) if

@@ -67,7 +67,8 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
     # you here."; "You're very helpful." was thanked back with "You're welcome!" (it is praise)
     "thanks": ("thank you", "thanks a lot", "thank you so much, that helped", "cheers, thanks", "much appreciated",
                "that's very kind of you", "thank you for your help", "thanks for helping me today"),
-    "goodbye": ("goodbye", "bye bye", "see you later", "I have to go now", "good night", "see you tomorrow"),
+    # ("see you tomorrow" is _GOODBYE's: as an example it made "I'm going on holiday tomorrow." a goodbye)
+    "goodbye": ("goodbye", "bye bye", "see you later", "I have to go now", "good night"),
     "never_mind": ("never mind", "forget it", "it doesn't matter", "nothing, sorry", "no worries, forget that",
                    "that's all", "that's all for now", "that will be all", "that's it, nothing else"),
     "repeat": ("can you repeat that", "say that again please", "pardon?", "what did you say?",
@@ -108,7 +109,11 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
                    "you're very helpful"),
     "open": ("I like painting", "what's your favourite colour", "do you like music",
              "tell me a story", "what do you think about cats", "I went to the park today", "sing me a song",
-             "what should I cook tonight", "that's interesting", "I love football"),
+             "what should I cook tonight", "that's interesting", "I love football",
+             # "I'm going on holiday tomorrow." was a goodbye (nearest "see you tomorrow"), "Today is my last day at
+             # work." a how-are-you: news of the person's own life is open talk
+             "I'm travelling to Italy next week", "this is my first day here", "we had a lovely weekend",
+             "today is a big day for me"),
 }
 
 _WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|')*")  # words of any script: a Japanese sentence is not empty
@@ -288,6 +293,9 @@ _FRIEND = re.compile(r"\b(be|become) (my|best) friends?\b|\bbe friends\b|\bare y
 _HOWTO = re.compile(r"^\W*(so\W+)?(how (does|do) (this|it|you) work|how (do|can) i (use|talk to) (you|this|it)|"
                     r"what (do|can) "
                     r"i (say|ask)( you)?)\W*$", re.I)
+# "Is this seat taken?" got "Does the seat available for a refund?" from the model
+_SEAT = re.compile(r"\b(is|are) (this|that|these|those|the) (\w+ )?(seat|chair|place|spot|table|bench)s? (taken|free|"
+                   r"available|occupied|empty)\b|\b(can|may|could) (i|we) (sit|take a seat) (here|there|down)\b", re.I)
 _READ = re.compile(r"\bread (this|that|it|the \w+|me)\b|\bwhat does (this|that|the|it) (\w+ )?say\b", re.I)
 _DONE = re.compile(r"^\W*(ok(ay)?\W+)?(i'?m|i am|we'?re) (all )?(done|finished)\b|^\W*that'?s (enough|it)\b", re.I)
 _FOREIGN_HELLO = re.compile(r"^\W*(hola|bonjour|salut|hallo|ciao|guten (tag|morgen)|buongiorno|ol[aá]|namaste|"
@@ -432,7 +440,8 @@ class TurnClassifier:
                                       ("unable", "way", _IN_THE_WAY), ("internet", "service", _SERVICE),
                                       ("never_mind", "waiting", _WAITING), ("never_mind", "dislike", _DISLIKE),
                                       ("compliment", "friend", _FRIEND), ("capabilities", "howto", _HOWTO),
-                                      ("unable", "read", _READ), ("never_mind", "done", _DONE),
+                                      ("unable", "read", _READ),
+                                      ("unable", "seat", _SEAT), ("never_mind", "done", _DONE),
                                       ("place", "", _IS_THERE), ("place", "", _WHERE_FOOD),
                                       ("feelings", "good", _GOOD_MOOD), ("feelings", "bored", _BORED),
                                       ("math", "spell", SPELL_OR_COUNT),
