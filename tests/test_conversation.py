@@ -333,6 +333,12 @@ def test_a_visitors_turns_get_the_reply_that_fits(classifier, said, kind, reply)
     ("I'm off to the airport tomorrow.", "open", None),  # a goodbye too
     ("Today is my last day at work.", "open", None),  # "I'm doing well, thank you. How can I help you?"
     ("See you tomorrow.", "goodbye", "Goodbye"),  # still a goodbye (by pattern)
+    ("What's the wifi password?", "internet", "don't know the wifi"),  # 'The password is "123456".'
+    ("Can I take a photo of you?", "never_mind", "go ahead"),  # "Sorry, I couldn't find a photo of you."
+    ("I'll be right back.", "never_mind", "I'll be here"),  # "I'll make sure to be right back."
+    ("It's cold today.", "feelings", "Sorry it's cold"),  # "I'm not connected to the internet, ..."
+    ("I'm freezing.", "feelings", "Sorry you're cold"),
+    ("Is it cold outside?", "internet", "not connected to the internet"),  # a question about outside: as before
 ])
 def test_news_of_the_persons_day_is_open_talk_and_a_seat_is_not_guessed(classifier, said, kind, reply):
     turn = classifier.classify(said, [], places=PLACES)

@@ -198,6 +198,8 @@ _NEVER_MIND = {
     "correction": "Sorry about that. Could you tell me again, in other words?",
     "apology": "That's all right, no problem.",
     "ack": "All right.",
+    "photo": "Of course, go ahead.",
+    "back": "All right, I'll be here.",
 }
 
 
@@ -434,6 +436,8 @@ def _internet(turn: Turn, text: str, ctx: Context) -> str:
     if turn.detail == "service":
         return ("I'm sorry, I don't have that information: I can't see appointments or waiting times. Please ask "
                 "someone who works here.")
+    if turn.detail == "wifi":  # the model made up a password
+        return "I don't know the wifi details, I'm afraid. Please ask someone who works here."
     if turn.detail == "price":  # the model said "This product is available at a discounted price."
         return "I don't know prices, I'm afraid. Please ask someone who works here."
     return ("I'm not connected to the internet, so I can't know that. I only know what I see here, the time, "
@@ -446,6 +450,11 @@ def _feelings(turn: Turn, text: str, ctx: Context) -> str:
         return "That's good to hear!"
     if turn.detail == "bored":
         return "Would you like to hear a joke? Or ask me what I see around us."
+    if turn.detail == "temperature":  # the robot cannot feel it, nor change the heating
+        who = "you're" if re.match(r"\W*(i'?m|i am)\b", low) else "it's"
+        if re.search(r"\b(cold|chilly|freezing)\b", low):
+            return f"Sorry {who} cold. I can't change the heating, but I hope you warm up soon."
+        return f"Sorry {who} so warm. I can't change the temperature; a glass of water might help."
     if turn.detail == "hungry":
         if "kitchen" in ctx.places:
             return "There is a kitchen here. Say 'take me to the kitchen' and I'll guide you there."

@@ -285,6 +285,17 @@ _IN_THE_WAY = re.compile(r"\b(move|get|go|step) out of (the|my) way\b|"
 # answered "That's a friendly AI, I'm sure you're looking for someone to chat with.")
 _SERVICE = re.compile(r"\b(appointment|check in|check-in|sign in|opening hours|visiting hours|how long (do|will|must) "
                       r"(i|we) (have to )?wait|when (is|will) it my turn|waiting list|waiting time)\b", re.I)
+# "What's the wifi password?" got 'The password is "123456".' from the model
+_WIFI = re.compile(r"\bwi-?fi\b|\b(internet|network) (password|access|code)\b", re.I)
+# "Can I take a photo of you?" got "Sorry, I couldn't find a photo of you."
+_PHOTO_OF_YOU = re.compile(r"\b(can|may|could) (i|we) (take|get|have) (a )?(photo|picture|selfie|pic)s? (of|with) "
+                           r"you\b", re.I)
+# "I'll be right back." got "I'll make sure to be right back."
+_BRB = re.compile(r"\b(i'?ll|i will) be (right )?back\b|\bbe right back\b|\bback in a (minute|moment|second|sec|"
+                  r"few minutes)\b", re.I)
+# "It's cold today." was a weather question for the internet
+_TEMPERATURE = re.compile(r"^\W*(it'?s|it is|it feels|i'?m|i am) (so |very |really |a bit |quite |too |freezing )?"
+                          r"(cold|chilly|freezing|hot|warm|boiling)( today| in here| here| outside)?\W*$", re.I)
 # "I'm waiting for my husband." got "Wish me'd love to help with a task."
 _WAITING = re.compile(r"^\W*(i'?m|i am|we'?re|we are) (just |only |still )?waiting( here)? for\b", re.I)
 _DISLIKE = re.compile(r"\bi (don'?t|do not) (like|trust) (robots|you|machines)\b|\bi('m| am) afraid of robots\b", re.I)
@@ -441,7 +452,9 @@ class TurnClassifier:
                                       ("never_mind", "waiting", _WAITING), ("never_mind", "dislike", _DISLIKE),
                                       ("compliment", "friend", _FRIEND), ("capabilities", "howto", _HOWTO),
                                       ("unable", "read", _READ),
-                                      ("unable", "seat", _SEAT), ("never_mind", "done", _DONE),
+                                      ("unable", "seat", _SEAT), ("internet", "wifi", _WIFI),
+                                      ("never_mind", "photo", _PHOTO_OF_YOU), ("never_mind", "back", _BRB),
+                                      ("feelings", "temperature", _TEMPERATURE), ("never_mind", "done", _DONE),
                                       ("place", "", _IS_THERE), ("place", "", _WHERE_FOOD),
                                       ("feelings", "good", _GOOD_MOOD), ("feelings", "bored", _BORED),
                                       ("math", "spell", SPELL_OR_COUNT),
