@@ -339,6 +339,11 @@ def test_a_visitors_turns_get_the_reply_that_fits(classifier, said, kind, reply)
     ("It's cold today.", "feelings", "Sorry it's cold"),  # "I'm not connected to the internet, ..."
     ("I'm freezing.", "feelings", "Sorry you're cold"),
     ("Is it cold outside?", "internet", "not connected to the internet"),  # a question about outside: as before
+    ("Are you happy?", "identity", "don't have feelings"),  # "I see one person: you."
+    ("You scared me!", "never_mind", "didn't mean to startle you"),  # the fallback
+    ("Is anyone sitting here?", "unable", "can't tell whether it's free"),  # "I see one person: you."
+    ("Can you keep an eye on my bag?", "unable", "can't look after things"),  # "... but they're a guard."
+    ("What's happening today?", "internet", "don't know what's on"),  # "I'm doing well, thank you. ..."
 ])
 def test_news_of_the_persons_day_is_open_talk_and_a_seat_is_not_guessed(classifier, said, kind, reply):
     turn = classifier.classify(said, [], places=PLACES)

@@ -200,6 +200,7 @@ _NEVER_MIND = {
     "ack": "All right.",
     "photo": "Of course, go ahead.",
     "back": "All right, I'll be here.",
+    "startled": "Sorry, I didn't mean to startle you.",
 }
 
 
@@ -253,7 +254,8 @@ def _identity(turn: Turn, text: str, ctx: Context) -> str:
         return "I'm a robot, so I don't have an age the way people do."
     if re.search(r"\b(boy|girl|male|female|man|woman|he|she)\b", low):
         return "I'm a robot, neither a man nor a woman. You can just call me robot."
-    if re.search(r"\b(feelings|emotions|soul|alive|conscious|human|real|sentient)\b", low):
+    if re.search(r"\b(feelings|emotions|soul|alive|conscious|human|real|sentient|happy|sad|lonely|angry|bored|"
+                 r"scared|afraid)\b", low):
         return ("I'm a robot: I don't have feelings the way people do. I notice how people look and sound, and I try "
                 "to help.")
     # "What's your favourite colour?" got "I'm really passionate about sustainability!"
@@ -328,6 +330,8 @@ def _unable(turn: Turn, text: str, ctx: Context) -> str:
     """A no, and the robot's main skills in one sentence: the whole list took 15 s to say after every no."""
     if turn.detail == "read":  # "What does this sign say?" got the model's invented sign
         return "Sorry, I can't read text. I can tell you who is in view and how they look."
+    if turn.detail == "mind":  # nobody should rely on the robot to guard their things
+        return "Sorry, I can't look after things. Please keep your things with you."
     if turn.detail == "seat":  # the robot cannot know who a seat is kept for
         return "I can't tell whether it's free, sorry. The people nearby will know."
     if turn.detail == "way":  # the robot has no skill to step aside: it says so and stays put
@@ -436,6 +440,8 @@ def _internet(turn: Turn, text: str, ctx: Context) -> str:
     if turn.detail == "service":
         return ("I'm sorry, I don't have that information: I can't see appointments or waiting times. Please ask "
                 "someone who works here.")
+    if turn.detail == "events":
+        return "I don't know what's on here today, I'm afraid. Please ask someone who works here."
     if turn.detail == "wifi":  # the model made up a password
         return "I don't know the wifi details, I'm afraid. Please ask someone who works here."
     if turn.detail == "price":  # the model said "This product is available at a discounted price."

@@ -195,6 +195,7 @@ _SELF = re.compile(r"\bhow old are you\b|\bdo you (ever )?(sleep|eat|dream|get t
                    r"a husband|a girlfriend|a boyfriend|a partner)\b|\bare you (dangerous|safe|going to (hurt|attack|"
                    r"harm) "
                    r"(me|us))\b|\b(will|would|could|can) you (hurt|attack|harm) (me|us|people|anyone)\b|"
+                   r"\bare you (happy|sad|lonely|angry|bored|scared|afraid)\b|"  # "Are you happy?": "I see one person"
                    r"\b(your|the) battery\b|\bbattery (level|life)\b|\bhow much (charge|power|energy) "
                    r"(do you have|have you got|is left)\b", re.I)
 _LIKES_ASK = re.compile(r"\bwhat do i (like|love|enjoy)\b|\bdo you remember what i (like|love|enjoy)\b", re.I)
@@ -290,6 +291,13 @@ _WIFI = re.compile(r"\bwi-?fi\b|\b(internet|network) (password|access|code)\b", 
 # "Can I take a photo of you?" got "Sorry, I couldn't find a photo of you."
 _PHOTO_OF_YOU = re.compile(r"\b(can|may|could) (i|we) (take|get|have) (a )?(photo|picture|selfie|pic)s? (of|with) "
                            r"you\b", re.I)
+# "You scared me!" got the fallback
+_STARTLED = re.compile(r"\byou (scared|startled|frightened|surprised|spooked) me\b", re.I)
+# "Can you keep an eye on my bag?" got "Your friend looks innocent, but they're a guard."
+_MIND_THINGS = re.compile(r"\b(keep an eye on|watch|look after|mind|guard) (my|our|these|this|the) (\w+ )?(bag|bags|"
+                          r"luggage|suitcase|things|stuff|coat|jacket|laptop|phone|belongings)\b", re.I)
+# "What's happening today?" was a how-are-you
+_EVENTS = re.compile(r"\bwhat'?s (happening|going on|on) (today|tonight|here|this week)\b|\bany events\b", re.I)
 # "I'll be right back." got "I'll make sure to be right back."
 _BRB = re.compile(r"\b(i'?ll|i will) be (right )?back\b|\bbe right back\b|\bback in a (minute|moment|second|sec|"
                   r"few minutes)\b", re.I)
@@ -306,7 +314,8 @@ _HOWTO = re.compile(r"^\W*(so\W+)?(how (does|do) (this|it|you) work|how (do|can)
                     r"i (say|ask)( you)?)\W*$", re.I)
 # "Is this seat taken?" got "Does the seat available for a refund?" from the model
 _SEAT = re.compile(r"\b(is|are) (this|that|these|those|the) (\w+ )?(seat|chair|place|spot|table|bench)s? (taken|free|"
-                   r"available|occupied|empty)\b|\b(can|may|could) (i|we) (sit|take a seat) (here|there|down)\b", re.I)
+                   r"available|occupied|empty)\b|\b(can|may|could) (i|we) (sit|take a seat) (here|there|down)\b|"
+                   r"\bis (anyone|anybody|someone|somebody) sitting (here|there)\b", re.I)
 _READ = re.compile(r"\bread (this|that|it|the \w+|me)\b|\bwhat does (this|that|the|it) (\w+ )?say\b", re.I)
 _DONE = re.compile(r"^\W*(ok(ay)?\W+)?(i'?m|i am|we'?re) (all )?(done|finished)\b|^\W*that'?s (enough|it)\b", re.I)
 _FOREIGN_HELLO = re.compile(r"^\W*(hola|bonjour|salut|hallo|ciao|guten (tag|morgen)|buongiorno|ol[aá]|namaste|"
@@ -454,7 +463,9 @@ class TurnClassifier:
                                       ("unable", "read", _READ),
                                       ("unable", "seat", _SEAT), ("internet", "wifi", _WIFI),
                                       ("never_mind", "photo", _PHOTO_OF_YOU), ("never_mind", "back", _BRB),
-                                      ("feelings", "temperature", _TEMPERATURE), ("never_mind", "done", _DONE),
+                                      ("feelings", "temperature", _TEMPERATURE),
+                                      ("never_mind", "startled", _STARTLED), ("unable", "mind", _MIND_THINGS),
+                                      ("internet", "events", _EVENTS), ("never_mind", "done", _DONE),
                                       ("place", "", _IS_THERE), ("place", "", _WHERE_FOOD),
                                       ("feelings", "good", _GOOD_MOOD), ("feelings", "bored", _BORED),
                                       ("math", "spell", SPELL_OR_COUNT),
