@@ -344,6 +344,10 @@ def test_a_visitors_turns_get_the_reply_that_fits(classifier, said, kind, reply)
     ("Is anyone sitting here?", "unable", "can't tell whether it's free"),  # "I see one person: you."
     ("Can you keep an eye on my bag?", "unable", "can't look after things"),  # "... but they're a guard."
     ("What's happening today?", "internet", "don't know what's on"),  # "I'm doing well, thank you. ..."
+    ("What music do you like?", "identity", "don't really have favourites"),  # "I'm a music AI, ..."
+    ("I'm feeling much better now.", "feelings", "good to hear"),  # "I'm sorry you feel that way."
+    ("Is the building open on Sunday?", "internet", "opening hours"),  # "That's a good question. ..."
+    ("When do you close?", "internet", "opening hours"),  # "You close your screen."
 ])
 def test_news_of_the_persons_day_is_open_talk_and_a_seat_is_not_guessed(classifier, said, kind, reply):
     turn = classifier.classify(said, [], places=PLACES)

@@ -248,7 +248,8 @@ def _identity(turn: Turn, text: str, ctx: Context) -> str:
     if re.search(r"\bbattery\b|\bhow much (charge|power|energy)\b", low):  # the model: "The battery will last 1 year."
         return ("I can't read my battery level myself. When I need charging, I go to the charging station, if the "
                 "people who run me send me there.")
-    if re.search(r"\bdo you (ever )?(sleep|eat|dream|get tired|need)|\bfavou?rite (food|meal|dish|drink)", low):
+    if re.search(r"\bdo you (ever )?(sleep|eat|dream|get tired|need)|\bfavou?rite (food|meal|dish|drink)|"
+                 r"\bwhat (kind of |sort of |type of )?(food|meal|drink)s? do you\b", low):
         return "I don't eat or sleep. I recharge my batteries at the charging station."
     if re.search(r"\bhow old\b", low):
         return "I'm a robot, so I don't have an age the way people do."
@@ -259,7 +260,7 @@ def _identity(turn: Turn, text: str, ctx: Context) -> str:
         return ("I'm a robot: I don't have feelings the way people do. I notice how people look and sound, and I try "
                 "to help.")
     # "What's your favourite colour?" got "I'm really passionate about sustainability!"
-    if re.search(r"\bfavou?rite\b", low):
+    if re.search(r"\bfavou?rite\b|\bwhat (kind of |sort of |type of )?\w+ do you (like|love|enjoy|prefer)\b", low):
         return "I'm a robot, so I don't really have favourites. What's yours?"
     if re.search(r"\b(where are you from|how long)\b", low):
         return f"{me} I don't know much about my own past, but I know this place and the people I meet here."
@@ -440,6 +441,8 @@ def _internet(turn: Turn, text: str, ctx: Context) -> str:
     if turn.detail == "service":
         return ("I'm sorry, I don't have that information: I can't see appointments or waiting times. Please ask "
                 "someone who works here.")
+    if turn.detail == "hours":
+        return "I don't know the opening hours, I'm afraid. Please ask someone who works here."
     if turn.detail == "events":
         return "I don't know what's on here today, I'm afraid. Please ask someone who works here."
     if turn.detail == "wifi":  # the model made up a password

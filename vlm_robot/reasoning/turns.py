@@ -195,7 +195,10 @@ _SELF = re.compile(r"\bhow old are you\b|\bdo you (ever )?(sleep|eat|dream|get t
                    r"a husband|a girlfriend|a boyfriend|a partner)\b|\bare you (dangerous|safe|going to (hurt|attack|"
                    r"harm) "
                    r"(me|us))\b|\b(will|would|could|can) you (hurt|attack|harm) (me|us|people|anyone)\b|"
-                   r"\bare you (happy|sad|lonely|angry|bored|scared|afraid)\b|"  # "Are you happy?": "I see one person"
+                   r"\bare you (happy|sad|lonely|angry|bored|scared|afraid)\b|"
+                   # "What music do you like?" got "I'm a music AI, I love to create and produce."
+                   r"\bwhat (kind of |sort of |type of )?(music|food|films?|movies?|books?|sports?|games?|colou?rs?|"
+                   r"animals?) do you (like|love|enjoy|prefer)\b|"  # "Are you happy?": "I see one person"
                    r"\b(your|the) battery\b|\bbattery (level|life)\b|\bhow much (charge|power|energy) "
                    r"(do you have|have you got|is left)\b", re.I)
 _LIKES_ASK = re.compile(r"\bwhat do i (like|love|enjoy)\b|\bdo you remember what i (like|love|enjoy)\b", re.I)
@@ -218,7 +221,9 @@ _PRICE = re.compile(r"\bhow much (does|do|is|are|did|would|will) (this|that|it|t
 _SLOW = re.compile(r"\bslow down\b|\bnot so fast\b|\b(go|move|drive) (more )?slow(er|ly)\b", re.I)
 _DISTANCE = re.compile(r"\bhow far\b|\bis it far\b|\bhow long (does it|will it) take\b", re.I)
 _GOOD_MOOD = re.compile(r"\bi'?m (so |really |very |feeling )?(happy|glad|good|great|fine|well|excited|doing (well|"
-                        r"fine|good|great))\b|\bi feel (so |really |very |pretty )?(great|good|happy|fine|wonderful|"
+                        r"fine|good|great))\b|"
+                        r"\bi'?m (feeling |doing )?(much |a lot |a bit |a little |so much )?better\b|"
+                        r"\bi feel (so |really |very |pretty )?(great|good|happy|fine|wonderful|"
                         r"fantastic|amazing|better)\b|\beverything(?:'s| is) (fine|good|great|ok|okay|alright)\b", re.I)
 _BORED = re.compile(r"\bi'?m (so |really |very |a bit |a little )?bored\b", re.I)
 _HUNGRY = re.compile(r"\bi'?m (so |really |very |a bit |a little )?(hungry|thirsty|starving)\b", re.I)
@@ -284,8 +289,13 @@ _IN_THE_WAY = re.compile(r"\b(move|get|go|step) out of (the|my) way\b|"
                          r"\b(move|step) (aside|over|back)\b|\blet me (pass|through|by)\b|\bmake (some )?room\b", re.I)
 # what only the people who run the place know: "How long do I have to wait?", "Where do I check in?" (the model
 # answered "That's a friendly AI, I'm sure you're looking for someone to chat with.")
-_SERVICE = re.compile(r"\b(appointment|check in|check-in|sign in|opening hours|visiting hours|how long (do|will|must) "
+_SERVICE = re.compile(r"\b(appointment|check in|check-in|sign in|how long (do|will|must) "
                       r"(i|we) (have to )?wait|when (is|will) it my turn|waiting list|waiting time)\b", re.I)
+# "Is the building open on Sunday?" got "That's a good question. I'm not sure what to say."; "When do you close?"
+# got "You close your screen."
+_HOURS = re.compile(r"\b(opening|closing|visiting) (hours|times?)\b|\b(is|are) (the|this|it|you) (\w+ )?(open|closed) "
+                    r"(on|at|until|till|tomorrow|today|tonight|now|late)\b|\bwhen (do|does|will) (you|it|the \w+|this "
+                    r"\w+) (open|close)\b|\bwhat time (do|does|will) (you|it|the \w+|this \w+) (open|close)\b", re.I)
 # "What's the wifi password?" got 'The password is "123456".' from the model
 _WIFI = re.compile(r"\bwi-?fi\b|\b(internet|network) (password|access|code)\b", re.I)
 # "Can I take a photo of you?" got "Sorry, I couldn't find a photo of you."
@@ -465,7 +475,8 @@ class TurnClassifier:
                                       ("never_mind", "photo", _PHOTO_OF_YOU), ("never_mind", "back", _BRB),
                                       ("feelings", "temperature", _TEMPERATURE),
                                       ("never_mind", "startled", _STARTLED), ("unable", "mind", _MIND_THINGS),
-                                      ("internet", "events", _EVENTS), ("never_mind", "done", _DONE),
+                                      ("internet", "events", _EVENTS), ("internet", "hours", _HOURS),
+                                      ("never_mind", "done", _DONE),
                                       ("place", "", _IS_THERE), ("place", "", _WHERE_FOOD),
                                       ("feelings", "good", _GOOD_MOOD), ("feelings", "bored", _BORED),
                                       ("math", "spell", SPELL_OR_COUNT),
