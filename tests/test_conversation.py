@@ -348,6 +348,11 @@ def test_a_visitors_turns_get_the_reply_that_fits(classifier, said, kind, reply)
     ("I'm feeling much better now.", "feelings", "good to hear"),  # "I'm sorry you feel that way."
     ("Is the building open on Sunday?", "internet", "opening hours"),  # "That's a good question. ..."
     ("When do you close?", "internet", "opening hours"),  # "You close your screen."
+    ("I'm meeting someone here at three.", "never_mind", "welcome to wait"),  # "... rather not speak with your ..."
+    ("You're blocking the door.", "unable", "can't step aside"),  # "Sorry, I can't do that. I can fetch ..."
+    ("Maybe later.", "never_mind", "here if you need me"),  # "Maybe later, I'll have to think of ..."
+    ("I'm not sure.", "never_mind", "take your time"),  # "There's nothing out of the ordinary, right?"
+    ("Sorry, what?", "repeat", "said"),  # "No worries, there's a wide variety of people ..."
 ])
 def test_news_of_the_persons_day_is_open_talk_and_a_seat_is_not_guessed(classifier, said, kind, reply):
     turn = classifier.classify(said, [], places=PLACES)

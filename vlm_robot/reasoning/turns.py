@@ -245,7 +245,8 @@ _RECORDING = re.compile(r"\b(are|is) (you|this|it|that|our conversation|the conv
                         r"(record|film|sav|stor|tap)\w*|\brecording (me|this|us)\b", re.I)
 # "Sorry." and "Excuse me." with a full stop are an apology and a call for attention, not "pardon?" (both repeated
 # the last reply); "Sorry, I didn't catch that." was open talk
-_REPEAT = re.compile(r"\b(repeat (that|it|yourself|what you said)|say (that|it) again|come again|pardon|one more time|"
+_REPEAT = re.compile(r"^\W*((sorry|excuse me|pardon)\W+)?what\?\W*$|"  # "Sorry, what?" got the model's nonsense
+                     r"\b(repeat (that|it|yourself|what you said)|say (that|it) again|come again|pardon|one more time|"
                      r"once more|^\W*(please )?repeat\W*$|"
                      r"what did (you|i) (just )?say|i (don'?t|didn'?t|do not|did not) (understand|get (that|it)|"
                      r"follow)|"
@@ -285,7 +286,7 @@ _HEAD = re.compile(r"\b(turn|move|tilt|nod|shake) your head\b|^\W*(please\W+)?lo
                    r"around|away|behind you)\W*$", re.I)
 # "Move out of the way." got "She looks neutral, but I can see her looking at you."
 _IN_THE_WAY = re.compile(r"\b(move|get|go|step) out of (the|my) way\b|"
-                         r"\byou('re| are) (in|blocking) (the|my) (way|path)\b|"
+                         r"\byou('re| are) (in|blocking) (the|my) (way|path|door|doorway|exit|entrance|corridor)\b|"
                          r"\b(move|step) (aside|over|back)\b|\blet me (pass|through|by)\b|\bmake (some )?room\b", re.I)
 # what only the people who run the place know: "How long do I have to wait?", "Where do I check in?" (the model
 # answered "That's a friendly AI, I'm sure you're looking for someone to chat with.")
@@ -315,7 +316,11 @@ _BRB = re.compile(r"\b(i'?ll|i will) be (right )?back\b|\bbe right back\b|\bback
 _TEMPERATURE = re.compile(r"^\W*(it'?s|it is|it feels|i'?m|i am) (so |very |really |a bit |quite |too |freezing )?"
                           r"(cold|chilly|freezing|hot|warm|boiling)( today| in here| here| outside)?\W*$", re.I)
 # "I'm waiting for my husband." got "Wish me'd love to help with a task."
-_WAITING = re.compile(r"^\W*(i'?m|i am|we'?re|we are) (just |only |still )?waiting( here)? for\b", re.I)
+_WAITING = re.compile(r"^\W*(i'?m|i am|we'?re|we are) (just |only |still )?waiting( here)? for\b|"
+                      # "I'm meeting someone here at three." got "... I'd rather not speak with your business."
+                      r"^\W*(i'?m|i am|we'?re|we are) (meeting|expecting) (someone|somebody|a friend|my \w+|"
+                      r"\w+ here)\b",
+                      re.I)
 _DISLIKE = re.compile(r"\bi (don'?t|do not) (like|trust) (robots|you|machines)\b|\bi('m| am) afraid of robots\b", re.I)
 _FRIEND = re.compile(r"\b(be|become) (my|best) friends?\b|\bbe friends\b|\bare you my friend\b", re.I)
 # "How does this work?" got a game of "Poker" with 20 cards
@@ -327,7 +332,11 @@ _SEAT = re.compile(r"\b(is|are) (this|that|these|those|the) (\w+ )?(seat|chair|p
                    r"available|occupied|empty)\b|\b(can|may|could) (i|we) (sit|take a seat) (here|there|down)\b|"
                    r"\bis (anyone|anybody|someone|somebody) sitting (here|there)\b", re.I)
 _READ = re.compile(r"\bread (this|that|it|the \w+|me)\b|\bwhat does (this|that|the|it) (\w+ )?say\b", re.I)
-_DONE = re.compile(r"^\W*(ok(ay)?\W+)?(i'?m|i am|we'?re) (all )?(done|finished)\b|^\W*that'?s (enough|it)\b", re.I)
+_DONE = re.compile(r"^\W*(ok(ay)?\W+)?(i'?m|i am|we'?re) (all )?(done|finished)\b|^\W*that'?s (enough|it)\b|"
+                   # "Maybe later." got the model's "Maybe later, I'll have to think of a different solution."
+                   r"^\W*(maybe|perhaps) (later|another time|some other time)\W*$", re.I)
+# "I'm not sure." got "There's nothing out of the ordinary, right?"
+_UNSURE = re.compile(r"^\W*(hmm+\W+)?(i'?m not (really )?(sure|certain)|i don'?t know|no idea|not sure)\W*$", re.I)
 _FOREIGN_HELLO = re.compile(r"^\W*(hola|bonjour|salut|hallo|ciao|guten (tag|morgen)|buongiorno|ol[aá]|namaste|"
                             r"konnichiwa|ni hao|merhaba|hej|hei)\W*$", re.I)
 _LETS_GO = re.compile(r"^\W*(ok(ay)?\W+|so\W+|come on\W+)?let'?s go( then| now| somewhere)?\W*$", re.I)
@@ -476,7 +485,7 @@ class TurnClassifier:
                                       ("feelings", "temperature", _TEMPERATURE),
                                       ("never_mind", "startled", _STARTLED), ("unable", "mind", _MIND_THINGS),
                                       ("internet", "events", _EVENTS), ("internet", "hours", _HOURS),
-                                      ("never_mind", "done", _DONE),
+                                      ("never_mind", "done", _DONE), ("never_mind", "wait", _UNSURE),
                                       ("place", "", _IS_THERE), ("place", "", _WHERE_FOOD),
                                       ("feelings", "good", _GOOD_MOOD), ("feelings", "bored", _BORED),
                                       ("math", "spell", SPELL_OR_COUNT),
