@@ -353,6 +353,7 @@ def test_a_visitors_turns_get_the_reply_that_fits(classifier, said, kind, reply)
     ("Maybe later.", "never_mind", "here if you need me"),  # "Maybe later, I'll have to think of ..."
     ("I'm not sure.", "never_mind", "take your time"),  # "There's nothing out of the ordinary, right?"
     ("Sorry, what?", "repeat", "said"),  # "No worries, there's a wide variety of people ..."
+    ("I'm good, thanks. And you?", "feelings", "I'm doing well"),  # the question back was not answered
 ])
 def test_news_of_the_persons_day_is_open_talk_and_a_seat_is_not_guessed(classifier, said, kind, reply):
     turn = classifier.classify(said, [], places=PLACES)

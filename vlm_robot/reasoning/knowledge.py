@@ -455,8 +455,9 @@ def _internet(turn: Turn, text: str, ctx: Context) -> str:
 
 def _feelings(turn: Turn, text: str, ctx: Context) -> str:
     low = text.lower()
-    if turn.detail == "good":
-        return "That's good to hear!"
+    if turn.detail == "good":  # "I'm good, thanks. And you?" got only "That's good to hear!"
+        asked = re.search(r"\b(and you|how about you|what about you|and yourself)\b", low)
+        return "That's good to hear! I'm doing well, thank you." if asked else "That's good to hear!"
     if turn.detail == "bored":
         return "Would you like to hear a joke? Or ask me what I see around us."
     if turn.detail == "temperature":  # the robot cannot feel it, nor change the heating
