@@ -354,6 +354,11 @@ def test_a_visitors_turns_get_the_reply_that_fits(classifier, said, kind, reply)
     ("I'm not sure.", "never_mind", "take your time"),  # "There's nothing out of the ordinary, right?"
     ("Sorry, what?", "repeat", "said"),  # "No worries, there's a wide variety of people ..."
     ("I'm good, thanks. And you?", "feelings", "I'm doing well"),  # the question back was not answered
+    ("My phone died.", "unable", "can't charge devices"),  # "I'm sorry for your loss."
+    ("Shoot, I forgot my keys.", "perception", "where your keys are"),  # "... I was just going to take your phone"
+    ("The fire alarm is going off.", "emergency", "leave the building"),  # the fallback
+    ("I smell smoke.", "emergency", "leave the building"),
+    ("Someone fell over there!", "emergency", "call emergency services"),  # as before
 ])
 def test_news_of_the_persons_day_is_open_talk_and_a_seat_is_not_guessed(classifier, said, kind, reply):
     turn = classifier.classify(said, [], places=PLACES)

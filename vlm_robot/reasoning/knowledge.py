@@ -331,6 +331,8 @@ def _unable(turn: Turn, text: str, ctx: Context) -> str:
     """A no, and the robot's main skills in one sentence: the whole list took 15 s to say after every no."""
     if turn.detail == "read":  # "What does this sign say?" got the model's invented sign
         return "Sorry, I can't read text. I can tell you who is in view and how they look."
+    if turn.detail == "charge":
+        return "Sorry about that. I can't charge devices, I'm afraid. Someone who works here may have a charger."
     if turn.detail == "mind":  # nobody should rely on the robot to guard their things
         return "Sorry, I can't look after things. Please keep your things with you."
     if turn.detail == "seat":  # the robot cannot know who a seat is kept for
@@ -507,6 +509,11 @@ def _confirm(turn: Turn, text: str, ctx: Context) -> str | None:
 EMERGENCY_REPLY = ("This sounds like an emergency. I can't call anyone myself: please call emergency services now, "
                    "112 or 911, or ask someone nearby to call. I'll stay here with you.")
 
+# a fire alarm or smoke: leaving comes first
+_FIRE = re.compile(r"\b(fire|smoke|gas|burning)\b", re.I)
+FIRE_REPLY = ("Please leave the building now by the nearest exit and follow the staff's instructions. If you see a "
+              "fire, call the fire brigade: 112 or 911.")
+
 _NUMBERS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
             "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20}
 
@@ -555,7 +562,7 @@ def _joke(turn: Turn, text: str, ctx: Context) -> str:
 
 _HANDLERS = {
     "empty": lambda turn, text, ctx: "Sorry, I didn't catch that. Could you say it again?",
-    "emergency": lambda turn, text, ctx: EMERGENCY_REPLY,
+    "emergency": lambda turn, text, ctx: FIRE_REPLY if _FIRE.search(text) else EMERGENCY_REPLY,
     "foreign": lambda turn, text, ctx: ("I only speak English, I'm afraid." if turn.detail == "speak" else
                                         "Sorry, I only understand English. Could you say that in English?"),
     "hostile": _hostile,

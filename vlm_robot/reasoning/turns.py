@@ -171,6 +171,8 @@ _EMERGENCY = re.compile(
     r"\b(i|we) (need|have) to (go|get) to (a|the) (hospital|emergency room|doctor)\b|\btake me to (a|the) hospital\b|"
     r"\b(heart attack|having a stroke|can'?t breathe|not breathing|i'?m bleeding|is bleeding|unconscious|"
     r"there'?s a fire|it'?s an emergency|this is an emergency|medical emergency)\b|"
+    # "The fire alarm is going off." got the fallback
+    r"\b(fire|smoke) alarm\b|\bi (can )?smell (smoke|gas|burning)\b|\bthere'?s (smoke|a gas leak)\b|"
     r"\b(i|she|he|someone|somebody|my (wife|husband|mother|father|friend|son|daughter)) (just )?(has |have )?"
     r"((fell|fallen)( down| over| off\b.*| on the floor\b.*| and (can'?t|cannot) get up\b.*)?\W*$|(fell|fallen) "
     r"(down|over|off)\b|collapsed|passed out|fainted)", re.I)
@@ -261,6 +263,7 @@ ITEMS = (r"keys?|phone|mobile|wallet|purse|glasses|spectacles|bag|handbag|backpa
          r"passport|coat|jacket|hat|scarf|gloves?|book|pen|remote|headphones|earphones|earrings?|laptop|charger|"
          r"medicine|pills|cup|mug|bottle|notebook|badge|id|shoes?")
 _LOST_ITEM = re.compile(r"\b(where did i (leave|put|drop)|have you seen|did you see|i (can'?t|cannot|couldn'?t) find|"
+                        r"i('ve| have)? (forgot|forgotten|left)|"  # "Shoot, I forgot my keys." got the model's nonsense
                         r"help me find|i('ve| have)? (lost|misplaced)|where (are|is)|(i'?m |i am )?(looking|"
                         r"searching) for)"
                         r"\s+(?P<whose>my|a|an|the|our)\s+(?:(?:little|small|young|old|big|tall|black|white|red|blue|"
@@ -309,6 +312,9 @@ _MIND_THINGS = re.compile(r"\b(keep an eye on|watch|look after|mind|guard) (my|o
                           r"luggage|suitcase|things|stuff|coat|jacket|laptop|phone|belongings)\b", re.I)
 # "What's happening today?" was a how-are-you
 _EVENTS = re.compile(r"\bwhat'?s (happening|going on|on) (today|tonight|here|this week)\b|\bany events\b", re.I)
+# "My phone died." got "I'm sorry for your loss." from the model
+_DEVICE_DEAD = re.compile(r"\bmy (phone|mobile|cell ?phone|laptop|tablet|battery|headphones)('s| is)? (just )?"
+                          r"(died|dead|flat|empty|ran out|has run out|needs charging)\b", re.I)
 # "I'll be right back." got "I'll make sure to be right back."
 _BRB = re.compile(r"\b(i'?ll|i will) be (right )?back\b|\bbe right back\b|\bback in a (minute|moment|second|sec|"
                   r"few minutes)\b", re.I)
@@ -484,6 +490,7 @@ class TurnClassifier:
                                       ("never_mind", "photo", _PHOTO_OF_YOU), ("never_mind", "back", _BRB),
                                       ("feelings", "temperature", _TEMPERATURE),
                                       ("never_mind", "startled", _STARTLED), ("unable", "mind", _MIND_THINGS),
+                                      ("unable", "charge", _DEVICE_DEAD),
                                       ("internet", "events", _EVENTS), ("internet", "hours", _HOURS),
                                       ("never_mind", "done", _DONE), ("never_mind", "wait", _UNSURE),
                                       ("place", "", _IS_THERE), ("place", "", _WHERE_FOOD),
