@@ -359,6 +359,12 @@ def test_a_visitors_turns_get_the_reply_that_fits(classifier, said, kind, reply)
     ("The fire alarm is going off.", "emergency", "leave the building"),  # the fallback
     ("I smell smoke.", "emergency", "leave the building"),
     ("Someone fell over there!", "emergency", "call emergency services"),  # as before
+    ("Where can I wash my hands?", "place", "where the toilets are"),  # "You can wash your hands with soap and water."
+    ("What's the time in Tokyo?", "time", "only know the time here"),  # the time here, as if it were Tokyo's
+    ("Can I pay by card?", "internet", "how payment works"),  # "If you're unable to pay by cash, ..."
+    ("Are dogs allowed here?", "internet", "the rules here"),  # "Can dogs be?"
+    ("Where can I smoke?", "internet", "the rules here"),  # "Smoking is a highly regulated industry, ..."
+    ("Can I bring my dog?", "internet", "the rules here"),  # a fetch of the dog, approved by the gate
 ])
 def test_news_of_the_persons_day_is_open_talk_and_a_seat_is_not_guessed(classifier, said, kind, reply):
     turn = classifier.classify(said, [], places=PLACES)

@@ -41,6 +41,14 @@ def test_patterns_for_the_new_types():
     assert kinds("my kitchen is a mess") == [] and kinds("I went to the shop yesterday") == []
 
 
+def test_the_person_bringing_something_is_not_a_fetch():
+    # "Can I bring my dog?" was a fetch of the dog, approved by the gate ("All right, I'll fetch the dog for you.")
+    assert kinds("Can I bring my dog?") == [] and kinds("I'll get it myself.") == []
+    assert kinds("Let me get my coat.") == [] and kinds("Should we bring the cups?") == []
+    assert kinds("Can you bring me a glass of water?") == [("fetch", "glass of water", "", {})]
+    assert kinds("Can I get a glass of water?") == [("fetch", "glass of water", "", {})]  # a request, as before
+
+
 def test_grammar_admits_only_the_vocabulary():
     g = intent_grammar()
     for t in ("none", *INTENT_TYPES):

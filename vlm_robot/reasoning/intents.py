@@ -34,6 +34,8 @@ _SPEED = re.compile(
 _WAVE = re.compile(r"\bwave\b", re.I)
 _LOOK = re.compile(r"\blook (at|over) (me|here)\b", re.I)
 _THING = r"(?:a|an|the|my|some|that|this)?\s*([a-z][a-z ]{1,30}?)(?:[.,!?]|\s+(?:please|now|and|then|to)\b|$)"
+_PERSON_BRINGS = re.compile(r"\b(can|may|could|should|shall) (i|we) (bring|take)\b|"
+                            r"\b(i'?ll|i will|let me|i'?m going to|we'?ll) (bring|get|fetch)\b", re.I)
 _FETCH = re.compile(r"\b(?:bring|fetch|get)\s+(?:me\s+)?" + _THING, re.I)
 # a wish for a thing the robot can bring: "I would like a cup of coffee." got "I'd love to have a cup of coffee." from
 # the model. Only named things: "I'd like some help" or "I want a hug" are not fetched
@@ -91,8 +93,9 @@ def intents_from_transcript(text: str, person: str, stamp: float) -> list[Intent
     m = _OFFER.search(said)
     if m:
         out.append(Intent("offer", person, {}, "dialogue", why, stamp=stamp, object=m.group(1).strip().lower()))
-    # "bring me to the kitchen" is a place, not a thing; "Where can I get a coffee?" asks where, not to fetch
-    m = _FETCH.search(said) if not nav and not _ASKS_WHERE.search(said) else None
+    # "bring me to the kitchen" is a place, not a thing; "Where can I get a coffee?" asks where, not to fetch; "Can I
+    # bring my dog?" asks for permission and "I'll get it" says what the person does (both were fetches)
+    m = _FETCH.search(said) if not nav and not _ASKS_WHERE.search(said) and not _PERSON_BRINGS.search(said) else None
     if m and not _NOT_A_THING.match(m.group(1)):  # "how do I get to the entrance?" asks for a way, not a thing
         out.append(Intent("fetch", m.group(1).strip().lower(), {}, "dialogue", why, stamp=stamp))
     elif not nav and not out and not _ASKS_WHERE.search(said):

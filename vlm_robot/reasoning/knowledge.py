@@ -363,6 +363,9 @@ def _place(turn: Turn, text: str, ctx: Context) -> str:
     if turn.detail == "where am i":  # the robot knows places by name, not floors or rooms
         there = f" I know {place_list(ctx.places)}, and can take you there." if ctx.places else ""
         return f"I'm sorry, I don't know the name of this floor or room.{there}"
+    if turn.detail == "washroom":  # "Where can I wash my hands?": the toilets, by whatever name they are known
+        text = "where is the toilet" if any(re.search(r"toilet|bathroom|restroom|wc", p) for p in ctx.places) else \
+            "where are the toilets"
     known, asked = find_place(text, ctx.places)
     if known is not None:
         name = known.replace("_", " ")
@@ -434,15 +437,22 @@ def _time(turn: Turn, text: str, ctx: Context) -> str:
     if re.search(r"\b(open|opens|close|closes|start|starts|leave|leaves|arrive|arrives|begin|begins)\b", text, re.I):
         now = time.strftime("%H:%M", t)
         return f"I don't know that: I only know this building's places and the clock. It's {now} now."
+    here = re.search(r"\bin (?!the )([A-Z][\w-]+)", text)  # "What's the time in Tokyo?" got the time here
     if re.search(r"\b(date|day)\b", text, re.I):
-        return f"Today is {time.strftime('%A, %d %B %Y', t).replace(' 0', ' ')}."
-    return f"It's {time.strftime('%H:%M', t)}."
+        today = f"Today is {time.strftime('%A, %d %B %Y', t).replace(' 0', ' ')}."
+        return f"I only know the date here. {today}" if here else today
+    now = f"It's {time.strftime('%H:%M', t)}."
+    return f"I only know the time here. {now}" if here else now
 
 
 def _internet(turn: Turn, text: str, ctx: Context) -> str:
     if turn.detail == "service":
         return ("I'm sorry, I don't have that information: I can't see appointments or waiting times. Please ask "
                 "someone who works here.")
+    if turn.detail == "rules":
+        return "I don't know the rules here, I'm afraid. Please ask someone who works here."
+    if turn.detail == "pay":
+        return "I don't know how payment works here, I'm afraid. Please ask someone who works here."
     if turn.detail == "hours":
         return "I don't know the opening hours, I'm afraid. Please ask someone who works here."
     if turn.detail == "events":

@@ -315,6 +315,15 @@ _EVENTS = re.compile(r"\bwhat'?s (happening|going on|on) (today|tonight|here|thi
 # "My phone died." got "I'm sorry for your loss." from the model
 _DEVICE_DEAD = re.compile(r"\bmy (phone|mobile|cell ?phone|laptop|tablet|battery|headphones)('s| is)? (just )?"
                           r"(died|dead|flat|empty|ran out|has run out|needs charging)\b", re.I)
+# "Are dogs allowed here?" got "Can dogs be?", "Where can I smoke?" a lecture; "Can I pay by card?" an offer to pay
+_RULES = re.compile(r"\b(are|is) (\w+ ){1,2}(allowed|permitted)\b|"
+                    r"\b(can|may) (i|we) (smoke|park|bring (my|our|a) \w+)\b|"
+                    r"\bwhere (can|do) (i|we) (smoke|park)\b", re.I)
+_PAY = re.compile(r"\bpay (by|with|in) (card|cash|credit card|phone|contactless)\b|"
+                  r"\b(do|can) you (take|accept) (cards?|cash|credit cards?)\b|\bhow (do|can) (i|we) pay\b", re.I)
+# "Where can I wash my hands?" got "You can wash your hands with soap and water."
+_WASH = re.compile(r"\bwhere (can|do|could) (i|we) (wash (my|our) hands|use the (toilet|bathroom|restroom|loo)|"
+                   r"go to the (toilet|bathroom|restroom|loo))\b", re.I)
 # "I'll be right back." got "I'll make sure to be right back."
 _BRB = re.compile(r"\b(i'?ll|i will) be (right )?back\b|\bbe right back\b|\bback in a (minute|moment|second|sec|"
                   r"few minutes)\b", re.I)
@@ -490,7 +499,8 @@ class TurnClassifier:
                                       ("never_mind", "photo", _PHOTO_OF_YOU), ("never_mind", "back", _BRB),
                                       ("feelings", "temperature", _TEMPERATURE),
                                       ("never_mind", "startled", _STARTLED), ("unable", "mind", _MIND_THINGS),
-                                      ("unable", "charge", _DEVICE_DEAD),
+                                      ("unable", "charge", _DEVICE_DEAD), ("internet", "rules", _RULES),
+                                      ("internet", "pay", _PAY), ("place", "washroom", _WASH),
                                       ("internet", "events", _EVENTS), ("internet", "hours", _HOURS),
                                       ("never_mind", "done", _DONE), ("never_mind", "wait", _UNSURE),
                                       ("place", "", _IS_THERE), ("place", "", _WHERE_FOOD),
