@@ -365,6 +365,8 @@ def test_a_visitors_turns_get_the_reply_that_fits(classifier, said, kind, reply)
     ("Are dogs allowed here?", "internet", "the rules here"),  # "Can dogs be?"
     ("Where can I smoke?", "internet", "the rules here"),  # "Smoking is a highly regulated industry, ..."
     ("Can I bring my dog?", "internet", "the rules here"),  # a fetch of the dog, approved by the gate
+    ("Can you hug me?", "unable", "can't give hugs"),  # "Don't touch that."
+    ("Why are you looking at me?", "capabilities", "don't mean to stare"),  # "This guy is staring at me."
 ])
 def test_news_of_the_persons_day_is_open_talk_and_a_seat_is_not_guessed(classifier, said, kind, reply):
     turn = classifier.classify(said, [], places=PLACES)

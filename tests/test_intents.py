@@ -49,6 +49,14 @@ def test_the_person_bringing_something_is_not_a_fetch():
     assert kinds("Can I get a glass of water?") == [("fetch", "glass of water", "", {})]  # a request, as before
 
 
+def test_keeping_the_robot_away_is_a_stop_not_an_approach():
+    # "Don't come closer." was an approach: "Shall I come over to you? Please say yes or no."
+    for said in ("Don't come closer.", "Do not come any closer!", "Stay back.", "Back off!",
+                 "Please keep your distance."):
+        assert kinds(said) == [("stop", "person1", "", {})], said
+    assert kinds("Come closer.")[0][0] == "approach"
+
+
 def test_grammar_admits_only_the_vocabulary():
     g = intent_grammar()
     for t in ("none", *INTENT_TYPES):

@@ -22,7 +22,10 @@ from vlm_robot.core.types import Intent
 
 # "stop" the command, not a place: "the nearest bus stop?" made the robot say "Stopping." (bench voice)
 _STOP = re.compile(r"\b(?<!bus )(?<!tram )(?<!next )(?<!first )(?<!last )(?<!full )(?<!pit )(?<!the )(?<!a )stop\b"
-                   r"(?! by\b)|\b(halt|freeze|don'?t move|stay (still|there))\b|^\W*(wait|hold on|hang on)\W*$", re.I)
+                   r"(?! by\b)|\b(halt|freeze|don'?t move|stay (still|there))\b|^\W*(wait|hold on|hang on)\W*$|"
+                   # "Don't come closer." was an approach ("Shall I come over to you?"): a person keeping the robot away
+                   r"\b(don'?t|do not) (come|get|move|step|roll) (any )?(closer|nearer|near|here|over)\b|"
+                   r"\bstay (back|away)\b|\bback off\b|\bkeep (your )?distance\b", re.I)
 _APPROACH = re.compile(r"\b(come (here|closer|nearer|over|back|with me)|(move|get|step|roll) (closer|nearer|over here)|"
                        r"approach|follow me|walk with me)\b", re.I)
 _FAST = re.compile(r"\b(fast|faster|quick(ly)?|full speed|hurry|run)\b", re.I)

@@ -279,6 +279,8 @@ def _capabilities(turn: Turn, text: str, ctx: Context) -> str:
     if turn.detail == "howto":
         return ("Just talk to me. Ask me where a place is, to fetch something or to come over, or what I see. Say "
                 "stop, and I stop.")
+    if turn.detail == "stare":
+        return "I look at people near me to see who might need help. I don't mean to stare."
     if turn.detail == "head":
         return "I turn my head to look at people. Say 'look at me', and I'll look at you."
     if turn.detail == "voice":
@@ -331,6 +333,8 @@ def _unable(turn: Turn, text: str, ctx: Context) -> str:
     """A no, and the robot's main skills in one sentence: the whole list took 15 s to say after every no."""
     if turn.detail == "read":  # "What does this sign say?" got the model's invented sign
         return "Sorry, I can't read text. I can tell you who is in view and how they look."
+    if turn.detail == "hug":
+        return "Sorry, I can't give hugs or shake hands. I'm happy to keep you company, though."
     if turn.detail == "charge":
         return "Sorry about that. I can't charge devices, I'm afraid. Someone who works here may have a charger."
     if turn.detail == "mind":  # nobody should rely on the robot to guard their things

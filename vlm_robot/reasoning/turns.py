@@ -324,6 +324,10 @@ _PAY = re.compile(r"\bpay (by|with|in) (card|cash|credit card|phone|contactless)
 # "Where can I wash my hands?" got "You can wash your hands with soap and water."
 _WASH = re.compile(r"\bwhere (can|do|could) (i|we) (wash (my|our) hands|use the (toilet|bathroom|restroom|loo)|"
                    r"go to the (toilet|bathroom|restroom|loo))\b", re.I)
+# "Can you hug me?" got "Don't touch that."
+_HUG = re.compile(r"\b(hug|cuddle|kiss|hold) me\b|\bgive me a (hug|cuddle|kiss)\b|\bshake (my )?hands?\b", re.I)
+# "Why are you looking at me?" got "This guy is staring at me."
+_STARE = re.compile(r"\bwhy (are|do) you (keep )?(looking|staring|watching|look|stare)( at)? me\b", re.I)
 # "I'll be right back." got "I'll make sure to be right back."
 _BRB = re.compile(r"\b(i'?ll|i will) be (right )?back\b|\bbe right back\b|\bback in a (minute|moment|second|sec|"
                   r"few minutes)\b", re.I)
@@ -501,6 +505,7 @@ class TurnClassifier:
                                       ("never_mind", "startled", _STARTLED), ("unable", "mind", _MIND_THINGS),
                                       ("unable", "charge", _DEVICE_DEAD), ("internet", "rules", _RULES),
                                       ("internet", "pay", _PAY), ("place", "washroom", _WASH),
+                                      ("unable", "hug", _HUG), ("capabilities", "stare", _STARE),
                                       ("internet", "events", _EVENTS), ("internet", "hours", _HOURS),
                                       ("never_mind", "done", _DONE), ("never_mind", "wait", _UNSURE),
                                       ("place", "", _IS_THERE), ("place", "", _WHERE_FOOD),
