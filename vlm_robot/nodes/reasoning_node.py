@@ -131,7 +131,7 @@ class ReasoningNode(Node):
         messages.subscribe(self, common.TRANSCRIPT, self._on_transcript, self.diag)
         # open talk starts its reply at the turn's first pause, from the microphone's speculative transcript; only
         # the newest waits (a person who goes on makes the older one moot)
-        self.speculation_work: LatestSlot[Transcript] | None = None
+        self.speculation_work: LatestSlot[Transcript] | None = None  # subscribed to partials only when set
         if dialogue_cfg.speculate:
             self.speculation_work = LatestSlot(self._speculate, "reasoning-speculation")
             messages.subscribe(self, common.PARTIAL_TRANSCRIPT, self._on_partial, self.diag)
@@ -259,7 +259,7 @@ class ReasoningNode(Node):
             self.diag.error("bad transcript on " + common.PARTIAL_TRANSCRIPT, str(e))
             return
         # not after a (re)start's hold, nor for words already answered (a partial that came late)
-        if not t.final and self.hold.ready and not self.seen.seen(t.id) and self.speculation_work is not None:
+        if not t.final and self.hold.ready and not self.seen.seen(t.id):
             self.speculation_work.put(t)
 
     def _speculate(self, t: Transcript) -> None:

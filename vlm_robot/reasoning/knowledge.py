@@ -329,20 +329,21 @@ def voice_request(text: str, current: tuple[float, float]) -> tuple[tuple[float,
                      "or more quietly.")
 
 
+# an unable turn's reply by its detail (turns.py); without one, a no and the robot's main skills
+_UNABLE = {
+    "read": "Sorry, I can't read text. I can tell you who is in view and how they look.",  # it invented a sign
+    "hug": "Sorry, I can't give hugs or shake hands. I'm happy to keep you company, though.",
+    "charge": "Sorry about that. I can't charge devices, I'm afraid. Someone who works here may have a charger.",
+    "mind": "Sorry, I can't look after things. Please keep your things with you.",  # nobody should rely on it
+    "seat": "I can't tell whether it's free, sorry. The people nearby will know.",  # who a seat is kept for
+    "way": "Sorry! I can't step aside on my own. I'll stay still, so please go around me.",  # it stays put
+}
+
+
 def _unable(turn: Turn, text: str, ctx: Context) -> str:
     """A no, and the robot's main skills in one sentence: the whole list took 15 s to say after every no."""
-    if turn.detail == "read":  # "What does this sign say?" got the model's invented sign
-        return "Sorry, I can't read text. I can tell you who is in view and how they look."
-    if turn.detail == "hug":
-        return "Sorry, I can't give hugs or shake hands. I'm happy to keep you company, though."
-    if turn.detail == "charge":
-        return "Sorry about that. I can't charge devices, I'm afraid. Someone who works here may have a charger."
-    if turn.detail == "mind":  # nobody should rely on the robot to guard their things
-        return "Sorry, I can't look after things. Please keep your things with you."
-    if turn.detail == "seat":  # the robot cannot know who a seat is kept for
-        return "I can't tell whether it's free, sorry. The people nearby will know."
-    if turn.detail == "way":  # the robot has no skill to step aside: it says so and stays put
-        return "Sorry! I can't step aside on my own. I'll stay still, so please go around me."
+    if turn.detail in _UNABLE:
+        return _UNABLE[turn.detail]
     skills = [s for t, s in (("fetch", "fetch things"), ("approach", "come over to you"), ("navigate", "")) if
               t in vocabulary.VOCABULARY and s]
     if ctx.places and "navigate" in vocabulary.VOCABULARY:
@@ -449,22 +450,22 @@ def _time(turn: Turn, text: str, ctx: Context) -> str:
     return f"I only know the time here. {now}" if here else now
 
 
+# what only the people who run the place know, by the internet turn's detail (the model invented a wifi password,
+# "This product is available at a discounted price.", ...); the robot says so and sends the person to them
+_ASK_STAFF = {
+    "service": "I'm sorry, I don't have that information: I can't see appointments or waiting times.",
+    "rules": "I don't know the rules here, I'm afraid.",
+    "pay": "I don't know how payment works here, I'm afraid.",
+    "hours": "I don't know the opening hours, I'm afraid.",
+    "events": "I don't know what's on here today, I'm afraid.",
+    "wifi": "I don't know the wifi details, I'm afraid.",
+    "price": "I don't know prices, I'm afraid.",
+}
+
+
 def _internet(turn: Turn, text: str, ctx: Context) -> str:
-    if turn.detail == "service":
-        return ("I'm sorry, I don't have that information: I can't see appointments or waiting times. Please ask "
-                "someone who works here.")
-    if turn.detail == "rules":
-        return "I don't know the rules here, I'm afraid. Please ask someone who works here."
-    if turn.detail == "pay":
-        return "I don't know how payment works here, I'm afraid. Please ask someone who works here."
-    if turn.detail == "hours":
-        return "I don't know the opening hours, I'm afraid. Please ask someone who works here."
-    if turn.detail == "events":
-        return "I don't know what's on here today, I'm afraid. Please ask someone who works here."
-    if turn.detail == "wifi":  # the model made up a password
-        return "I don't know the wifi details, I'm afraid. Please ask someone who works here."
-    if turn.detail == "price":  # the model said "This product is available at a discounted price."
-        return "I don't know prices, I'm afraid. Please ask someone who works here."
+    if turn.detail in _ASK_STAFF:
+        return f"{_ASK_STAFF[turn.detail]} Please ask someone who works here."
     return ("I'm not connected to the internet, so I can't know that. I only know what I see here, the time, "
             "and the places in this building.")
 

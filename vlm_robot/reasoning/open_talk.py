@@ -25,6 +25,7 @@ poorly (fitting and unfitting replies overlap from 0.2 to 0.8), so it only rejec
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import time
@@ -136,9 +137,8 @@ class OpenTalkReply:
 class _Speculation:
     """One reply drawn ahead of the final words (:meth:`OpenTalk.speculate`)."""
 
-    def __init__(self, key: tuple, user_text: str) -> None:
+    def __init__(self, key: tuple) -> None:
         self.key = key
-        self.user_text = user_text
         self.started = time.perf_counter()
         self.cancel = threading.Event()
         self.done = threading.Event()
@@ -592,7 +592,7 @@ class OpenTalk:
                     return
                 self._spec.cancel.set()
                 self.speculations["discarded"] += 1
-            spec = self._spec = _Speculation(key, user_text)
+            spec = self._spec = _Speculation(key)
             self.speculations["started"] += 1
 
         def run() -> None:
@@ -684,8 +684,9 @@ class OpenTalk:
                models: list[ChatModel], deadline: float, cancel: threading.Event | None) -> list[Candidate] | None:
         """One candidate per sampling, the k-th drawn by ``models[k]``, all at once; in order, cut after the
         first that passed well (the ones after it were stopped). None when ``cancel`` was set."""
+        cancelled = cancel.is_set if cancel is not None else (lambda: False)
         if len(samplings) == 1:
-            cand = self._candidate(messages, user_text, samplings[0], deadline, cancel, models[0])
+            cand = self._candidate(messages, user_text, samplings[0], deadline, cancelled, models[0])
             return None if cand is None else [cand]
         stops = [threading.Event() for _ in samplings]
         out: list[Candidate | None] = [None] * len(samplings)
@@ -693,7 +694,7 @@ class OpenTalk:
 
         def draw(k: int) -> None:
             def stopped() -> bool:
-                return stops[k].is_set() or (cancel is not None and cancel.is_set())
+                return stops[k].is_set() or cancelled()
 
             try:
                 out[k] = self._candidate(messages, user_text, samplings[k], deadline, stopped, models[k])
@@ -713,25 +714,17 @@ class OpenTalk:
             t.join()
         if errors:
             raise errors[0]
-        if cancel is not None and cancel.is_set():
+        if cancelled():
             return None
-        done: list[Candidate] = []
-        for cand in out:
-            if cand is None:  # stopped: an earlier candidate passed well
-                break
-            done.append(cand)
-            if self._good(cand):
-                break
-        return done
+        # a None was stopped because an earlier candidate passed well: the search ends there (_reply)
+        return list(itertools.takewhile(lambda c: c is not None, out))
 
     def _candidate(self, messages: list[dict[str, str]], user_text: str, sampling: Sampling,
-                   deadline: float, cancel: threading.Event | Callable[[], bool] | None = None,
-                   model: ChatModel | None = None) -> Candidate | None:
+                   deadline: float, stop: Callable[[], bool], model: ChatModel) -> Candidate | None:
         t0 = time.perf_counter()
         text, tokens, late = "", 0, False
-        stop = cancel.is_set if isinstance(cancel, threading.Event) else cancel
-        for piece in self._draw(messages, sampling, model or self.model):
-            if stop is not None and stop():
+        for piece in self._draw(messages, sampling, model):
+            if stop():
                 return None  # the words changed (or an earlier candidate passed well): no longer wanted
             text += piece
             tokens += 1

@@ -19,7 +19,7 @@ from vlm_robot.reasoning.backlog import APOLOGY
 from vlm_robot.reasoning.dialogue import DialogueManager, clean_reply
 from vlm_robot.reasoning.gestures import POINTED_WORDS, GestureCues, pointed_pixel
 from vlm_robot.reasoning.intents import GrammarIntents, IntentConfig, greeting_intents, intents_from_transcript
-from vlm_robot.reasoning.memory import Memory, asks_to_be_forgotten
+from vlm_robot.reasoning.memory import Memory, PersonMemory, asks_to_be_forgotten
 from vlm_robot.reasoning.open_talk import OpenTalk
 from vlm_robot.reasoning.policy import ProactivePolicy
 from vlm_robot.reasoning.tracker import PeopleTracker
@@ -454,12 +454,23 @@ class Reasoner:
         if turn.kind != "open":
             return False
         with self.lock:
-            known = (None if self.memory is None else self.memory.voice_only() if pid is None
-                     else self.memory.people.get(pid))
-            messages = self.open_talk.messages(t.text, self.dialogue.context(
-                self.people(), known, self._recent_scene(), self._names()))
+            messages = self._model_messages(t.text, self._known(pid))
         self.open_talk.speculate(messages, t.text)
         return True
+
+    def _known(self, pid: int | None) -> PersonMemory | None:
+        """What memory knows of the speaker ``pid`` (None: the speaker nobody saw); call with the lock held."""
+        if self.memory is None:
+            return None
+        return self.memory.voice_only() if pid is None else self.memory.people.get(pid)
+
+    def _model_messages(self, text: str, known: PersonMemory | None) -> list[dict[str, str]]:
+        """The language model's prompt for ``text``: open talk's, else the dialogue manager's; call with the lock
+        held."""
+        args = (self.people(), known, self._recent_scene(), self._names())
+        if self.open_talk is not None:
+            return self.open_talk.messages(text, self.dialogue.context(*args))
+        return self.dialogue.messages(text, *args)
 
     def answer(self, t: Transcript, on_piece: Callable[[str], None] | None = None) -> Outcome:
         """The reply to a transcript already passed to :meth:`hear`, streamed to ``on_piece``.
@@ -489,8 +500,7 @@ class Reasoner:
                                          t.stamp, pid, {"transcript": t.id})])
             pid = self._speaker.pop(t.id, None)
             ids = [it.id for it in self._turn_intents.pop(t.id, [])]
-            known = (None if self.memory is None else self.memory.voice_only() if pid is None
-                     else self.memory.people.get(pid))
+            known = self._known(pid)
             forgot = t.id in self._forgetting
             self._forgetting.discard(t.id)
             speaker = self.tracker.people.get(pid) if pid is not None else None
@@ -557,9 +567,7 @@ class Reasoner:
             return self._reply(t, pid, "I'm not sure what to say to that.", "reply",
                                f"{why}; no language model", out, on_piece)
         with self.lock:
-            args = (self.people(), known, self._recent_scene(), self._names())
-            messages = self.open_talk.messages(t.text, self.dialogue.context(*args)) if self.open_talk is not None \
-                else self.dialogue.messages(t.text, *args)
+            messages = self._model_messages(t.text, known)
         why = f"{why}; answered by the language model"
         try:
             if self.open_talk is not None:  # candidates checked for the known failure shapes, else a fallback
