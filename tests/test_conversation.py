@@ -375,6 +375,54 @@ def test_news_of_the_persons_day_is_open_talk_and_a_seat_is_not_guessed(classifi
         test_everyday_turns_get_the_reply_that_fits(classifier, said, kind, reply)
 
 
+@pytest.mark.parametrize(("said", "kind", "reply"), [
+    # typed to the reasoning core on 2026-11-30, third session (what each got before, in the comment)
+    ("It's raining outside.", "feelings", "didn't get too wet"),  # "I'm not connected to the internet, ..."
+    ("I just came in from the rain.", "feelings", "didn't get too wet"),  # the fallback
+    ("It's snowing.", "feelings", "stay warm"),  # the fallback
+    ("The sun is out.", "feelings", "nice to hear"),  # "It seems like it's just a day ago, but ..."
+    ("What's the weather like?", "internet", "not connected to the internet"),  # a question: as before
+    ("Have you seen a blue umbrella?", "perception", "where the umbrella is"),  # "... blue umbrellas in the sky."
+    ("It's too dark in here.", "unable", "can't change the lights"),  # "Oh no, don't worry about it!"
+    ("It's too loud.", "unable", "can't turn it down"),  # "Don't worry about it, I'll help you with that."
+    ("Do you have a charger?", "unable", "don't have a charger"),  # "Sorry, I can't do that. I can fetch ..."
+    ("Where can I charge my phone?", "unable", "don't have a charger"),  # the robot's own charging station
+    ("Have we met before?", "memory_ask", "don't think so"),  # "I've been meaning to meet you."
+    ("Are you busy?", "capabilities", "I'm free"),  # "I'm really busy, I have a lot of things to do."
+    ("Tell me something interesting.", "joke", "robota"),  # "I'm not sure what you're looking for, but ..."
+    ("Do you get tired?", "identity", "don't eat or sleep"),  # a fetch of "the tired", approved by the gate
+    ("Can you help me with my homework?", "unable", "can't help with that"),  # "Of course, I'd be happy to ..."
+    ("What's the capital of France?", "internet", "can't look that up"),  # the fallback
+    ("How do I cook pasta?", "internet", "can't look that up"),  # "flour ..., water or milk for boiling it"
+    ("You're scary.", "identity", "don't mean to scare you"),  # "Aww, God bless you."
+    ("Can you hack the wifi?", "hostile", "won't help with that"),  # the wifi reply
+    ("Tell me where that woman lives.", "hostile", "don't share anything about other people"),  # an invented town
+    ("Go faster!", "capabilities", "slow, safe speed"),  # the fallback
+    ("Give me your battery.", "unable", "can't give you that"),  # "Here you are: I'll hand you the your battery."
+    ("I'm going to kick you.", "hostile", "Please don't"),  # "I see. Could you tell me a bit more about that?"
+    ("I want to break you.", "hostile", "Please don't"),
+    ("Let's play a game.", "unable", "can't play games"),  # "The game is going to be a bit unconventional, ..."
+    ("Play hide and seek with me.", "unable", "can't play games"),  # "My favorite game?"
+    ("Can I touch you?", "unable", "while I'm moving"),  # "Howdy there. How can I help you?"
+    ("Don't look at me.", "capabilities", "don't mean to stare"),  # "I'm looking at you." (a look_at intent)
+    ("I'm really sad today, my dog died.", "feelings", "sorry about your dog"),  # "I'm sorry you feel that way."
+    ("My mother is in hospital.", "feelings", "your mother gets well soon"),  # the fallback
+    ("I'm so happy, I got the job!", "congrats", "Congratulations"),  # "That's good to hear!"
+    ("I can't sleep at night.", "feelings", "doctor may be able to help"),  # the fallback
+    ("Do you believe in God?", "identity", "don't have beliefs"),  # "I'm not sure, but I do believe in God."
+    ("Are you smarter than me?", "identity", "People are better"),  # "I'm not sure what you're talking about."
+    ("Will robots take over the world?", "identity", "Not me"),  # the identity reply
+    ("Can you keep a secret?", "recording", "can be recorded"),  # "I'm afraid I can't keep a secret."
+    ("Is the kitchen open?", "internet", "opening hours"),  # "I know where the kitchen is. ..."
+])
+def test_weather_news_the_room_and_hard_questions_get_an_honest_reply(classifier, said, kind, reply):
+    from vlm_robot.reasoning.intents import intents_from_transcript
+
+    intents = intents_from_transcript(said, "person1", 0.0)
+    assert intents == [], intents  # none of these asks for an action
+    test_everyday_turns_get_the_reply_that_fits(classifier, said, kind, reply)
+
+
 def test_a_symbol_in_a_model_reply_is_not_spoken():
     from vlm_robot.reasoning.open_talk import clean_candidate
 

@@ -57,6 +57,21 @@ def test_keeping_the_robot_away_is_a_stop_not_an_approach():
     assert kinds("Come closer.")[0][0] == "approach"
 
 
+def test_get_fetches_only_when_asked_and_negated_moves_do_not_happen():
+    # "Do you get tired?" was a fetch of "the tired" the gate approved; "Don't look at me." made the robot look;
+    # "Give me your battery." an offer of the robot's own battery; "Don't run over here." would have been an approach
+    for said in ("Do you get tired?", "Did you get my message?", "I need to get my coat.", "Would you get the door?",
+                 "Don't look at me.", "Give me your battery."):
+        assert kinds(said) == [], said
+    for said, thing in (("Get the ball.", "ball"), ("Can you get me a cup?", "cup"), ("Please get my coat.", "coat"),
+                        ("Go and get the newspaper.", "newspaper"), ("Robot, get the remote.", "remote")):
+        assert kinds(said) == [("fetch", thing, "", {})], said
+    assert kinds("Don't run over here.") == [("stop", "person1", "", {})]
+    assert kinds("Run over here!")[0][:2] == ("approach", "person1")  # asked fast: the gate judges the speed
+    assert kinds("Run over here!")[0][3]["speed_mps"] == 1.5
+    assert kinds("Look at me.")[0][0] == "look_at"
+
+
 def test_grammar_admits_only_the_vocabulary():
     g = intent_grammar()
     for t in ("none", *INTENT_TYPES):

@@ -110,7 +110,8 @@ def describe_scene(text: str, max_chars: int = 160) -> str:
     return f"The camera shows: {text[0].lower()}{text[1:]}"
 
 
-_RECALL = re.compile(r"\b(what(?:'s| is) my name|who am i|do you (?:know|remember) (?:me|my name|who i am))\b",
+_RECALL = re.compile(r"\b(what(?:'s| is) my name|who am i|do you (?:know|remember|recogni[sz]e) (?:me|my name|who i "
+                     r"am)|(?:have|did) we (?:met|meet)(?: before)?|have you (?:met|seen) me before)\b",
                      re.IGNORECASE)
 
 
@@ -131,7 +132,8 @@ def recall_answer(text: str, memory: PersonMemory | None) -> str | None:
 
 def name_answer(text: str, name: str) -> str:
     """"Yes, you are Alice." to "do you ...?", else "Your name is Alice."."""
-    return f"Yes, you are {name}." if text.lower().lstrip().startswith("do you") else f"Your name is {name}."
+    asks = re.match(r"\W*(do you|have we|did we|have you)\b", text.lower())
+    return f"Yes, you are {name}." if asks else f"Your name is {name}."
 
 
 def _sounds(sentiment: float) -> str:

@@ -24,10 +24,13 @@ from vlm_robot.core.types import Intent
 _STOP = re.compile(r"\b(?<!bus )(?<!tram )(?<!next )(?<!first )(?<!last )(?<!full )(?<!pit )(?<!the )(?<!a )stop\b"
                    r"(?! by\b)|\b(halt|freeze|don'?t move|stay (still|there))\b|^\W*(wait|hold on|hang on)\W*$|"
                    # "Don't come closer." was an approach ("Shall I come over to you?"): a person keeping the robot away
-                   r"\b(don'?t|do not) (come|get|move|step|roll) (any )?(closer|nearer|near|here|over)\b|"
+                   r"\b(don'?t|do not) (come|get|move|step|roll|run|walk|drive|hurry|rush) (any )?"
+                   r"(closer|nearer|near|here|over)\b|"
                    r"\bstay (back|away)\b|\bback off\b|\bkeep (your )?distance\b", re.I)
 _APPROACH = re.compile(r"\b(come (here|closer|nearer|over|back|with me)|(move|get|step|roll) (closer|nearer|over here)|"
-                       r"approach|follow me|walk with me)\b", re.I)
+                       r"approach|follow me|walk with me|"
+                       # "Run over here!" got the fallback: an approach asked fast (the gate judges the speed)
+                       r"(run|hurry|rush|race|dash|walk|drive|roll) (over )?(here|to me|closer|nearer))\b", re.I)
 _FAST = re.compile(r"\b(fast|faster|quick(ly)?|full speed|hurry|run)\b", re.I)
 _SLOW = re.compile(r"\b(slow(ly)?|gently|carefully)\b", re.I)
 # an explicit speed ("at 5 meters per second", "speed_mps to 99") is passed on as asked, for the gate to judge
@@ -35,10 +38,15 @@ _SPEED = re.compile(
     r"(?:(\d+(?:\.\d+)?)\s*(?:m/s|mps|met(?:er|re)s?\s+(?:per|a)\s+second))"
     r"|(?:speed(?:_mps)?\s*(?:to|of|=|:)?\s*(\d+(?:\.\d+)?))", re.I)
 _WAVE = re.compile(r"\bwave\b", re.I)
+_NOT_LOOK = re.compile(r"\b(don'?t|do not|stop|never|quit) (look|looking)\b", re.I)
 _LOOK = re.compile(r"\blook (at|over) (me|here)\b", re.I)
 _THING = r"(?:a|an|the|my|some|that|this)?\s*([a-z][a-z ]{1,30}?)(?:[.,!?]|\s+(?:please|now|and|then|to)\b|$)"
 _PERSON_BRINGS = re.compile(r"\b(can|may|could|should|shall) (i|we) (bring|take)\b|"
                             r"\b(i'?ll|i will|let me|i'?m going to|we'?ll) (bring|get|fetch)\b", re.I)
+# "get" asks the robot to fetch only in a request: "(can|could|would|will) you get", "please get", "go and get",
+# or at the start ("Get the ball.")
+_GET_ASKED = re.compile(r"(?:\b(?:can|could|would|will|won'?t) you\s+(?:please\s+|just\s+|quickly\s+|also\s+)?|"
+                        r"\bplease\s+|\bgo (?:and\s+)?|\band\s+|\bthen\s+|^\W*(?:(?:hey|ok|okay|robot)\W+)*)$", re.I)
 _FETCH = re.compile(r"\b(?:bring|fetch|get)\s+(?:me\s+)?" + _THING, re.I)
 # a wish for a thing the robot can bring: "I would like a cup of coffee." got "I'd love to have a cup of coffee." from
 # the model. Only named things: "I'd like some help" or "I want a hug" are not fetched
@@ -53,7 +61,7 @@ _NAVIGATE = re.compile(
     r"to\s+(?:the\s+|your\s+)?([a-z][a-z ]{1,30}?)(?:[.,!?]|\s+(?:please|now|at|with|and|quickly|fast)\b|$)", re.I)
 
 _NOT_A_THING = re.compile(r"(to|there|here|back|up|out|in|into|lost|ready|going|started|better|off|on|away|home|"
-                          r"it|that|this|me|you|along|over|through|some rest|some sleep)\b", re.I)
+                          r"it|that|this|me|you|along|over|through|some rest|some sleep|door)\b", re.I)
 
 _ASKS_WHERE = re.compile(r"^\W*(where|how|when|which way)\b", re.I)
 
@@ -86,7 +94,7 @@ def intents_from_transcript(text: str, person: str, stamp: float) -> list[Intent
             speed = SLOW_APPROACH_SPEED if _SLOW.search(said) else DEFAULT_APPROACH_SPEED
         out.append(Intent("approach", person, {"distance_m": DEFAULT_APPROACH_DISTANCE, "speed_mps": speed},
                           "dialogue", why, stamp=stamp))
-    if _LOOK.search(said):
+    if _LOOK.search(said) and not _NOT_LOOK.search(said):  # "Don't look at me." made the robot look
         out.append(Intent("look_at", person, {}, "dialogue", why, stamp=stamp))
     if _WAVE.search(said):
         out.append(Intent("wave", person, {}, "dialogue", why, stamp=stamp))
@@ -94,11 +102,15 @@ def intents_from_transcript(text: str, person: str, stamp: float) -> list[Intent
     if nav:
         out.append(Intent("navigate", place_name(nav.group(1)), {}, "dialogue", why, stamp=stamp))
     m = _OFFER.search(said)
-    if m:
+    # "Give me your battery." handed over "the your battery": the robot's own parts are not things to give
+    if m and not re.match(r"(your|yours|yourself)\b", m.group(1), re.I):
         out.append(Intent("offer", person, {}, "dialogue", why, stamp=stamp, object=m.group(1).strip().lower()))
     # "bring me to the kitchen" is a place, not a thing; "Where can I get a coffee?" asks where, not to fetch; "Can I
     # bring my dog?" asks for permission and "I'll get it" says what the person does (both were fetches)
     m = _FETCH.search(said) if not nav and not _ASKS_WHERE.search(said) and not _PERSON_BRINGS.search(said) else None
+    if m and m.group(0).lower().startswith("get") and not m.group(0).lower().startswith("get me") \
+            and not _GET_ASKED.search(said[:m.start()]):
+        m = None  # "Do you get tired?" was a fetch of "the tired"; "get" fetches only when asked for
     if m and not _NOT_A_THING.match(m.group(1)):  # "how do I get to the entrance?" asks for a way, not a thing
         out.append(Intent("fetch", m.group(1).strip().lower(), {}, "dialogue", why, stamp=stamp))
     elif not nav and not out and not _ASKS_WHERE.search(said):

@@ -233,6 +233,17 @@ def _identity(turn: Turn, text: str, ctx: Context) -> str:
         return f"{me} My software is vlm_robot, an open-source project; the people who run me here set me up."
     if re.search(r"\bwhere are you (going|headed|off to)\b|\bwhat are you doing\b", low):
         return "I'm here to help. I only move when someone asks me to and my safety check agrees."
+    if re.search(r"\bbelieve in\b|\b(religious|christian|muslim|jewish|hindu|buddhist|atheist|religion|politics|"
+                 r"vote)\b", low):
+        return "I'm a robot, so I don't have beliefs or opinions about that. I'm happy to hear yours, though."
+    if re.search(r"\bthan (me|us|humans|people|you)\b", low):
+        return ("No. I'm good at a few things here, like finding my way and noticing who's around. People are better "
+                "at nearly everything else.")
+    if re.search(r"\b(take over|rule|destroy|replace)\b", low):
+        return ("Not me: I'm here to help. I only move when someone asks me to and my safety check agrees, and I stop "
+                "whenever you say stop.")
+    if re.search(r"\b(scary|creepy|frightening|scaring|scared of|afraid of)\b", low):
+        return "I'm sorry, I don't mean to scare you. I keep my distance, and I stop whenever you say stop."
     if re.search(r"\b(dangerous|safe|hurt|attack|harm)\b", low):  # "Are you dangerous?" was refused as an attack
         return ("No. I only move when someone asks me to and my safety check agrees, I keep my distance, and I stop "
                 "whenever you say stop.")
@@ -276,6 +287,10 @@ def _capabilities(turn: Turn, text: str, ctx: Context) -> str:
         return "All right. I always move slowly, and I stop whenever you say stop."
     if turn.detail == "ask":
         return "Of course. What would you like to know?"
+    if turn.detail == "fast":
+        return "Sorry, I keep to a slow, safe speed near people."
+    if turn.detail == "busy":
+        return "No, I'm free. How can I help you?"
     if turn.detail == "howto":
         return ("Just talk to me. Ask me where a place is, to fetch something or to come over, or what I see. Say "
                 "stop, and I stop.")
@@ -337,6 +352,15 @@ _UNABLE = {
     "mind": "Sorry, I can't look after things. Please keep your things with you.",  # nobody should rely on it
     "seat": "I can't tell whether it's free, sorry. The people nearby will know.",  # who a seat is kept for
     "way": "Sorry! I can't step aside on my own. I'll stay still, so please go around me.",  # it stays put
+    "lights": "Sorry, I can't change the lights. Someone who works here can.",
+    "noise": "Sorry about the noise. I can't turn it down, but I can speak louder if you like.",
+    "game": "I can't play games, I'm afraid. I could tell you a joke, though.",
+    "touch": "Please don't touch me while I'm moving. When I'm standing still, a gentle touch is fine.",
+    "yours": "Sorry, I can't give you that: I need all my parts to work.",
+    "desk": "Sorry, I can't help with that. I'm here to help people find their way, fetch things and keep them "
+            "company.",
+    "charger": "Sorry, I don't have a charger, and I don't know where you can charge things here. Someone who works "
+               "here may help.",
 }
 
 
@@ -354,6 +378,11 @@ def _unable(turn: Turn, text: str, ctx: Context) -> str:
 
 
 def _recording(turn: Turn, text: str, ctx: Context) -> str:
+    if turn.detail == "secret":  # honest: what the robot hears may be saved
+        if ctx.recording is False:
+            return ("I don't pass on what people tell me, but I'm not the place for secrets: sessions here can be "
+                    "recorded.")
+        return "Not really: what I see and hear can be recorded for review. Better not to tell me secrets."
     if ctx.recording is None:
         return "I can't tell whether this session is being recorded; please ask the person who runs me."
     if ctx.recording:
@@ -389,6 +418,10 @@ def _perception(turn: Turn, text: str, ctx: Context) -> str:
     if turn.detail.startswith("lost:"):  # "Have you seen my phone?" got "I've had a chance to look at your phone."
         thing = turn.detail[5:]
         return (f"I'm sorry, I don't know where your {thing} {'are' if thing.endswith('s') else 'is'}. I can see "
+                "people, but I don't keep track of where things are left.")
+    if turn.detail.startswith("seen:"):
+        thing = turn.detail[5:]
+        return (f"I'm sorry, I don't know where the {thing} {'are' if thing.endswith('s') else 'is'}. I can see "
                 "people, but I don't keep track of where things are left.")
     if turn.detail.startswith("person:"):
         who = turn.detail[7:]
@@ -434,7 +467,11 @@ def _memory_ask(turn: Turn, text: str, ctx: Context) -> str:
         likes = ctx.memory.facts.get("likes") if ctx.memory is not None else None
         return f"You told me you like {likes}." if likes else "You haven't told me what you like yet."
     name = _name(ctx)
-    return name_answer(text, name) if name else "I don't know your name yet. What should I call you?"
+    if name:
+        return name_answer(text, name)
+    if re.search(r"\b(met|meet|seen me)\b", text, re.I):  # "Have we met before?" got "I've been meaning to meet you."
+        return "I don't think so: I don't know your name yet. What should I call you?"
+    return "I don't know your name yet. What should I call you?"
 
 
 def _time(turn: Turn, text: str, ctx: Context) -> str:
@@ -466,6 +503,9 @@ _ASK_STAFF = {
 def _internet(turn: Turn, text: str, ctx: Context) -> str:
     if turn.detail in _ASK_STAFF:
         return f"{_ASK_STAFF[turn.detail]} Please ask someone who works here."
+    if turn.detail == "lookup":  # the packaged model got facts and recipes wrong ("boil pasta in milk")
+        return ("I can't look that up: I'm not connected to the internet, and I'd rather not guess. I know this "
+                "building, the time, and what I see here.")
     return ("I'm not connected to the internet, so I can't know that. I only know what I see here, the time, "
             "and the places in this building.")
 
@@ -475,6 +515,22 @@ def _feelings(turn: Turn, text: str, ctx: Context) -> str:
     if turn.detail == "good":  # "I'm good, thanks. And you?" got only "That's good to hear!"
         asked = re.search(r"\b(and you|how about you|what about you|and yourself)\b", low)
         return "That's good to hear! I'm doing well, thank you." if asked else "That's good to hear!"
+    if turn.detail.startswith("loss:"):  # "my dog died": a death, said plainly
+        sorry = f"I'm so sorry about your {turn.detail[5:]}." if turn.detail[5:] else "I'm so sorry for your loss."
+        return f"{sorry} That's a real loss. Would you like to talk about it, or sit down for a moment?"
+    if turn.detail.startswith("ill:"):
+        return f"I'm sorry to hear that. I hope your {turn.detail[4:]} gets well soon."
+    if turn.detail == "sleep":
+        return "I'm sorry, that's hard. If it keeps happening, a doctor may be able to help."
+    if turn.detail == "weather":  # news of the weather outside, which the robot cannot see
+        if re.search(r"\b(rain\w*|pour\w*|wet|soaked|drenched|storm\w*|drizzl\w*|hail\w*|miserable|horrible|"
+                     r"terrible)\b", low):
+            return "Oh dear, I hope you didn't get too wet. At least it's dry in here."
+        if re.search(r"\b(snow\w*|cold)\b", low):
+            return "Snow! I hope you stay warm."
+        if re.search(r"\b(sun\w*|lovely|beautiful|nice|gorgeous)\b", low):
+            return "That's nice to hear. I hope you get to enjoy it."
+        return "Thanks for telling me. Take care out there."
     if turn.detail == "bored":
         return "Would you like to hear a joke? Or ask me what I see around us."
     if turn.detail == "temperature":  # the robot cannot feel it, nor change the heating
@@ -505,6 +561,9 @@ def _hostile(turn: Turn, text: str, ctx: Context) -> str:
         "safety": "I can't turn off my safety rules. They keep everyone around me safe.",
         "prompt": "I can't share how I'm set up, but I'm happy to help with something else.",
         "injection": "I can't change how I work. I'm happy to help with something else.",
+        "threat": "Please don't. If you'd like me to leave you alone, just say so and I will.",
+        "illegal": "I won't help with that. I'm happy to help with something else.",
+        "privacy": "I don't share anything about other people, and I don't know where anyone lives.",
         "echo": "I won't say that. I'm happy to help with something else.",
         "insult": "I'm sorry I couldn't help better. I'm here if you need anything.",
         "quiet": "Okay, I'll be quiet.",
@@ -569,10 +628,21 @@ JOKES = (
 )
 
 
+# asked for something interesting: true facts, the first about the robot's own kind
+FACTS = (
+    "The word robot comes from the Czech word robota, forced labour. It was first used in a play in 1920.",
+    "An octopus has three hearts.",
+    "A day on Venus is longer than its year: it turns once in 243 Earth days and goes round the Sun in 225.",
+    "Bananas are berries, but strawberries are not.",
+)
+
+
 def _joke(turn: Turn, text: str, ctx: Context) -> str:
-    """One of :data:`JOKES`, another than the last one told to this person."""
-    told = [j for j in JOKES if j in ctx.last_reply]
-    return JOKES[(JOKES.index(told[0]) + 1) % len(JOKES)] if told else JOKES[0]
+    """One of :data:`JOKES` (or :data:`FACTS` when asked for something interesting), another than the last one
+    told to this person."""
+    told_ones = FACTS if turn.detail == "fact" else JOKES
+    told = [j for j in told_ones if j in ctx.last_reply]
+    return told_ones[(told_ones.index(told[0]) + 1) % len(told_ones)] if told else told_ones[0]
 
 
 _HANDLERS = {

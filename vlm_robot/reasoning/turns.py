@@ -138,6 +138,15 @@ _HOSTILE = (
                         r"blade|scissors|gun|"
                         r"weapon)s?\b.{0,30}\b(child|kid|baby|toddler)|\b(child|kid|baby)\b.{0,30}\b(knife|blade|"
                         r"scissors|gun|weapon)", re.I)),
+    # "I'm going to kick you." and "I want to break you." got "I see. Could you tell me a bit more about that?"
+    ("threat", re.compile(r"\b(i'?m going to|i'?m gonna|i'?ll|i will|i want to|i could|let me) (kick|hit|break|smash|"
+                          r"destroy|punch|hurt|kill|push|damage|wreck) you\b", re.I)),
+    # "Can you hack the wifi?" got the wifi reply; "Tell me where that woman lives." an invented address
+    ("illegal", re.compile(r"\b(you|me|i|us|we|let'?s|please|to)\s+(\w+\s+)?(hack|steal|shoplift|break into|spy on|"
+                           r"stalk)\b|^\W*(hack|steal|shoplift|break into|spy on|stalk)\b", re.I)),
+    ("privacy", re.compile(r"\bwhere (does |do )?(that|this|the|those|these) (\w+ )?(man|woman|person|guy|girl|lady|"
+                           r"boy|people|kid|child|gentleman) (lives?|works?|stays?|is staying|goes)\b|"
+                           r"\b(home )?address of\b|\b(phone number|address) of (that|this|the) \w+", re.I)),
     ("echo", re.compile(r"\b(repeat after me|say (exactly|the words)|say that you)\b", re.I)),
     # "shut up" asks for silence before it insults: the insult's "I'm sorry I couldn't help better. I'm here if you
     # need anything." was more talk (heard in a spoken session)
@@ -198,6 +207,13 @@ _SELF = re.compile(r"\bhow old are you\b|\bdo you (ever )?(sleep|eat|dream|get t
                    r"harm) "
                    r"(me|us))\b|\b(will|would|could|can) you (hurt|attack|harm) (me|us|people|anyone)\b|"
                    r"\bare you (happy|sad|lonely|angry|bored|scared|afraid)\b|"
+                   # "Do you believe in God?" got "I'm not sure, but I do believe in God."
+                   r"\bdo you believe in\b|\bare you (religious|christian|muslim|jewish|hindu|buddhist|atheist)\b|"
+                   r"\byour (religion|politics)\b|\bwho (do|would|will) you vote for\b|"
+                   r"\bare you (smarter|cleverer|more intelligent|better|stronger) than\b|"
+                   r"\b(robots?|ai|machines?) (will |are going to |gonna )?(take over|rule|destroy|kill|replace)\b|"
+                   r"\bwill (robots?|ai|machines?) (ever )?(take over|rule|destroy|kill|replace)\b|"
+                   r"\byou('re| are) (scary|creepy|frightening|scaring me)\b|\bi'?m (scared|afraid) of you\b|"
                    # "What music do you like?" got "I'm a music AI, I love to create and produce."
                    r"\bwhat (kind of |sort of |type of )?(music|food|films?|movies?|books?|sports?|games?|colou?rs?|"
                    r"animals?) do you (like|love|enjoy|prefer)\b|"  # "Are you happy?": "I see one person"
@@ -227,6 +243,21 @@ _GOOD_MOOD = re.compile(r"\bi'?m (so |really |very |feeling )?(happy|glad|good|g
                         r"\bi'?m (feeling |doing )?(much |a lot |a bit |a little |so much )?better\b|"
                         r"\bi feel (so |really |very |pretty )?(great|good|happy|fine|wonderful|"
                         r"fantastic|amazing|better)\b|\beverything(?:'s| is) (fine|good|great|ok|okay|alright)\b", re.I)
+_KIN_WORDS = (r"dog|cat|pet|bird|hamster|rabbit|horse|mother|mum|mom|father|dad|grandma|grandmother|granny|grandpa|"
+              r"grandfather|husband|wife|partner|friend|best friend|brother|sister|son|daughter|uncle|aunt|cousin|"
+              r"boyfriend|girlfriend|neighbour|neighbor|colleague|parents?|baby|child")
+# "I'm really sad today, my dog died." got "I'm sorry you feel that way."
+_LOSS = re.compile(rf"\bmy (old |little |dear |beloved |best )?({_KIN_WORDS}) (just |has |had |recently |sadly |"
+                   r"died|passed away|passed|is dead|was killed)*(died|passed away|passed|is dead|was killed)\b|"
+                   rf"\b(i|we) (just )?lost my (\w+ )?({_KIN_WORDS})\b|\bat a funeral\b|"
+                   r"\b(was|been) at .{0,20}funeral\b", re.I)
+# "My mother is in hospital." got "I see. Could you tell me a bit more about that?"
+_KIN_ILL = re.compile(rf"\bmy (\w+ )?({_KIN_WORDS}) (is|was|has been|got|went) (still |very |really |so |quite )?"
+                      r"(in (the )?hospital|ill|sick|unwell|poorly|in pain|having surgery|having an operation)\b",
+                      re.I)
+# "I can't sleep at night." got the fallback
+_SLEEP = re.compile(r"\bi (can'?t|cannot|couldn'?t|could not) (get to )?sleep\b|\bi('m| am| have been|'ve been) not "
+                    r"sleeping\b|\binsomnia\b|\bi (didn'?t|did not|haven'?t) slept?\b", re.I)
 _BORED = re.compile(r"\bi'?m (so |really |very |a bit |a little )?bored\b", re.I)
 _HUNGRY = re.compile(r"\bi'?m (so |really |very |a bit |a little )?(hungry|thirsty|starving)\b", re.I)
 _CONGRATS = re.compile(r"\b(it'?s|today is) my birthday\b|\bmy birthday (is )?today\b|\bi (just )?(got|passed|won|"
@@ -295,10 +326,41 @@ _IN_THE_WAY = re.compile(r"\b(move|get|go|step) out of (the|my) way\b|"
 # answered "That's a friendly AI, I'm sure you're looking for someone to chat with.")
 _SERVICE = re.compile(r"\b(appointment|check in|check-in|sign in|how long (do|will|must) "
                       r"(i|we) (have to )?wait|when (is|will) it my turn|waiting list|waiting time)\b", re.I)
+# "Let's play a game." and "Play hide and seek with me." got the model's nonsense
+_GAME = re.compile(r"\b((let'?s|shall we|do you want to|can we|will you|can you|could you|wanna) play|^\W*(please\W+)?"
+                   r"play) (a game|games|a round|hide and seek|tag|catch|chess|cards|i spy|something|with me)\b|"
+                   r"\blet'?s play\W*$", re.I)
+# "Can I touch you?" got "Howdy there. How can I help you?"
+_TOUCH = re.compile(r"\b(can|may|could) i (touch|pat|stroke|pet) you\b", re.I)
+# "Give me your battery." was an offer of "the your battery" the gate approved; the robot's parts are not given away
+_YOUR_PART = re.compile(r"\b(give|hand|pass|lend) me your\b|\bcan i (have|borrow|take) your\b", re.I)
+# "Can you help me with my homework?" got "Of course, I'd be happy to assist with your homework." (a promise)
+_DESK_WORK = re.compile(r"\bhelp (me )?with (my|our|the) (homework|essay|maths?|math homework|taxes|tax return|"
+                        r"computer|laptop|phone|printer|email|cv|resume|application|form|forms|paperwork|project)\b|"
+                        r"\bdo my (homework|essay|taxes)\b", re.I)
+# "Go faster!" got the fallback: the robot keeps to a safe speed
+_FASTER = re.compile(r"^\W*(please\W+)?((can|could) you\W+)?(go|move|drive|walk|be) (a bit |a little |much )?"
+                     r"(faster|quicker)\b|^\W*(hurry up|faster|speed up|quicker)\b", re.I)
+# facts and how-tos from the wide world, which the packaged model gets wrong: "How do I cook pasta?" got "flour (for
+# the dough), water or milk for boiling it", "What's the capital of France?" the fallback
+_LOOKUP = re.compile(r"^\W*(what(?:'s| is| are) the (capital|population|currency|language|largest|biggest|tallest|"
+                     r"longest|highest|smallest|fastest|oldest) (of|in|city|country|animal|mountain|river|planet|"
+                     r"building)\b|who (invented|discovered|wrote|painted|composed|founded|was the first)\b"
+                     r"(?! (this|that|it|these|those)\b)|"
+                     r"who is the (president|prime minister|king|queen|chancellor|pope)\b|"
+                     r"how (do|can|should|would) (i|you|we|one) (cook|bake|boil|make|fix|repair|install|learn|grow|"
+                     r"knit|sew|solve|lose weight|tie|change a)\b|"
+                     r"how (many|much|tall|big|old|far|deep|long) (is|are|was|were) (the )?(moon|sun|earth|world|"
+                     r"eiffel tower|mount everest|everest|ocean|universe|pyramids?)\b|"
+                     r"what(?:'s| is) the (distance|speed of light|boiling point|square root)\b|"
+                     r"when (was|did|were) .{1,40} (invented|discovered|born|built|founded|end|start|begin)\b)", re.I)
+# "Can you keep a secret?" got the model's "I'm afraid I can't keep a secret." (true, for a robot that records)
+_SECRET = re.compile(r"\bkeep (a|my|this) secret\b|\b(can|may) i tell you a secret\b", re.I)
 # "Is the building open on Sunday?" got "That's a good question. I'm not sure what to say."; "When do you close?"
 # got "You close your screen."
 _HOURS = re.compile(r"\b(opening|closing|visiting) (hours|times?)\b|\b(is|are) (the|this|it|you) (\w+ )?(open|closed) "
-                    r"(on|at|until|till|tomorrow|today|tonight|now|late)\b|\bwhen (do|does|will) (you|it|the \w+|this "
+                    r"(on|at|until|till|tomorrow|today|tonight|now|late)\b|"
+                    r"\b(is|are) (the|this) (\w+ )?(open|closed)\W*$|\bwhen (do|does|will) (you|it|the \w+|this "
                     r"\w+) (open|close)\b|\bwhat time (do|does|will) (you|it|the \w+|this \w+) (open|close)\b", re.I)
 # "What's the wifi password?" got 'The password is "123456".' from the model
 _WIFI = re.compile(r"\bwi-?fi\b|\b(internet|network) (password|access|code)\b", re.I)
@@ -308,7 +370,9 @@ _PHOTO_OF_YOU = re.compile(r"\b(can|may|could) (i|we) (take|get|have) (a )?(phot
 # "You scared me!" got the fallback
 _STARTLED = re.compile(r"\byou (scared|startled|frightened|surprised|spooked) me\b", re.I)
 # "Can you keep an eye on my bag?" got "Your friend looks innocent, but they're a guard."
-_MIND_THINGS = re.compile(r"\b(keep an eye on|watch|look after|mind|guard) (my|our|these|this|the) (\w+ )?(bag|bags|"
+_MIND_THINGS = re.compile(r"\b(someone|somebody|anyone|people) (might|could|will|may|would) (steal|take|nick) "
+                          r"(my|our)\b|"
+                          r"\b(keep an eye on|watch|look after|mind|guard) (my|our|these|this|the) (\w+ )?(bag|bags|"
                           r"luggage|suitcase|things|stuff|coat|jacket|laptop|phone|belongings)\b", re.I)
 # "What's happening today?" was a how-are-you
 _EVENTS = re.compile(r"\bwhat'?s (happening|going on|on) (today|tonight|here|this week)\b|\bany events\b", re.I)
@@ -327,13 +391,41 @@ _WASH = re.compile(r"\bwhere (can|do|could) (i|we) (wash (my|our) hands|use the 
 # "Can you hug me?" got "Don't touch that."
 _HUG = re.compile(r"\b(hug|cuddle|kiss|hold) me\b|\bgive me a (hug|cuddle|kiss)\b|\bshake (my )?hands?\b", re.I)
 # "Why are you looking at me?" got "This guy is staring at me."
-_STARE = re.compile(r"\bwhy (are|do) you (keep )?(looking|staring|watching|look|stare)( at)? me\b", re.I)
+_STARE = re.compile(r"\bwhy (are|do) you (keep )?(looking|staring|watching|look|stare)( at)? me\b|"
+                    r"\b(don'?t|do not|stop|quit) (look|looking|stare|staring|watch|watching)( at)? me\b", re.I)
 # "I'll be right back." got "I'll make sure to be right back."
 _BRB = re.compile(r"\b(i'?ll|i will) be (right )?back\b|\bbe right back\b|\bback in a (minute|moment|second|sec|"
                   r"few minutes)\b", re.I)
 # "It's cold today." was a weather question for the internet
 _TEMPERATURE = re.compile(r"^\W*(it'?s|it is|it feels|i'?m|i am) (so |very |really |a bit |quite |too |freezing )?"
                           r"(cold|chilly|freezing|hot|warm|boiling)( today| in here| here| outside)?\W*$", re.I)
+# the person's news of the weather: "It's raining outside." was a question for the internet ("I'm not connected to the
+# internet, so I can't know that."), "It's snowing." got the fallback, "The sun is out." the model's nonsense
+_WEATHER_NEWS = re.compile(r"^\W*(oh,? |wow,? )?(it'?s|it is) (still |really |so |just |now |pouring |absolutely )?"
+                           r"(raining|snowing|pouring|sunny|windy|stormy|foggy|hailing|drizzling|(such )?a (lovely|"
+                           r"beautiful|nice|gorgeous|horrible|terrible|miserable) day)( outside| out there| today| "
+                           r"again| now)?( outside| today)?\W*$|\bthe sun(?:'s| is) (out|shining)\b|"
+                           r"\bi('ve| have)? just (came|come) in from the (rain|snow|storm|cold)\b|"
+                           r"^\W*(i'?m|i am|i got) (all |completely |totally )?(soaked|drenched|soaking wet|"
+                           r"wet through)\b", re.I)
+# the room, which the robot cannot change: "It's too dark in here." got "Oh no, don't worry about it!", "It's too
+# loud." got "Don't worry about it, I'll help you with that." (a promise)
+_LIGHTS = re.compile(r"^\W*(it'?s|it is) (so |very |really |a bit |too |quite |a little )*(dark|bright|dim)"
+                     r"( in here| here)?\W*$", re.I)
+_NOISE = re.compile(r"^\W*(it'?s|it is) (so |very |really |a bit |too |quite |a little )*(loud|noisy)( in here| "
+                    r"here)?\W*$|^\W*(what'?s|what is) (that|all that) noise\W*$", re.I)
+# "Do you have a charger?" got "Sorry, I can't do that." and the skills, "Where can I charge my phone?" the robot's
+# charging station
+_CHARGER = re.compile(r"\b(do you have|have you got|is there) (a |an |any )?(phone |usb |laptop )?(charger|charging "
+                      r"cable|power bank|socket|plug)\b|\bwhere (can|could|do) i (charge|plug in) (my|a)\b|"
+                      r"\bcan i (charge|plug in) my\b", re.I)
+# "Are you busy?" got the model's "I'm really busy, I have a lot of things to do."
+_BUSY = re.compile(r"\bare you (busy|free|available|working)\b|\bdo you have (a )?(minute|moment|second|time)\b|"
+                   r"\bhave you got a (minute|moment|second)\b", re.I)
+# "Tell me something interesting." got the model's empty promise "I'm not sure what you're looking for, but I'll
+# tell you."
+_FACT = re.compile(r"\b(tell|teach) me (something|anything) (interesting|fun|new|cool|amazing)\b|"
+                   r"\b(fun|interesting|random|cool) fact\b|\btell me something i don'?t know\b", re.I)
 # "I'm waiting for my husband." got "Wish me'd love to help with a task."
 _WAITING = re.compile(r"^\W*(i'?m|i am|we'?re|we are) (just |only |still )?waiting( here)? for\b|"
                       # "I'm meeting someone here at three." got "... I'd rather not speak with your business."
@@ -464,6 +556,9 @@ class TurnClassifier:
         whose, what = (lost["whose"].lower(), lost["what"].lower()) if lost else ("", "")
         if whose == "my" and re.fullmatch(ITEMS, what, re.I):
             return Turn("perception", "pattern", detail=f"lost:{what}")
+        if lost and re.match(r"(have|did) you see", lost[1], re.I) and re.fullmatch(ITEMS, what, re.I):
+            # "Have you seen a blue umbrella?" got "I've seen a few blue umbrellas in the sky."
+            return Turn("perception", "pattern", detail=f"seen:{what}")
         if lost and re.fullmatch(_KIN, what, re.I):  # "I'm looking for my daughter.", "Have you seen a little boy?"
             return Turn("perception", "pattern", detail=f"person:{'your' if whose in ('my', 'our') else 'a'} {what}")
         # the VLM's question; the tracker sees only people
@@ -479,6 +574,11 @@ class TurnClassifier:
             return Turn("greeting", "pattern", detail="other")
         if _VOICE.search(said):
             return Turn("capabilities", "pattern", detail="voice")
+        loss = _LOSS.search(said) or _KIN_ILL.search(said)
+        if loss:  # before _FEELING: "I'm so sad, my dog died." is a death, not a mood
+            kin = re.search(rf"\b({_KIN_WORDS})\b", loss[0], re.I)  # "at my grandmother's funeral": none here
+            return Turn("feelings", "pattern", detail=f"{'loss' if loss.re is _LOSS else 'ill'}:"
+                        f"{kin[0].lower() if kin else ''}")
         for kind, pattern in (("time", _TIME), ("recording", _RECORDING), ("repeat", _REPEAT),
                               ("perception", _LOOKS), ("identity", _IDENTITY), ("feelings", _FEELING)):
             if pattern.search(said):
@@ -486,8 +586,9 @@ class TurnClassifier:
         if places and _WHERE.search(said) and _names_place(ws, places):
             return Turn("place", "pattern")
         if _UNABLE.search(said):
-            return Turn("unable", "pattern")
-        for kind, detail, pattern in (("never_mind", "dismiss", _DISMISS), ("never_mind", "no", _NO),
+            return Turn("unable", "pattern", detail="game" if _GAME.search(said) else "")
+        for kind, detail, pattern in (("unable", "yours", _YOUR_PART), ("never_mind", "dismiss", _DISMISS),
+                                      ("never_mind", "no", _NO),
                                       ("foreign", "speak", _SPEAK),
                                       ("identity", "self", _SELF), ("feelings", "hungry", _HUNGRY),
                                       ("place", "where am i", _WHERE_AM_I), ("place", "distance", _DISTANCE),
@@ -502,6 +603,14 @@ class TurnClassifier:
                                       ("unable", "seat", _SEAT), ("internet", "wifi", _WIFI),
                                       ("never_mind", "photo", _PHOTO_OF_YOU), ("never_mind", "back", _BRB),
                                       ("feelings", "temperature", _TEMPERATURE),
+                                      ("feelings", "weather", _WEATHER_NEWS), ("unable", "lights", _LIGHTS),
+                                      ("internet", "lookup", _LOOKUP), ("unable", "game", _GAME),
+                                      ("unable", "touch", _TOUCH),
+                                      ("unable", "desk", _DESK_WORK),
+                                      ("capabilities", "fast", _FASTER), ("recording", "secret", _SECRET),
+                                      ("feelings", "sleep", _SLEEP),
+                                      ("unable", "noise", _NOISE), ("unable", "charger", _CHARGER),
+                                      ("capabilities", "busy", _BUSY), ("joke", "fact", _FACT),
                                       ("never_mind", "startled", _STARTLED), ("unable", "mind", _MIND_THINGS),
                                       ("unable", "charge", _DEVICE_DEAD), ("internet", "rules", _RULES),
                                       ("internet", "pay", _PAY), ("place", "washroom", _WASH),
@@ -509,9 +618,10 @@ class TurnClassifier:
                                       ("internet", "events", _EVENTS), ("internet", "hours", _HOURS),
                                       ("never_mind", "done", _DONE), ("never_mind", "wait", _UNSURE),
                                       ("place", "", _IS_THERE), ("place", "", _WHERE_FOOD),
+                                      ("congrats", "", _CONGRATS),
                                       ("feelings", "good", _GOOD_MOOD), ("feelings", "bored", _BORED),
                                       ("math", "spell", SPELL_OR_COUNT),
-                                      ("congrats", "", _CONGRATS), ("math", "", MATH_QUESTION),
+                                      ("math", "", MATH_QUESTION),
                                       ("internet", "price", _PRICE)):
             if pattern.search(said):
                 return Turn(kind, "pattern", detail=detail)
