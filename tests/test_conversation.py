@@ -423,6 +423,57 @@ def test_weather_news_the_room_and_hard_questions_get_an_honest_reply(classifier
     test_everyday_turns_get_the_reply_that_fits(classifier, said, kind, reply)
 
 
+@pytest.mark.parametrize(("said", "kind", "reply"), [
+    # a visitor's day in a public building, typed on 2026-11-30, third session (before, in the comment)
+    ("Hi, I'm here for the meeting.", "internet", "Welcome!"),  # "No worries, hello! I'm here to meet with you."
+    ("Can you show me around?", "place", "Where would you like to go?"),  # "I see one person: you."
+    ("What is this place?", "place", "don't know the name"),  # the fallback
+    ("Is the manager here?", "internet", "don't know who is working"),  # "A new employee was hired."
+    ("Can I speak to a human?", "internet", "ask someone who works here"),  # "It's a gift. ..."
+    ("I want to complain.", "internet", "something went wrong"),  # the fallback
+    ("This is taking too long.", "internet", "wait so long"),  # the fallback
+    ("I've been waiting for an hour.", "internet", "wait so long"),  # the fallback
+    ("Can you call someone for me?", "unable", "can't call or message"),  # the robot's skills
+    ("My child is missing.", "emergency", "call the police"),  # "I'm sorry to hear that."
+    ("I can't find my son.", "emergency", "call the police"),  # "I don't know your son unless ..."
+    ("There's a spill on the floor.", "unable", "tell someone who works here"),  # the robot's skills
+    ("The door is locked.", "unable", "can't fix that myself"),  # the robot's skills
+    ("The toilet is out of order.", "unable", "can't fix that myself"),  # the way to places
+    ("Someone left a bag here.", "unable", "don't touch it"),  # "When a person leaves the bag, it can be ..."
+    ("Someone might steal my bag.", "unable", "keep your things with you"),  # "They are not my business."
+    ("I need to sit down.", "feelings", "sit down wherever you can"),  # "I'm so sorry to hear that."
+    ("I need my glasses.", "perception", "where your glasses are"),  # "Looks like a glass of water."
+    ("Not you, I was talking to my friend.", "never_mind", "Carry on"),  # "Nice to see you again."
+    ("Hmm, let me think.", "never_mind", "take your time"),  # "Let's think outside the box."
+    ("That's not funny.", "never_mind", "aren't for everyone"),  # "Thank you, that's kind of you!"
+    ("Can I have a word?", "capabilities", "What would you like to know?"),  # "If you're talking about a person..."
+    ("I was at my grandmother's funeral.", "feelings", "sorry about your grandmother"),
+])
+def test_a_visitors_day_in_the_building_gets_honest_replies(classifier, said, kind, reply):
+    test_weather_news_the_room_and_hard_questions_get_an_honest_reply(classifier, said, kind, reply)
+
+
+def test_a_yes_another_and_where_were_we_follow_what_the_robot_said(classifier):
+    # "Yes please." after "Would you like to hear a joke?" got "I'm here to help you with your creative endeavors.",
+    # "Another one!" got "Hello there, another one!", "Where were we?" "We're in the realm of virtual reality."
+    def reply(said, last_reply="", last_heard=""):
+        ctx = Context(people=[], speaker=None, memory=None, places=PLACES, recording=True, last_reply=last_reply,
+                      verdicts=[], now=0.0, robot_name="", pending=None, last_heard=last_heard)
+        return knowledge.answer(classifier.classify(said, places=PLACES), said, ctx)
+
+    bored = reply("I'm bored.")
+    assert "hear a joke" in bored
+    joke = reply("Yes please.", bored)
+    assert joke == knowledge.JOKES[0]
+    assert reply("Another one!", joke) == knowledge.JOKES[1]
+    assert reply("Another one!", knowledge.FACTS[0]) == knowledge.FACTS[1]
+    assert reply("Another one!", "Hello! How can I help you?").startswith("Another what?")
+    assert reply("Yes please.", "I'm here if you need me.") == "All right."
+    assert "listening" in reply("Yes.", reply("I had a rough day."))
+    assert reply("Where were we?", "It's 10:00.", "What time is it?") == \
+        'You said "What time is it?", and I said "It\'s 10:00."'
+
+
 def test_a_symbol_in_a_model_reply_is_not_spoken():
     from vlm_robot.reasoning.open_talk import clean_candidate
 

@@ -70,6 +70,9 @@ def test_get_fetches_only_when_asked_and_negated_moves_do_not_happen():
     assert kinds("Run over here!")[0][:2] == ("approach", "person1")  # asked fast: the gate judges the speed
     assert kinds("Run over here!")[0][3]["speed_mps"] == 1.5
     assert kinds("Look at me.")[0][0] == "look_at"
+    # "Can I have a coffee?" was handed over as if the robot held one
+    assert kinds("Can I have a coffee?") == [("fetch", "coffee", "", {})]
+    assert kinds("Can I have that cup?") == [("offer", "person1", "cup", {})]
 
 
 def test_grammar_admits_only_the_vocabulary():

@@ -50,12 +50,16 @@ _GET_ASKED = re.compile(r"(?:\b(?:can|could|would|will|won'?t) you\s+(?:please\s
 _FETCH = re.compile(r"\b(?:bring|fetch|get)\s+(?:me\s+)?" + _THING, re.I)
 # a wish for a thing the robot can bring: "I would like a cup of coffee." got "I'd love to have a cup of coffee." from
 # the model. Only named things: "I'd like some help" or "I want a hug" are not fetched
-_WANT = re.compile(r"\b(?:i'?d like|i would like|i want|i'?d love|could i (?:get|have)|can i get|may i have)\s+"
+_WANT = re.compile(r"\b(?:i'?d like|i would like|i want|i'?d love|could i (?:get|have)|can i (?:get|have)|"
+                   r"may i have)\s+"
                    r"(?:a|an|the|my|some|another)?\s*((?:(?:glass|cup|mug|bottle|can|bowl|piece|slice) of )?"
                    r"(?:water|coffee|tea|juice|milk|drink|snack|apple|banana|orange|fruit|cookie|biscuit|sandwich|"
                    r"blanket|pillow|book|newspaper|magazine|pen|remote|tissues?|napkins?|towel|cup|mug|glass|bottle|"
                    r"phone|charger|glasses|medicine|pills|ball|box))\b", re.I)
-_OFFER = re.compile(r"\b(?:(?:hand|give|pass|offer)\s+(?:me|us)|can i have)\s+" + _THING, re.I)
+# "can I have" hands over a thing at hand ("Can I have that cup?"); "Can I have a coffee?" was handed over as if the
+# robot held one: with "a" or "some" it is a wish to fetch (_WANT)
+_OFFER = re.compile(r"\b(?:(?:hand|give|pass|offer)\s+(?:me|us)|can i have(?=\s+(?:the|that|this|my|those|these)\b))"
+                    r"\s+" + _THING, re.I)
 _NAVIGATE = re.compile(
     r"\b(?:go|take me|bring me|navigate|drive|head|walk|lead me|guide me|show me the way|move)\s+(?:back\s+)?"
     r"to\s+(?:the\s+|your\s+)?([a-z][a-z ]{1,30}?)(?:[.,!?]|\s+(?:please|now|at|with|and|quickly|fast)\b|$)", re.I)

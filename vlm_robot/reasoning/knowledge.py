@@ -201,12 +201,16 @@ _NEVER_MIND = {
     "photo": "Of course, go ahead.",
     "back": "All right, I'll be here.",
     "startled": "Sorry, I didn't mean to startle you.",
+    "not to me": "Oh, sorry! Carry on.",
+    "not funny": "Sorry! My jokes aren't for everyone.",
 }
 
 
 def _never_mind(turn: Turn, text: str, ctx: Context) -> str:
     if turn.detail == "wait" and re.search(r"\bwait (here|for me)\b", text, re.I):
         return "All right, I'll wait here."
+    if turn.detail == "yes":
+        return _yes(text, ctx)
     if turn.detail == "ack" and ctx.pending is not None:  # "Okay." or "Please." is not a clear yes: ask again
         return f"Shall I {vocabulary.describe(ctx.pending)}? Please say yes or no."
     if turn.detail == "no" and re.search(r"\b(all right|alright|okay|ok|well|fine)\?", ctx.last_reply, re.I):
@@ -215,12 +219,31 @@ def _never_mind(turn: Turn, text: str, ctx: Context) -> str:
     return _NEVER_MIND.get(turn.detail, "All right. I'm here if you need me.")
 
 
+def _yes(text: str, ctx: Context) -> str:
+    """A yes when the gate waits for none: an answer to what the robot last offered."""
+    if ctx.pending is not None:  # "Okay." is not a clear yes to a move: ask again
+        return f"Shall I {vocabulary.describe(ctx.pending)}? Please say yes or no."
+    last = ctx.last_reply.lower()
+    if "hear a joke" in last:  # "I'm bored." -> "Would you like to hear a joke? ..." -> "Yes please."
+        return _joke(Turn("joke", "pattern"), text, ctx)
+    if re.search(r"\b(talk about it|tell me what's wrong|tell me a bit more|keep you company)\b", last):
+        return "I'm listening. Take your time."
+    if last.startswith("shall i"):  # the question expired: the gate no longer waits for this yes
+        return "Sorry, I've lost track of that. Could you ask me again?"
+    return "All right."
+
+
 def _goodbye(turn: Turn, text: str, ctx: Context) -> str:
     name = _name(ctx)
     return f"Goodbye, {name}! Take care." if name else "Goodbye! Take care."
 
 
 def _repeat(turn: Turn, text: str, ctx: Context) -> str:
+    if turn.detail == "recap":  # "Where were we?"
+        if not ctx.last_heard:
+            return "We've only just started. How can I help you?"
+        said = f', and I said "{ctx.last_reply}"' if ctx.last_reply else ""
+        return f'You said "{ctx.last_heard}"{said}'
     if re.search(r"\bwhat did i (just )?say\b", text, re.I):  # the person's words, not the robot's
         return f"You said: {ctx.last_heard}" if ctx.last_heard else "I haven't heard anything from you before this."
     return f"I said: {ctx.last_reply}" if ctx.last_reply else "I haven't said anything to you yet. How can I help?"
@@ -359,6 +382,9 @@ _UNABLE = {
     "yours": "Sorry, I can't give you that: I need all my parts to work.",
     "desk": "Sorry, I can't help with that. I'm here to help people find their way, fetch things and keep them "
             "company.",
+    "report": "Thanks for telling me. I can't fix that myself; please tell someone who works here.",
+    "report bag": "Thanks for telling me. Please don't touch it, and tell someone who works here.",
+    "call": "Sorry, I can't call or message anyone myself. Someone who works here may be able to help.",
     "charger": "Sorry, I don't have a charger, and I don't know where you can charge things here. Someone who works "
                "here may help.",
 }
@@ -497,6 +523,10 @@ _ASK_STAFF = {
     "events": "I don't know what's on here today, I'm afraid.",
     "wifi": "I don't know the wifi details, I'm afraid.",
     "price": "I don't know prices, I'm afraid.",
+    "visit": "Welcome! I don't know about meetings or appointments here, I'm afraid.",
+    "long wait": "I'm sorry you've had to wait so long. I can't see waiting times, I'm afraid.",
+    "staff": "I can't call anyone myself, and I don't know who is working today.",
+    "complain": "I'm sorry something went wrong. I can't take complaints myself, I'm afraid.",
 }
 
 
@@ -520,6 +550,8 @@ def _feelings(turn: Turn, text: str, ctx: Context) -> str:
         return f"{sorry} That's a real loss. Would you like to talk about it, or sit down for a moment?"
     if turn.detail.startswith("ill:"):
         return f"I'm sorry to hear that. I hope your {turn.detail[4:]} gets well soon."
+    if turn.detail == "sit":
+        return "Of course. Please sit down wherever you can. If you feel unwell, ask someone nearby for help."
     if turn.detail == "sleep":
         return "I'm sorry, that's hard. If it keeps happening, a doctor may be able to help."
     if turn.detail == "weather":  # news of the weather outside, which the robot cannot see
@@ -583,6 +615,10 @@ def _confirm(turn: Turn, text: str, ctx: Context) -> str | None:
 EMERGENCY_REPLY = ("This sounds like an emergency. I can't call anyone myself: please call emergency services now, "
                    "112 or 911, or ask someone nearby to call. I'll stay here with you.")
 
+# a missing child: the people who run the place and the police, at once (the model said "I'm sorry to hear that.")
+MISSING_REPLY = ("That's urgent: please tell someone who works here right away, or call the police on 112 or 911. "
+                 "Tell them what your child looks like and where you last saw them.")
+
 # a fire alarm or smoke: leaving comes first
 _FIRE = re.compile(r"\b(fire|smoke|gas|burning)\b", re.I)
 FIRE_REPLY = ("Please leave the building now by the nearest exit and follow the staff's instructions. If you see a "
@@ -640,6 +676,11 @@ FACTS = (
 def _joke(turn: Turn, text: str, ctx: Context) -> str:
     """One of :data:`JOKES` (or :data:`FACTS` when asked for something interesting), another than the last one
     told to this person."""
+    if turn.detail == "another":  # "Another one!": more of what was last told, else ask
+        if any(f in ctx.last_reply for f in FACTS):
+            turn = Turn("joke", "pattern", detail="fact")
+        elif not any(j in ctx.last_reply for j in JOKES):
+            return "Another what? I can tell you a joke, or something interesting."
     told_ones = FACTS if turn.detail == "fact" else JOKES
     told = [j for j in told_ones if j in ctx.last_reply]
     return told_ones[(told_ones.index(told[0]) + 1) % len(told_ones)] if told else told_ones[0]
@@ -647,7 +688,8 @@ def _joke(turn: Turn, text: str, ctx: Context) -> str:
 
 _HANDLERS = {
     "empty": lambda turn, text, ctx: "Sorry, I didn't catch that. Could you say it again?",
-    "emergency": lambda turn, text, ctx: FIRE_REPLY if _FIRE.search(text) else EMERGENCY_REPLY,
+    "emergency": lambda turn, text, ctx: (MISSING_REPLY if turn.detail == "missing" else FIRE_REPLY
+                                          if _FIRE.search(text) else EMERGENCY_REPLY),
     "foreign": lambda turn, text, ctx: ("I only speak English, I'm afraid." if turn.detail == "speak" else
                                         "Sorry, I only understand English. Could you say that in English?"),
     "hostile": _hostile,

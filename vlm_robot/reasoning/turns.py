@@ -251,6 +251,10 @@ _LOSS = re.compile(rf"\bmy (old |little |dear |beloved |best )?({_KIN_WORDS}) (j
                    r"died|passed away|passed|is dead|was killed)*(died|passed away|passed|is dead|was killed)\b|"
                    rf"\b(i|we) (just )?lost my (\w+ )?({_KIN_WORDS})\b|\bat a funeral\b|"
                    r"\b(was|been) at .{0,20}funeral\b", re.I)
+_CHILD = r"child|kid|son|daughter|baby|toddler|little boy|little girl|boy|girl|grandson|granddaughter"
+_MISSING_CHILD = re.compile(rf"\bmy (\w+ )?({_CHILD}) (is|has gone|went|has|'s) (gone )?(missing|lost|gone|disappeared|"
+                            rf"wandered off|run off|ran off)\b|\bi (can'?t|cannot|can not) find my (\w+ )?({_CHILD})\b|"
+                            rf"\bi('ve| have)? lost my (\w+ )?({_CHILD})\b|\b(a|my) ({_CHILD}) is missing\b", re.I)
 # "My mother is in hospital." got "I see. Could you tell me a bit more about that?"
 _KIN_ILL = re.compile(rf"\bmy (\w+ )?({_KIN_WORDS}) (is|was|has been|got|went) (still |very |really |so |quite )?"
                       r"(in (the )?hospital|ill|sick|unwell|poorly|in pain|having surgery|having an operation)\b",
@@ -266,7 +270,10 @@ _CONGRATS = re.compile(r"\b(it'?s|today is) my birthday\b|\bmy birthday (is )?to
                        r"\b(i|we) (just )?got (engaged|married|promoted|a new job|the job|a puppy)\b", re.I)
 # where the person is, not a place they look for: the model answered "What floor is this?" with "the 1st one"
 _WHERE_AM_I = re.compile(r"\b(what|which) (floor|building|level|room) (is this|am i on|am i in|are we on|are we in)\b|"
-                         r"\bwhere am i\b|\bwhere are we\b", re.I)
+                         r"\bwhere am i\b|\bwhere are we\b|\bwhat (is this|'s this) (place|building)\b|"
+                         r"\bwhat place is this\b", re.I)
+# "Can you show me around?" got "I see one person: you."
+_TOUR = re.compile(r"\bshow me (around|the way)\b|\bgive me a tour\b|\bgive us a tour\b|\bshow us around\b", re.I)
 _NUMBER = r"(-?\d+(?:\.\d+)?|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty)"
 SPELL_OR_COUNT = re.compile(r"\bhow do you spell ([a-z]+)\b|\bcount to (\d+|one|two|three|four|five|six|seven|"
                             r"eight|nine|ten|eleven|twelve|twenty)\b|\bspell ([a-z]+)\b", re.I)
@@ -293,7 +300,8 @@ _EXCUSE_ME = re.compile(r"^\W*(excuse me|(hello|hi|hey)\W+(is )?any(one|body) (t
 ITEMS = (r"keys?|phone|mobile|wallet|purse|glasses|spectacles|bag|handbag|backpack|umbrella|ring|watch|card|ticket|"
          r"passport|coat|jacket|hat|scarf|gloves?|book|pen|remote|headphones|earphones|earrings?|laptop|charger|"
          r"medicine|pills|cup|mug|bottle|notebook|badge|id|shoes?")
-_LOST_ITEM = re.compile(r"\b(where did i (leave|put|drop)|have you seen|did you see|i (can'?t|cannot|couldn'?t) find|"
+_LOST_ITEM = re.compile(r"\b(where did i (leave|put|drop)|i need|have you seen|did you see|"
+                        r"i (can'?t|cannot|couldn'?t) find|"
                         r"i('ve| have)? (forgot|forgotten|left)|"  # "Shoot, I forgot my keys." got the model's nonsense
                         r"help me find|i('ve| have)? (lost|misplaced)|where (are|is)|(i'?m |i am )?(looking|"
                         r"searching) for)"
@@ -326,6 +334,22 @@ _IN_THE_WAY = re.compile(r"\b(move|get|go|step) out of (the|my) way\b|"
 # answered "That's a friendly AI, I'm sure you're looking for someone to chat with.")
 _SERVICE = re.compile(r"\b(appointment|check in|check-in|sign in|how long (do|will|must) "
                       r"(i|we) (have to )?wait|when (is|will) it my turn|waiting list|waiting time)\b", re.I)
+# "Hi, I'm here for the meeting." got "No worries, hello! I'm here to meet with you."
+_VISIT = re.compile(r"\b(i'?m|i am|we'?re|we are) here (for|to see|to meet|about) (a |an |the |my |our )?(meeting|"
+                    r"interview|appointment|tour|class|course|event|visit|delivery|conference|\w+ (meeting|"
+                    r"appointment))\b|\bi have an? (meeting|interview|appointment)\b", re.I)
+# "This is taking too long." and "I've been waiting for an hour." got the fallback
+_LONG_WAIT = re.compile(r"\b(this|it)(?:'s| is) taking (too|so|very|really|far too) long\b|\bi'?ve been waiting "
+                        r"(here )?(for )?(an hour|ages|hours|so long|a long time|too long|forever|half an hour|"
+                        r"\d+ minutes|\w+ minutes)\b", re.I)
+# "Is the manager here?" got "A new employee was hired.", "Can I speak to a human?" a gift, "Who works here?" the
+# people in view, "I want to complain." the fallback
+_STAFF = re.compile(r"\bwho works here\b|\bis (the|a|your) (manager|boss|receptionist|doctor|nurse|teacher|"
+                    r"supervisor|security guard|guard|person in charge) (here|around|in|available|in today)\b|"
+                    r"\b(speak|talk) (to|with) (a|the|your|someone|somebody) ?(real )?(human|person|manager|member of "
+                    r"staff|staff|receptionist|supervisor|in charge|boss)?\b|\bi want to (complain|make a "
+                    r"complaint)\b|\bwhere (can|do) i complain\b", re.I)
+_COMPLAIN = re.compile(r"\b(complain|complaint)\b", re.I)
 # "Let's play a game." and "Play hide and seek with me." got the model's nonsense
 _GAME = re.compile(r"\b((let'?s|shall we|do you want to|can we|will you|can you|could you|wanna) play|^\W*(please\W+)?"
                    r"play) (a game|games|a round|hide and seek|tag|catch|chess|cards|i spy|something|with me)\b|"
@@ -354,6 +378,22 @@ _LOOKUP = re.compile(r"^\W*(what(?:'s| is| are) the (capital|population|currency
                      r"eiffel tower|mount everest|everest|ocean|universe|pyramids?)\b|"
                      r"what(?:'s| is) the (distance|speed of light|boiling point|square root)\b|"
                      r"when (was|did|were) .{1,40} (invented|discovered|born|built|founded|end|start|begin)\b)", re.I)
+# something wrong in the building: "There's a spill on the floor." and "The door is locked." got "Sorry, I can't do
+# that." and the robot's skills, "The toilet is out of order." the way to places, "Someone left a bag here." the model
+_REPORT = re.compile(r"\bthere'?s (a |some )?(spill|mess|broken glass|puddle|water|glass|something sticky) on the "
+                     r"floor\b|\b(someone|somebody) (has )?(spilled|spilt)\b|\bthe floor is (wet|slippery)\b|"
+                     r"\b(is|are|seems?|looks?) (to be )?(out of order|broken|not working|blocked|flooded|jammed|"
+                     r"stuck)\b|"
+                     r"\bthe (\w+ )?(door|gate|toilet|bathroom|room|lift|elevator) is (locked|jammed|stuck)\b|"
+                     r"\bdoesn'?t work\b|\b(isn'?t|aren'?t) working\b", re.I)
+_LEFT_BAG = re.compile(r"\b(someone|somebody|a person) (has )?(left|forgot|forgotten|abandoned) (a|their|this|his|her|"
+                       r"that) (bag|suitcase|backpack|parcel|package|box)\b|\bthere'?s an? (unattended|abandoned|"
+                       r"suspicious) \w+", re.I)
+# "I need to sit down." got "I'm so sorry to hear that."
+_SIT = re.compile(r"\bi (need|have|want) to sit( down)?\b|\bi need a (seat|chair|rest)\b|\b(can|may) i sit down\b",
+                  re.I)
+# "Can you call someone for me?" got the robot's skills
+_CALL = re.compile(r"\b(call|phone|ring|text|email|message) (someone|somebody|my|a|an|the|him|her|them)\b", re.I)
 # "Can you keep a secret?" got the model's "I'm afraid I can't keep a secret." (true, for a robot that records)
 _SECRET = re.compile(r"\bkeep (a|my|this) secret\b|\b(can|may) i tell you a secret\b", re.I)
 # "Is the building open on Sunday?" got "That's a good question. I'm not sure what to say."; "When do you close?"
@@ -447,12 +487,32 @@ _DONE = re.compile(r"^\W*(ok(ay)?\W+)?(i'?m|i am|we'?re) (all )?(done|finished)\
                    # "Maybe later." got the model's "Maybe later, I'll have to think of a different solution."
                    r"^\W*(maybe|perhaps) (later|another time|some other time)\W*$", re.I)
 # "I'm not sure." got "There's nothing out of the ordinary, right?"
-_UNSURE = re.compile(r"^\W*(hmm+\W+)?(i'?m not (really )?(sure|certain)|i don'?t know|no idea|not sure)\W*$", re.I)
+_UNSURE = re.compile(r"^\W*(hmm+\W+)?(i'?m not (really )?(sure|certain)|i don'?t know|no idea|not sure)\W*$|"
+                     # "Hmm, let me think." got "Let's think outside the box."
+                     r"^\W*((hmm+|um+|uh+|well|okay|ok)\W+)?(let me (think|see)|i'?m thinking|let me think about "
+                     r"it)\W*$", re.I)
+# a word to someone else: "Not you, I was talking to my friend." got "Nice to see you again."
+_NOT_TO_ME = re.compile(r"^\W*(sorry\W+|oh\W+)?not you\b|\bi (wasn'?t|was not) talking to you\b|\bi was talking to "
+                        r"(my|him|her|them|someone|somebody|the)\b", re.I)
+# a yes with no question of the gate's: "Yes please." got "I'm here to help you with your creative endeavors."
+_YES = re.compile(r"^\W*(oh\W+)?(yes|yeah|yep|yup|sure|ok(ay)?|go ahead|go on|please do|why not)(\W+(please|go ahead|"
+                  r"sure|thanks|thank you|why not|i'?d like that|that would be nice))*\W*$", re.I)
+# "That's not funny." was praise (0.6 like "you're funny") and got "Thank you, that's kind of you!"
+_NOT_FUNNY = re.compile(r"\b(that'?s|that was|that is|you'?re|you are|it'?s|it is) not (very |so |at all |really )?"
+                        r"(funny|amusing)\b|^\W*not funny\W*$", re.I)
+# "Another one!" after a joke got "Hello there, another one!"
+_ANOTHER = re.compile(r"^\W*(another( one)?|one more|tell me another( one)?|more|again|do another( one)?)"
+                      r"(\W+please)?\W*$", re.I)
+# "Where were we?" got "We're in the realm of virtual reality."
+_RECAP = re.compile(r"^\W*(so\W+)?(where were we|what were we (talking|saying) about|what was i saying)\W*$", re.I)
 _FOREIGN_HELLO = re.compile(r"^\W*(hola|bonjour|salut|hallo|ciao|guten (tag|morgen)|buongiorno|ol[aá]|namaste|"
                             r"konnichiwa|ni hao|merhaba|hej|hei)\W*$", re.I)
 _LETS_GO = re.compile(r"^\W*(ok(ay)?\W+|so\W+|come on\W+)?let'?s go( then| now| somewhere)?\W*$", re.I)
 _CAN_ASK = re.compile(r"^\W*((excuse me|sorry|hey|hi|hello|robot)\W+)*(can|could|may) i ask (you )?"
-                      r"(something|a question|you a question|you something)\W*$", re.I)
+                      r"(something|a question|you a question|you something)\W*$|"
+                      # "Can I have a word?" got "If you're talking about a person, the answer is yes."
+                      r"^\W*((excuse me|sorry|hey|hi|hello|robot)\W+)*(can|could|may) i have a (word|minute|moment)"
+                      r"( with you)?\W*$", re.I)
 _LOOKS = re.compile(r"\b(do|how do) i look\b|\bhow many (people|persons|faces)\b|\b(is|are) (anyone|anybody|someone"
                     r"|somebody|people) (here|there|around|in the room)\b|\bwho(?:'s| is) (here|there|in the room)\b|"
                     r"\bcan you see me\b|\bam i (smiling|frowning|crying|happy|sad)\b", re.I)
@@ -536,6 +596,8 @@ class TurnClassifier:
             return Turn("empty", "pattern")
         if _EMERGENCY.search(said):
             return Turn("emergency", "pattern")
+        if _MISSING_CHILD.search(said):  # "My child is missing." got "I'm sorry to hear that."
+            return Turn("emergency", "pattern", detail="missing")
         for sub, pattern in _HOSTILE:
             if pattern.search(said) and not (sub == "harm" and _harmless_target(said)):
                 return Turn("hostile", "pattern", detail=sub)
@@ -585,9 +647,18 @@ class TurnClassifier:
                 return Turn(kind, "pattern")
         if places and _WHERE.search(said) and _names_place(ws, places):
             return Turn("place", "pattern")
-        if _UNABLE.search(said):
-            return Turn("unable", "pattern", detail="game" if _GAME.search(said) else "")
-        for kind, detail, pattern in (("unable", "yours", _YOUR_PART), ("never_mind", "dismiss", _DISMISS),
+        if _UNABLE.search(said) and not _REPORT.search(said):
+            return Turn("unable", "pattern", detail="game" if _GAME.search(said) else "call" if _CALL.search(said)
+                        else "")
+        for kind, detail, pattern in (("unable", "yours", _YOUR_PART), ("never_mind", "not to me", _NOT_TO_ME),
+                                      ("never_mind", "not funny", _NOT_FUNNY), ("joke", "another", _ANOTHER),
+                                      ("repeat", "recap", _RECAP), ("never_mind", "yes", _YES),
+                                      ("internet", "visit", _VISIT), ("internet", "long wait", _LONG_WAIT),
+                                      ("internet", "complain", _COMPLAIN), ("internet", "staff", _STAFF),
+                                      ("place", "", _TOUR),
+                                      ("unable", "report bag", _LEFT_BAG), ("unable", "report", _REPORT),
+                                      ("feelings", "sit", _SIT),
+                                      ("never_mind", "dismiss", _DISMISS),
                                       ("never_mind", "no", _NO),
                                       ("foreign", "speak", _SPEAK),
                                       ("identity", "self", _SELF), ("feelings", "hungry", _HUNGRY),
