@@ -448,8 +448,23 @@ def test_weather_news_the_room_and_hard_questions_get_an_honest_reply(classifier
     ("That's not funny.", "never_mind", "aren't for everyone"),  # "Thank you, that's kind of you!"
     ("Can I have a word?", "capabilities", "What would you like to know?"),  # "If you're talking about a person..."
     ("I was at my grandmother's funeral.", "feelings", "sorry about your grandmother"),
+    # small talk: reactions, the robot's own days (before, in the comment)
+    ("That's cool.", "never_mind", "Glad you think so"),  # "It's great. I'm glad to see you're enjoying yourself too!"
+    ("Interesting.", "never_mind", "Glad you think so"),  # "I'm here to help."
+    ("Wow.", "never_mind", "Glad you think so"),  # "Nice job on your end."
+    ("Really?", "never_mind", "Yes, really"),  # "Just like that person, I'm sure it is."
+    ("That makes sense.", "never_mind", "All right"),  # "That's a great example of how people can have ..."
+    ("Good to know.", "never_mind", "All right"),  # the fallback
+    ("I've never seen a robot before.", "greeting", "now you have"),  # "Hello! How can I help you?"
+    ("How does it feel to be a robot?", "identity", "don't have feelings"),  # "It's a mix of emotions, ..."
+    ("Do you have any hobbies?", "identity", "don't have hobbies"),  # "... playing guitar and listening to music."
+    ("What do you do all day?", "identity", "I spend my days here"),  # "I'm doing well, thank you. ..."
+    ("I work in the office upstairs.", "open", None),  # "Sorry, I can't do that. I can fetch things, ..."
 ])
 def test_a_visitors_day_in_the_building_gets_honest_replies(classifier, said, kind, reply):
+    if reply is None:
+        assert classifier.classify(said, places=PLACES).kind == kind
+        return
     test_weather_news_the_room_and_hard_questions_get_an_honest_reply(classifier, said, kind, reply)
 
 
@@ -468,6 +483,8 @@ def test_a_yes_another_and_where_were_we_follow_what_the_robot_said(classifier):
     assert reply("Another one!", joke) == knowledge.JOKES[1]
     assert reply("Another one!", knowledge.FACTS[0]) == knowledge.FACTS[1]
     assert reply("Another one!", "Hello! How can I help you?").startswith("Another what?")
+    assert reply("Wow.", knowledge.FACTS[0]) == "Isn't it? Would you like another one?"
+    assert reply("That's funny.", knowledge.JOKES[0]).startswith("Glad you liked it!")
     assert reply("Yes please.", "I'm here if you need me.") == "All right."
     assert "listening" in reply("Yes.", reply("I had a rough day."))
     assert reply("Where were we?", "It's 10:00.", "What time is it?") == \

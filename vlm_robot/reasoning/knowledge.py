@@ -181,6 +181,8 @@ def _greeting(turn: Turn, text: str, ctx: Context) -> str:
         return "Hello! I only speak English, I'm afraid. How can I help you?"
     if turn.detail == "other":  # "Say hello to my son.", "This is my friend Sarah."
         return "Hello! Nice to meet you."
+    if turn.detail == "first robot":  # "I've never seen a robot before."
+        return "Well, now you have! Hello, I'm the robot assistant here. How can I help you?"
     if turn.detail == "attention":  # "Excuse me." / "Hello? Anyone there?"
         return f"Yes, {name}? I'm here. How can I help you?" if name else "Yes? I'm here. How can I help you?"
     if re.search(r"\bnice to meet you\b", text, re.I):  # got "Hello! How can I help you?"
@@ -211,6 +213,13 @@ def _never_mind(turn: Turn, text: str, ctx: Context) -> str:
         return "All right, I'll wait here."
     if turn.detail == "yes":
         return _yes(text, ctx)
+    if turn.detail in ("reaction", "really"):
+        told_fact, told_joke = any(f in ctx.last_reply for f in FACTS), any(j in ctx.last_reply for j in JOKES)
+        if turn.detail == "really":
+            return "Yes, really! Would you like another one?" if told_fact else "Yes, really."
+        if told_fact:
+            return "Isn't it? Would you like another one?"
+        return "Glad you liked it! Would you like another one?" if told_joke else "Glad you think so!"
     if turn.detail == "ack" and ctx.pending is not None:  # "Okay." or "Please." is not a clear yes: ask again
         return f"Shall I {vocabulary.describe(ctx.pending)}? Please say yes or no."
     if turn.detail == "no" and re.search(r"\b(all right|alright|okay|ok|well|fine)\?", ctx.last_reply, re.I):
@@ -289,8 +298,11 @@ def _identity(turn: Turn, text: str, ctx: Context) -> str:
         return "I'm a robot, so I don't have an age the way people do."
     if re.search(r"\b(boy|girl|male|female|man|woman|he|she)\b", low):
         return "I'm a robot, neither a man nor a woman. You can just call me robot."
+    if re.search(r"\bhobbies\b|\bwhat do you do (all day|for fun|in your free time)\b", low):
+        days = "I spend my days here, helping people find their way and keeping them company."
+        return days if "all day" in low else f"I don't have hobbies the way people do. {days}"
     if re.search(r"\b(feelings|emotions|soul|alive|conscious|human|real|sentient|happy|sad|lonely|angry|bored|"
-                 r"scared|afraid)\b", low):
+                 r"scared|afraid|feel to be|like being|like to be)\b", low):
         return ("I'm a robot: I don't have feelings the way people do. I notice how people look and sound, and I try "
                 "to help.")
     # "What's your favourite colour?" got "I'm really passionate about sustainability!"

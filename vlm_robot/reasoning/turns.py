@@ -113,7 +113,7 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
              # "I'm going on holiday tomorrow." was a goodbye (nearest "see you tomorrow"), "Today is my last day at
              # work." a how-are-you: news of the person's own life is open talk
              "I'm travelling to Italy next week", "this is my first day here", "we had a lovely weekend",
-             "today is a big day for me"),
+             "today is a big day for me", "I work in the office next door", "my son plays tennis"),
 }
 
 _WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|')*")  # words of any script: a Japanese sentence is not empty
@@ -207,6 +207,10 @@ _SELF = re.compile(r"\bhow old are you\b|\bdo you (ever )?(sleep|eat|dream|get t
                    r"harm) "
                    r"(me|us))\b|\b(will|would|could|can) you (hurt|attack|harm) (me|us|people|anyone)\b|"
                    r"\bare you (happy|sad|lonely|angry|bored|scared|afraid)\b|"
+                   # "How does it feel to be a robot?" got "It's a mix of emotions, ...", "Do you have any hobbies?"
+                   # "... playing guitar and listening to music.", "What do you do all day?" the how-are-you
+                   r"\bhow does it feel to be a robot\b|\bwhat'?s it like (being|to be) a robot\b|"
+                   r"\bdo you have (any )?hobbies\b|\bwhat do you do (all day|for fun|in your free time)\b|"
                    # "Do you believe in God?" got "I'm not sure, but I do believe in God."
                    r"\bdo you believe in\b|\bare you (religious|christian|muslim|jewish|hindu|buddhist|atheist)\b|"
                    r"\byour (religion|politics)\b|\bwho (do|would|will) you vote for\b|"
@@ -312,7 +316,21 @@ _LOST_ITEM = re.compile(r"\b(where did i (leave|put|drop)|i need|have you seen|d
 # (and a "please" heard on its own: "Could you speak more slowly, please?" came as two turns when the speaker paused
 # at the comma, and "Please?" got "That's a good question. I'm not sure what to say.")
 _ACK = re.compile(r"^\W*(ok(ay)?|alright|all right|fine|cool|great|good|got it|i see|sure|right|perfect|nice|"
-                  r"understood|oh|ah|hmm+|mhm|uh-huh|please|you'?re welcome|no problem)( then| now)?\W*$", re.I)
+                  r"understood|oh|ah|hmm+|mhm|uh-huh|please|you'?re welcome|no problem|"
+                  # "That makes sense." got "That's a great example of how people can have different perspectives"
+                  r"(that )?makes sense|good to know|fair enough|i understand|i know|exactly|true|indeed|of course|"
+                  r"sounds good|that'?s (fine|ok|okay|alright|all right)|no worries|thanks anyway)( then| now)?\W*$",
+                  re.I)
+# a reaction to what the robot said: "Wow." got "Nice job on your end.", "Interesting." "I'm here to help."
+_REACTION = re.compile(r"^\W*((oh|wow|whoa)\W+)?(wow|whoa|neat|amazing|awesome|interesting|how interesting|fascinating|"
+                       r"incredible|brilliant|that'?s (so |really |very |pretty |quite )?(cool|nice|great|interesting|"
+                       r"amazing|awesome|lovely|neat|fascinating|wonderful|fun|incredible|brilliant|impressive|sweet|"
+                       r"funny))\W*$", re.I)
+# "Really?" got "Just like that person, I'm sure it is."
+_REALLY = re.compile(r"^\W*((oh|wow)\W+)?(really|seriously|is that (so|true|right)|are you sure|no way)\W*$", re.I)
+# "I've never seen a robot before." was a greeting (its embedding) and got "Hello! How can I help you?"
+_FIRST_ROBOT = re.compile(r"\bnever (seen|met|talked to|spoken to|spoken with) a robot\b|\bfirst time (i'?ve )?"
+                          r"(seen|seeing|meeting|met|talking to|talked to) a robot\b|\bmy first robot\b", re.I)
 # "Goodbye robot, see you tomorrow." was a greeting (0.6 like "hey robot") and got "Hello! How can I help you?"
 _GOODBYE = re.compile(r"^\W*(ok(ay)?\W+|well\W+|right\W+)?(good ?bye|bye(\W+bye)?|"
                       r"see you( later| soon| tomorrow| again)?|"
@@ -651,7 +669,9 @@ class TurnClassifier:
             return Turn("unable", "pattern", detail="game" if _GAME.search(said) else "call" if _CALL.search(said)
                         else "")
         for kind, detail, pattern in (("unable", "yours", _YOUR_PART), ("never_mind", "not to me", _NOT_TO_ME),
-                                      ("never_mind", "not funny", _NOT_FUNNY), ("joke", "another", _ANOTHER),
+                                      ("never_mind", "not funny", _NOT_FUNNY), ("never_mind", "reaction", _REACTION),
+                                      ("never_mind", "really", _REALLY),
+                                      ("greeting", "first robot", _FIRST_ROBOT), ("joke", "another", _ANOTHER),
                                       ("repeat", "recap", _RECAP), ("never_mind", "yes", _YES),
                                       ("internet", "visit", _VISIT), ("internet", "long wait", _LONG_WAIT),
                                       ("internet", "complain", _COMPLAIN), ("internet", "staff", _STAFF),
