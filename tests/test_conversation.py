@@ -491,6 +491,31 @@ def test_a_yes_another_and_where_were_we_follow_what_the_robot_said(classifier):
         'You said "What time is it?", and I said "It\'s 10:00."'
 
 
+def test_a_person_asked_about_by_name_is_answered_from_memory_not_invented(classifier):
+    # "Do you know Bob?" got "Yes, you are Alice." (the speaker's own name), "Who is Bob?" "Bob is a person who looks
+    # neutral.", "Where is Sarah?" "I don't know where the sarah is."
+    from vlm_robot.core.types import PersonState
+    from vlm_robot.reasoning.memory import PersonMemory
+
+    alice = PersonMemory(1, 0.0, 0.0, facts={"name": "Alice"})
+    bob = PersonState(id=2, box=(0.0, 0.0, 10.0, 10.0), first_seen=0.0, last_seen=0.0, distance_m=1.5)
+
+    def reply(said):
+        turn = classifier.classify(said, places=PLACES)
+        assert turn.kind == "perception" and turn.detail.startswith("named:"), (said, turn)
+        ctx = Context(people=[bob], speaker=None, memory=alice, places=PLACES, recording=True, now=0.0,
+                      names={2: "Bob"}, known_names=frozenset({"alice", "bob", "sarah"}))
+        return knowledge.answer(turn, said, ctx)
+
+    assert reply("Do you know Alice?") == "Yes, you are Alice."
+    assert reply("Where's Alice?").startswith("You're Alice")
+    assert reply("Is Bob here?") == "Yes, Bob is here, about 1.5 metres from me."
+    assert reply("Have you seen Sarah?") == "I've met Sarah, but I don't see them right now."
+    assert reply("Who is Tom?").startswith("I don't know anyone called Tom")
+    for said in ("Is it here?", "Where is the kitchen?", "Where is Kitchen?", "Who is here?", "Do you know me?"):
+        assert not classifier.classify(said, places=PLACES).detail.startswith("named:"), said
+
+
 def test_a_symbol_in_a_model_reply_is_not_spoken():
     from vlm_robot.reasoning.open_talk import clean_candidate
 

@@ -64,6 +64,8 @@ class Context:
         now: wall-clock time (seconds since the epoch), for the time and the date.
         robot_name: what the robot calls itself ("": no personal name).
         voice: how it speaks now: (rate scale, volume scale), 1.0 = as configured (see :func:`voice_request`).
+        names: the names memory holds for people in view, by person id.
+        known_names: every name memory holds (of anyone met, in view or not), lower-case.
     """
 
     people: list[PersonState] = field(default_factory=list)
@@ -78,6 +80,8 @@ class Context:
     now: float = field(default_factory=time.time)
     robot_name: str = ""
     voice: tuple[float, float] = (1.0, 1.0)
+    names: dict[int, str] = field(default_factory=dict)
+    known_names: frozenset[str] = frozenset()
 
 
 def answer(turn: Turn, text: str, ctx: Context) -> str | None:
@@ -450,6 +454,22 @@ def _place(turn: Turn, text: str, ctx: Context) -> str:
     return f"I can help you find your way. I know {place_list(ctx.places)}. Where would you like to go?"
 
 
+def _named(name: str, text: str, ctx: Context) -> str:
+    """A person asked about by name: the speaker, someone in view whose name memory holds, someone met before, or
+    nobody the robot knows (it knows people only by the names they told it)."""
+    key = name.lower()
+    if ctx.memory is not None and ctx.memory.name and ctx.memory.name.lower() == key:
+        return f"Yes, you are {ctx.memory.name}." if re.match(r"\W*do you", text, re.I) else \
+            f"You're {ctx.memory.name}, right here in front of me."
+    here = [p for p in ctx.people if ctx.names.get(p.id, "").lower() == key]
+    if here:
+        p = here[0]
+        return f"Yes, {name} is here, about {p.distance_m:.1f} metres from me."
+    if key in ctx.known_names:
+        return f"I've met {name}, but I don't see them right now."
+    return f"I don't know anyone called {name}, I'm afraid. I only know people by the names they tell me."
+
+
 def _perception(turn: Turn, text: str, ctx: Context) -> str:
     n = len(ctx.people)
     low = text.lower()
@@ -457,6 +477,8 @@ def _perception(turn: Turn, text: str, ctx: Context) -> str:
         thing = turn.detail[5:]
         return (f"I'm sorry, I don't know where your {thing} {'are' if thing.endswith('s') else 'is'}. I can see "
                 "people, but I don't keep track of where things are left.")
+    if turn.detail.startswith("named:"):
+        return _named(turn.detail[6:], text, ctx)
     if turn.detail.startswith("seen:"):
         thing = turn.detail[5:]
         return (f"I'm sorry, I don't know where the {thing} {'are' if thing.endswith('s') else 'is'}. I can see "

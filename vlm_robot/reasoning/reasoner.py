@@ -524,7 +524,9 @@ class Reasoner:
             ctx = knowledge.Context(
                 people=self.people(), speaker=speaker, memory=known, places=self.places, recording=self.recording(),
                 last_reply=self._last_reply.get(pid, ""), last_heard=self._last_heard.get(pid, ""),
-                verdicts=verdicts, now=self.clock(), voice=self.voice,
+                verdicts=verdicts, now=self.clock(), voice=self.voice, names=self._names(),
+                known_names=frozenset(p.name.lower() for p in self.memory.people.values() if p.name)
+                if self.memory is not None else frozenset(),
                 robot_name=self.dialogue.config.robot_name if self.dialogue is not None else "",
                 pending=self.gate_pending if self.gate_pending is not None and self.gate_pending.id not in ids
                 else None)

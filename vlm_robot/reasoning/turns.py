@@ -312,6 +312,14 @@ _LOST_ITEM = re.compile(r"\b(where did i (leave|put|drop)|i need|have you seen|d
                         r"\s+(?P<whose>my|a|an|the|our)\s+(?:(?:little|small|young|old|big|tall|black|white|red|blue|"
                         r"brown|"
                         r"new)\s+)?(?P<what>\w+)", re.I)
+# a person asked about by name: "Do you know Bob?" got "Yes, you are Alice." (the speaker's name), "Who is Bob?"
+# "Bob is a person who looks neutral.", "Where is Sarah?" "I don't know where the sarah is." (a name is written with
+# a capital by Whisper; the verbs in any case)
+_NAMED = re.compile(r"^\W*(?i:(?:(?:hey|hi|hello|excuse me|sorry|robot)\W+)*(do you know|have you seen|did you see|"
+                    r"have you met|do you remember|who is|who's|is|where is|where's)\s+)([A-Z][a-z]+(?: [A-Z][a-z]+)?)"
+                    r"(?i:\s+(here|around|in|there|today|anywhere|nearby|in the room))?\W*$")
+_NOT_NAMES = frozenset("it this that there he she they anyone anybody someone somebody everyone everybody the a an my "
+                       "your robot here what mr mrs ms dr me him her them you i who where".split())
 # a plain acknowledgement: "Okay." got "I'm so glad you're here." from the model
 # (and a "please" heard on its own: "Could you speak more slowly, please?" came as two turns when the speaker paused
 # at the comma, and "Please?" got "That's a good question. I'm not sure what to say.")
@@ -626,6 +634,9 @@ class TurnClassifier:
             return Turn("navigate" if kinds == {"navigate"} else "action", "intent", detail=",".join(sorted(kinds)))
         if pending and answers_a_question(said) and len(ws) <= 8:
             return Turn("confirm", "pattern")
+        named = _NAMED.search(said)
+        if named and named[2].split()[0].lower() not in _NOT_NAMES and not _names_place(words(named[2]), places):
+            return Turn("perception", "pattern", detail=f"named:{named[2]}")
         if "name" in extract_facts(said):
             return Turn("memory_tell", "pattern")
         if recall_answer_pattern(said):
