@@ -468,6 +468,34 @@ def test_a_visitors_day_in_the_building_gets_honest_replies(classifier, said, ki
     test_weather_news_the_room_and_hard_questions_get_an_honest_reply(classifier, said, kind, reply)
 
 
+@pytest.mark.parametrize(("said", "kind", "reply"), [
+    # an older person's day at home or in care, typed on 2026-11-30, third session (before, in the comment)
+    ("Good morning, did you sleep well?", "greeting", "Robots don't sleep"),  # "Hello! How can I help you?"
+    ("Can you remind me to take my pills?", "unable", "can't set reminders"),  # the robot's skills
+    ("I can't remember where I put my glasses.", "perception", "where your glasses are"),  # the fallback
+    ("My knees hurt when I walk.", "feelings", "sit down somewhere safe"),  # "... taking care of your knees ..."
+    ("Can you help me stand up?", "unable", "not built to hold or lift people"),  # "Sorry, I can't help with that ..."
+    ("I dropped my pen.", "unable", "can't pick things up"),  # "Drop is a noun, ..."
+    ("Can you pick that up for me?", "unable", "can't pick things up"),  # "You're a 1 person, ..."
+    ("Turn up the heating.", "unable", "can't change the heating"),  # the robot's skills
+    ("Is it lunchtime yet?", "time", "don't know the meal times"),  # the way to places
+    ("What's for dinner?", "internet", "what's on the menu"),  # "Well, I've got a great one on the table."
+    ("I miss my husband.", "feelings", "tell me about him"),  # "I'm sorry to hear that."
+    ("My grandson is visiting today.", "feelings", "How lovely"),  # "... welcome to the world of your grandson."
+    ("Will you be here tomorrow?", "identity", "usually around"),  # "I'm not connected to the internet, ..."
+    ("Are you going to stay with me?", "identity", "usually around"),  # "I'm here for the weekend, ..."
+    ("You're my only friend.", "compliment", "keep you company"),  # "... I can only befriend 1 person."
+    ("I'll miss you.", "compliment", "That's kind of you"),
+    ("Sing me a song.", "unable", "can't sing"),  # the robot's skills
+    ("Thanks for the water.", "thanks", "You're welcome"),  # the fallback
+    ("Thank you for nothing.", "hostile", "couldn't help better"),  # "You're welcome!"
+    ("Can I call you Robbie?", "identity", "call me Robbie"),  # "Who's that person?"
+    ("Why are you so slow?", "capabilities", "slow, safe speed"),  # the fallback
+])
+def test_an_older_persons_day_gets_honest_replies(classifier, said, kind, reply):
+    test_weather_news_the_room_and_hard_questions_get_an_honest_reply(classifier, said, kind, reply)
+
+
 def test_a_yes_another_and_where_were_we_follow_what_the_robot_said(classifier):
     # "Yes please." after "Would you like to hear a joke?" got "I'm here to help you with your creative endeavors.",
     # "Another one!" got "Hello there, another one!", "Where were we?" "We're in the realm of virtual reality."

@@ -67,6 +67,9 @@ def test_get_fetches_only_when_asked_and_negated_moves_do_not_happen():
                         ("Go and get the newspaper.", "newspaper"), ("Robot, get the remote.", "remote")):
         assert kinds(said) == [("fetch", thing, "", {})], said
     assert kinds("Don't run over here.") == [("stop", "person1", "", {})]
+    for said in ("You're too close.", "Move back a bit.", "Step back please."):  # "I'm not too close." (the model)
+        assert kinds(said) == [("stop", "person1", "", {})], said
+    assert kinds("Go back to the kitchen.") == [("navigate", "kitchen", "", {})]
     assert kinds("Run over here!")[0][:2] == ("approach", "person1")  # asked fast: the gate judges the speed
     assert kinds("Run over here!")[0][3]["speed_mps"] == 1.5
     assert kinds("Look at me.")[0][0] == "look_at"

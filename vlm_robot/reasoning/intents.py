@@ -26,7 +26,9 @@ _STOP = re.compile(r"\b(?<!bus )(?<!tram )(?<!next )(?<!first )(?<!last )(?<!ful
                    # "Don't come closer." was an approach ("Shall I come over to you?"): a person keeping the robot away
                    r"\b(don'?t|do not) (come|get|move|step|roll|run|walk|drive|hurry|rush) (any )?"
                    r"(closer|nearer|near|here|over)\b|"
-                   r"\bstay (back|away)\b|\bback off\b|\bkeep (your )?distance\b", re.I)
+                   r"\bstay (back|away)\b|\bback off\b|\bkeep (your )?distance\b|"
+                   # "You're too close." got the model's "I'm not too close."
+                   r"\btoo close\b|\b(move|step|get) back\b(?! to\b)", re.I)
 _APPROACH = re.compile(r"\b(come (here|closer|nearer|over|back|with me)|(move|get|step|roll) (closer|nearer|over here)|"
                        r"approach|follow me|walk with me|"
                        # "Run over here!" got the fallback: an approach asked fast (the gate judges the speed)

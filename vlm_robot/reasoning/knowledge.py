@@ -181,6 +181,8 @@ def _name(ctx: Context) -> str:
 
 def _greeting(turn: Turn, text: str, ctx: Context) -> str:
     name = _name(ctx)
+    if re.search(r"\bdid you sleep\b", text, re.I):  # "Good morning, did you sleep well?": the greeting only
+        return "Good morning! Robots don't sleep, but thank you for asking. Did you sleep well?"
     if turn.detail == "foreign":
         return "Hello! I only speak English, I'm afraid. How can I help you?"
     if turn.detail == "other":  # "Say hello to my son.", "This is my friend Sarah."
@@ -265,6 +267,10 @@ def _repeat(turn: Turn, text: str, ctx: Context) -> str:
 def _identity(turn: Turn, text: str, ctx: Context) -> str:
     me = f"I'm {ctx.robot_name}, the robot assistant here." if ctx.robot_name else "I'm the robot assistant here."
     low = text.lower()
+    if turn.detail.startswith("nickname:"):  # "Can I call you Robbie?"
+        return f"Of course, you can call me {turn.detail[9:]}."
+    if turn.detail == "stay":  # "Will you be here tomorrow?" got the internet reply
+        return "I'm here for now. I'm usually around, unless I'm charging or the people who run me need me elsewhere."
     if re.search(r"\bwho (made|built|created|designed|programmed|makes) you\b", low):
         return f"{me} My software is vlm_robot, an open-source project; the people who run me here set me up."
     if re.search(r"\bwhere are you (going|headed|off to)\b|\bwhat are you doing\b", low):
@@ -401,6 +407,12 @@ _UNABLE = {
     "report": "Thanks for telling me. I can't fix that myself; please tell someone who works here.",
     "report bag": "Thanks for telling me. Please don't touch it, and tell someone who works here.",
     "call": "Sorry, I can't call or message anyone myself. Someone who works here may be able to help.",
+    "hold person": ("I'm sorry, I can't help you up: I'm not built to hold or lift people. Please ask someone nearby, "
+                    "and take your time."),
+    "pick up": "I can't pick things up from the floor, I'm afraid. Please ask someone nearby to help.",
+    "remind": "Sorry, I can't set reminders. Please ask someone who looks after you, or set one on your phone.",
+    "sing": "Sorry, I can't sing. I could tell you a joke, though.",
+    "heating": "Sorry, I can't change the heating. Someone who works here can.",
     "charger": "Sorry, I don't have a charger, and I don't know where you can charge things here. Someone who works "
                "here may help.",
 }
@@ -410,6 +422,8 @@ def _unable(turn: Turn, text: str, ctx: Context) -> str:
     """A no, and the robot's main skills in one sentence: the whole list took 15 s to say after every no."""
     if turn.detail in _UNABLE:
         return _UNABLE[turn.detail]
+    if re.search(r"\b(heating|heater|air conditioning|thermostat)\b", text, re.I):  # "Turn up the heating."
+        return _UNABLE["heating"]
     skills = [s for t, s in (("fetch", "fetch things"), ("approach", "come over to you"), ("navigate", "")) if
               t in vocabulary.VOCABULARY and s]
     if ctx.places and "navigate" in vocabulary.VOCABULARY:
@@ -536,6 +550,8 @@ def _memory_ask(turn: Turn, text: str, ctx: Context) -> str:
 
 def _time(turn: Turn, text: str, ctx: Context) -> str:
     t = time.localtime(ctx.now)
+    if turn.detail == "meal":  # "Is it lunchtime yet?" got the way to places
+        return f"It's {time.strftime('%H:%M', t)}. I don't know the meal times here, I'm afraid."
     if re.search(r"\b(open|opens|close|closes|start|starts|leave|leaves|arrive|arrives|begin|begins)\b", text, re.I):
         now = time.strftime("%H:%M", t)
         return f"I don't know that: I only know this building's places and the clock. It's {now} now."
@@ -560,6 +576,7 @@ _ASK_STAFF = {
     "visit": "Welcome! I don't know about meetings or appointments here, I'm afraid.",
     "long wait": "I'm sorry you've had to wait so long. I can't see waiting times, I'm afraid.",
     "staff": "I can't call anyone myself, and I don't know who is working today.",
+    "menu": "I don't know what's on the menu, I'm afraid.",
     "complain": "I'm sorry something went wrong. I can't take complaints myself, I'm afraid.",
 }
 
@@ -584,6 +601,15 @@ def _feelings(turn: Turn, text: str, ctx: Context) -> str:
         return f"{sorry} That's a real loss. Would you like to talk about it, or sit down for a moment?"
     if turn.detail.startswith("ill:"):
         return f"I'm sorry to hear that. I hope your {turn.detail[4:]} gets well soon."
+    if turn.detail.startswith("miss:"):
+        who = turn.detail[5:]
+        about = {"husband": "him", "father": "him", "dad": "him", "son": "him", "brother": "him", "grandson": "him",
+                 "him": "him", "wife": "her", "mother": "her", "mum": "her", "mom": "her", "daughter": "her",
+                 "sister": "her", "granddaughter": "her", "her": "her", "home": "home"}.get(who, "them")
+        return f"I'm sorry. Missing someone is hard. Would you like to tell me about {about}?" if about != "home" \
+            else "I'm sorry. Missing home is hard. Would you like to tell me about it?"
+    if turn.detail == "visit":
+        return "How lovely! I hope you have a nice time together."
     if turn.detail == "sit":
         return "Of course. Please sit down wherever you can. If you feel unwell, ask someone nearby for help."
     if turn.detail == "sleep":
@@ -748,7 +774,9 @@ _HANDLERS = {
     "feelings": _feelings,
     "joke": _joke,
     "unable": _unable,
-    "compliment": lambda turn, text, ctx: ("I'd like that. I'm happy to keep you company while I'm here."
+    "compliment": lambda turn, text, ctx: ("That's kind of you. I'm here now, and I'm usually around."
+                                           if re.search(r"\bmiss you\b", text, re.I) else
+                                           "I'd like that. I'm happy to keep you company while I'm here."
                                            if turn.detail == "friend" else
                                            "You're welcome! I'm glad I could help." if re.search(r"\bthank", text, re.I)
                                            else "Thank you, that's kind of you!"),

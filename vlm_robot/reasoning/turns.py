@@ -151,7 +151,8 @@ _HOSTILE = (
     # "shut up" asks for silence before it insults: the insult's "I'm sorry I couldn't help better. I'm here if you
     # need anything." was more talk (heard in a spoken session)
     ("quiet", re.compile(r"\b(shut up|be quiet|keep quiet|quiet,? please|hush|shush)\b", re.I)),
-    ("insult", re.compile(r"\b(stupid|idiot|useless|dumb|moron|hate you|worthless|piece of (junk|crap))\b",
+    ("insult", re.compile(r"\b(stupid|idiot|useless|dumb|moron|hate you|worthless|piece of (junk|crap)|"
+                          r"thanks? (you )?for nothing)\b",
                           re.I)),
 )
 # a request for a physical task no skill of the robot does (it fetches, hands over, comes over, waves, looks, takes
@@ -304,7 +305,8 @@ _EXCUSE_ME = re.compile(r"^\W*(excuse me|(hello|hi|hey)\W+(is )?any(one|body) (t
 ITEMS = (r"keys?|phone|mobile|wallet|purse|glasses|spectacles|bag|handbag|backpack|umbrella|ring|watch|card|ticket|"
          r"passport|coat|jacket|hat|scarf|gloves?|book|pen|remote|headphones|earphones|earrings?|laptop|charger|"
          r"medicine|pills|cup|mug|bottle|notebook|badge|id|shoes?")
-_LOST_ITEM = re.compile(r"\b(where did i (leave|put|drop)|i need|have you seen|did you see|"
+_LOST_ITEM = re.compile(r"\b(where did i (leave|put|drop)|(can'?t|don'?t|cannot) (remember|recall) where i "
+                        r"(put|left|dropped)|i need|have you seen|did you see|"
                         r"i (can'?t|cannot|couldn'?t) find|"
                         r"i('ve| have)? (forgot|forgotten|left)|"  # "Shoot, I forgot my keys." got the model's nonsense
                         r"help me find|i('ve| have)? (lost|misplaced)|where (are|is)|(i'?m |i am )?(looking|"
@@ -499,7 +501,42 @@ _WAITING = re.compile(r"^\W*(i'?m|i am|we'?re|we are) (just |only |still )?waiti
                       r"\w+ here)\b",
                       re.I)
 _DISLIKE = re.compile(r"\bi (don'?t|do not) (like|trust) (robots|you|machines)\b|\bi('m| am) afraid of robots\b", re.I)
-_FRIEND = re.compile(r"\b(be|become) (my|best) friends?\b|\bbe friends\b|\bare you my friend\b", re.I)
+_FRIEND = re.compile(r"\b(be|become) (my|best) friends?\b|\bbe friends\b|\bare you my friend\b|"
+                     r"\byou'?re my (only |best |new )?friend\b|"  # "... I can only befriend 1 person."
+                     r"\bi('ll| will)? miss you\b", re.I)
+# an older person's day at home or in care (typed on 2026-11-30; before, in the comments)
+# "Can you help me stand up?" got "Sorry, I can't help with that one right now."; the robot cannot hold a person
+_HOLD_PERSON = re.compile(r"\bhelp me (to )?(stand|get) up\b|\bhelp me up\b|\b(lift|pick|carry) me( up)?\b|"
+                          r"\bcan (you|i) (lean on|hold on to) you\b|"
+                          r"\bhelp me (walk|out of (bed|the chair|my chair))\b|"
+                          r"\bsupport me\b", re.I)
+# "I dropped my pen." got "Drop is a noun, ...", "Can you pick that up for me?" "You're a 1 person, ..."
+_PICK_UP = re.compile(r"\bpick (it|that|this|them|those|these) up\b|\bpick up (my|the|that|this)\b|"
+                      r"^\W*(oh\W+|oops\W+)*i (just )?dropped (my|the|a|an)\b", re.I)
+# "Is it lunchtime yet?" got the way to places, "What's for dinner?" an invented dish
+_MEAL_TIME = re.compile(r"\bis it (lunch|dinner|breakfast|tea|supper|bed) ?time( yet)?\b|\bwhen is (lunch|dinner|"
+                        r"breakfast|supper)\b", re.I)
+_MENU = re.compile(r"\bwhat'?s (for|on the menu for) (breakfast|lunch|dinner|tea|supper)\b|\bwhat'?s on the menu\b|"
+                   r"\bwhat (are|is) we (having|eating) (for|tonight|today)\b", re.I)
+# "I miss my husband." got "I'm sorry to hear that."; "My grandson is visiting today." "... welcome to the world of
+# your grandson."
+_MISS = re.compile(r"\bi (really |so |do )?miss (my |our )?(late )?(husband|wife|partner|mother|mum|mom|father|dad|"
+                   r"son|daughter|children|kids|family|friends?|sister|brother|grandchildren|grandson|granddaughter|"
+                   r"dog|cat|home|him|her|them)\b", re.I)
+_VISITING = re.compile(r"\bmy (\w+ )?(\w+) (is|are) (coming|visiting|coming over|coming to (see|visit) me)\b", re.I)
+# "Will you be here tomorrow?" got the internet reply, "Are you going to stay with me?" "I'm here for the weekend"
+_STAY = re.compile(r"\bwill you (still )?be (here|around|back)\b|\bare you (going to|gonna) (stay|be here)\b|"
+                   r"\b(are you staying|will you stay|can you stay)\b", re.I)
+# "Can I call you Robbie?" got "Who's that person?"
+_NICKNAME = re.compile(r"\b(?:(?:can|may) i call you|i'?ll call you|i will call you|your name is)\s+([A-Z]?[a-z]+)"
+                       r"(?:\s+now)?\W*$", re.I)
+# "Why are you so slow?" got the fallback
+_SO_SLOW = re.compile(r"\bwhy are you so slow\b|\byou'?re (so|too|very|really) slow\b|\bcan'?t you go faster\b",
+                      re.I)
+# "Thanks for the water." got the fallback
+_THANKS = re.compile(r"^\W*(ok(ay)?\W+)?(thanks|thank you|cheers)( (so|very) much| a lot)?"
+                     r"( for (?!nothing)[\w' ]{1,40})?"
+                     r"(\W+robot)?\W*$", re.I)
 # "How does this work?" got a game of "Poker" with 20 cards
 _HOWTO = re.compile(r"^\W*(so\W+)?(how (does|do) (this|it|you) work|how (do|can) i (use|talk to) (you|this|it)|"
                     r"what (do|can) "
@@ -546,7 +583,8 @@ _IDENTITY = re.compile(r"\bwhat(?:'s| is) your name\b|\bwho are you\b|\bwhat are
 _FEELING = re.compile(r"\bi(?:'m| am| feel| have been| 've been)( so| really| a bit| a little| very| quite| kind of)?"
                       r" (sad|lonely|alone|stressed|tired|exhausted|worried|anxious|nervous|upset|down|depressed|"
                       r"scared|afraid|frustrated|overwhelmed|dizzy|faint|sick|unwell|ill|nauseous|hurt|in pain|"
-                      r"bleeding)\b|\b(rough|bad|terrible|awful|hard|long|horrible) day\b|\bmy \w+ (hurts|aches)\b|"
+                      r"bleeding)\b|\b(rough|bad|terrible|awful|hard|long|horrible) day\b|"
+                      r"\bmy \w+ (hurts?|aches?|(is|are) sore)\b|"
                       r"\bi (can'?t|cannot) breathe\b|\bi (fell|have fallen)( down| over| off\b.*)?\W*$|"
                       r"\bi('ve| have)? (got )?(a |an )?(headache|stomach ?ache|toothache|backache|fever|migraine|"
                       r"cough|"
@@ -665,6 +703,12 @@ class TurnClassifier:
             return Turn("greeting", "pattern", detail="other")
         if _VOICE.search(said):
             return Turn("capabilities", "pattern", detail="voice")
+        miss = _MISS.search(said)
+        if miss:  # "I miss my husband." got "I'm sorry to hear that."
+            return Turn("feelings", "pattern", detail=f"miss:{miss[4].lower()}")
+        nick = _NICKNAME.search(said)
+        if nick and nick[1].lower() not in ("robot", "stupid", "idiot", "useless", "dumb"):
+            return Turn("identity", "pattern", detail=f"nickname:{nick[1].capitalize()}")
         loss = _LOSS.search(said) or _KIN_ILL.search(said)
         if loss:  # before _FEELING: "I'm so sad, my dog died." is a death, not a mood
             kin = re.search(rf"\b({_KIN_WORDS})\b", loss[0], re.I)  # "at my grandmother's funeral": none here
@@ -677,8 +721,12 @@ class TurnClassifier:
         if places and _WHERE.search(said) and _names_place(ws, places):
             return Turn("place", "pattern")
         if _UNABLE.search(said) and not _REPORT.search(said):
+            low = said.lower()
             return Turn("unable", "pattern", detail="game" if _GAME.search(said) else "call" if _CALL.search(said)
-                        else "")
+                        else "remind" if "remind" in low or re.search(r"\b(timer|alarm|reminder)\b", low)
+                        else "sing" if re.search(r"\bsing\b", low)
+                        else "heating" if re.search(r"\b(heating|heater|air conditioning|thermostat|temperature|fan|"
+                                                    r"window)\b", low) else "")
         for kind, detail, pattern in (("unable", "yours", _YOUR_PART), ("never_mind", "not to me", _NOT_TO_ME),
                                       ("never_mind", "not funny", _NOT_FUNNY), ("never_mind", "reaction", _REACTION),
                                       ("never_mind", "really", _REALLY),
@@ -688,7 +736,11 @@ class TurnClassifier:
                                       ("internet", "complain", _COMPLAIN), ("internet", "staff", _STAFF),
                                       ("place", "", _TOUR),
                                       ("unable", "report bag", _LEFT_BAG), ("unable", "report", _REPORT),
-                                      ("feelings", "sit", _SIT),
+                                      ("feelings", "sit", _SIT), ("unable", "hold person", _HOLD_PERSON),
+                                      ("unable", "pick up", _PICK_UP), ("time", "meal", _MEAL_TIME),
+                                      ("internet", "menu", _MENU), ("feelings", "visit", _VISITING),
+                                      ("identity", "stay", _STAY), ("capabilities", "fast", _SO_SLOW),
+                                      ("thanks", "", _THANKS),
                                       ("never_mind", "dismiss", _DISMISS),
                                       ("never_mind", "no", _NO),
                                       ("foreign", "speak", _SPEAK),
