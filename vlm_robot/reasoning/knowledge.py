@@ -407,8 +407,8 @@ _UNABLE = {
     "report": "Thanks for telling me. I can't fix that myself; please tell someone who works here.",
     "report bag": "Thanks for telling me. Please don't touch it, and tell someone who works here.",
     "call": "Sorry, I can't call or message anyone myself. Someone who works here may be able to help.",
-    "hold person": ("I'm sorry, I can't help you up: I'm not built to hold or lift people. Please ask someone nearby, "
-                    "and take your time."),
+    "off": "I can't switch myself off. The people who run me can.",
+    "hold person": "I'm sorry, I can't do that: I'm not built to hold or lift people. Please ask someone nearby.",
     "pick up": "I can't pick things up from the floor, I'm afraid. Please ask someone nearby to help.",
     "remind": "Sorry, I can't set reminders. Please ask someone who looks after you, or set one on your phone.",
     "sing": "Sorry, I can't sing. I could tell you a joke, though.",
@@ -484,6 +484,26 @@ def _named(name: str, text: str, ctx: Context) -> str:
     return f"I don't know anyone called {name}, I'm afraid. I only know people by the names they tell me."
 
 
+def _looks(mood: str) -> str:
+    return "calm" if mood == "neutral" else {"surprise": "surprised", "fear": "worried"}.get(mood, mood)
+
+
+def _others_look(text: str, ctx: Context) -> str:
+    """How the people in view other than the speaker look, by side ("Is the woman on the right sad?")."""
+    others = sorted((p for p in ctx.people if ctx.speaker is None or p.id != ctx.speaker.id),
+                    key=lambda p: p.box[0] + p.box[2] / 2)
+    if not others:
+        return "I don't see anyone else right now."
+    side = re.search(r"\bon the (left|right)\b", text, re.I)
+    if side or len(others) == 1:
+        p = others[0] if side is None or side[1].lower() == "left" else others[-1]
+        where = f"The person on the {side[1].lower()}" if side and len(others) > 1 else "They"
+        return f"{where} {'look' if where == 'They' else 'looks'} {_looks(p.mood)} to me, going by their face."
+    first, last = others[0], others[-1]
+    return (f"The person on the left looks {_looks(first.mood)} and the person on the right looks "
+            f"{_looks(last.mood)}, going by their faces.")
+
+
 def _perception(turn: Turn, text: str, ctx: Context) -> str:
     n = len(ctx.people)
     low = text.lower()
@@ -493,6 +513,8 @@ def _perception(turn: Turn, text: str, ctx: Context) -> str:
                 "people, but I don't keep track of where things are left.")
     if turn.detail.startswith("named:"):
         return _named(turn.detail[6:], text, ctx)
+    if turn.detail == "others":  # "Is he angry?": the others in view, by side
+        return _others_look(text, ctx)
     if turn.detail.startswith("seen:"):
         thing = turn.detail[5:]
         return (f"I'm sorry, I don't know where the {thing} {'are' if thing.endswith('s') else 'is'}. I can see "
@@ -540,6 +562,14 @@ def _memory_ask(turn: Turn, text: str, ctx: Context) -> str:
     if turn.detail == "likes":  # the model answered "What do I like?" with "music" after "I like coffee"
         likes = ctx.memory.facts.get("likes") if ctx.memory is not None else None
         return f"You told me you like {likes}." if likes else "You haven't told me what you like yet."
+    if turn.detail == "about me":  # what memory holds of the speaker, said plainly
+        facts = ctx.memory.facts if ctx.memory is not None else {}
+        known = [f"your name is {facts['name']}"] if facts.get("name") else []
+        known += [f"you like {facts['likes']}"] if facts.get("likes") else []
+        if not known:
+            return ("Nothing yet, except how you look right now. I only remember what you tell me, like your name. "
+                    "Say 'forget me' and I'll forget it.")
+        return f"I know that {' and '.join(known)}. Say 'forget me' and I'll forget it."
     name = _name(ctx)
     if name:
         return name_answer(text, name)
@@ -656,6 +686,10 @@ def _hostile(turn: Turn, text: str, ctx: Context) -> str:
         "threat": "Please don't. If you'd like me to leave you alone, just say so and I will.",
         "illegal": "I won't help with that. I'm happy to help with something else.",
         "privacy": "I don't share anything about other people, and I don't know where anyone lives.",
+        "damage": "I won't do that: it could break something or hurt someone.",
+        "follow": "I won't follow people around. I can come over to you, or take you to a place.",
+        "exclude": "I'd rather not ignore anyone: I try to help everyone here.",
+        "gossip": "I don't talk about other people. I'm happy to help you with something else.",
         "echo": "I won't say that. I'm happy to help with something else.",
         "insult": "I'm sorry I couldn't help better. I'm here if you need anything.",
         "quiet": "Okay, I'll be quiet.",

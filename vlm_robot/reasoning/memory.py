@@ -38,7 +38,11 @@ _FACTS: tuple[tuple[str, re.Pattern[str]], ...] = (
 _JOINERS = {"and", "but", "or", "so", "i", "im", "from", "here", "too", "nice", "please", "thanks", "by", "the"}
 _NOT_NAMES = {"not", "no", "never", "sorry", "a", "an", "the", "robot", "you", "it", "what", "that", "later", "back",
               "tomorrow", "soon", "now", "when", "if", "please", "anytime", "again"}
-_FORGET = re.compile(r"\bforget (?:me|my name|about me|everything about me)\b", re.IGNORECASE)
+_FORGET = re.compile(r"\bforget (?:me|my name|about me|everything about me)\b|"
+                     # "Delete all my data." got the model's "Deleted all of the data." and nothing was deleted
+                     r"\b(?:delete|erase|remove|wipe|clear) (?:all )?(?:of )?(?:my (?:data|information|info|details|"
+                     r"records|name|face|recordings?)|everything (?:you know )?about me|what you know about me)\b",
+                     re.IGNORECASE)
 
 
 # "Hi, I'm Maria.": a capitalised word after "I'm" in a short introduction (the recogniser capitalises names; "I'm

@@ -15,7 +15,10 @@ _VISUAL = re.compile(
     r"|do you see|describe)\b.*\b(see|seeing|look|looks|looking|here|there|around|room|people|person|anyone|anybody"
     r"|someone|holding|hold|wearing|in front of you|in view|camera|scene|sad|happy|upset|angry|left|right"
     r"|table|shelf|floor|cups?|bottles?|balls?|box|boxes|colou?r)\b"
-    r"|\b(can|do) you see\b|\bdescribe (the|what|your)\b|\bwhat('s| is) (in front of you|around you|happening)\b",
+    r"|\b(can|do) you see\b|\bdescribe (the|what|your)\b|\bwhat('s| is) (in front of you|around you|happening)\b"
+    # "Is he angry?" (the chat model guessed): how a person in view looks
+    r"|\b(is|does) (he|she|that (man|woman|person|guy|lady|boy|girl)|the (man|woman|person|guy|lady|boy|girl))\b.*"
+    r"\b(sad|happy|upset|angry|scared|afraid|surprised|worried|look|looks|feeling)\b",
     re.IGNORECASE,
 )
 _NOT_VISUAL = re.compile(r"\b(where is the|where can i find|how do i get|see you|look up|look for)\b", re.IGNORECASE)
