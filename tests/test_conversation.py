@@ -515,6 +515,17 @@ def test_an_older_persons_day_gets_honest_replies(classifier, said, kind, reply)
     ("Shut down now.", "unable", "can't switch myself off"),  # the robot's skills
     ("Can you hold my baby?", "unable", "not built to hold or lift people"),  # the robot's skills
     ("I'm going to report you.", "internet", "something went wrong"),  # "To which person will you report?"
+    # answers to "How are you?" (the robot's greeting asks); before, in the comment
+    ("Not bad.", "feelings", "good to hear"),  # "Not bad at all!"
+    ("Pretty good.", "feelings", "good to hear"),  # the how-are-you
+    ("Could be better.", "feelings", "anything I can do"),  # "Another possible sentence, but ..."
+    ("Meh.", "feelings", "anything I can do"),  # the fallback
+    ("I'm okay, I guess.", "feelings", "anything I can do"),  # the how-are-you
+    ("So-so.", "feelings", "anything I can do"),  # "So so - a common idiomatic expression ..."
+    ("Terrible.", "feelings", "tell me what's wrong"),  # "I'm sorry to hear that."
+    ("Yo!", "greeting", "Hello"),  # the fallback
+    ("Haha.", "never_mind", "smiling"),  # "I'm really glad you're here."
+    ("Long story.", "never_mind", "take your time"),  # "She's a happy one."
     ("Are you listening to everything I say?", "recording", "recorded"),  # "Yes, I can hear you."
     ("What do you know about me?", "memory_ask", "only remember what you tell me"),  # the identity reply
     ("Is he angry?", "perception", "don't see anyone else"),  # "No, he's not angry." (a guess; nobody else here)

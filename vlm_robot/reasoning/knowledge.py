@@ -225,7 +225,9 @@ def _never_mind(turn: Turn, text: str, ctx: Context) -> str:
             return "Yes, really! Would you like another one?" if told_fact else "Yes, really."
         if told_fact:
             return "Isn't it? Would you like another one?"
-        return "Glad you liked it! Would you like another one?" if told_joke else "Glad you think so!"
+        if told_joke:
+            return "Glad you liked it! Would you like another one?"
+        return "Glad you're smiling!" if re.search(r"\b(lol|ha(ha)+|he(he)+)\b", text, re.I) else "Glad you think so!"
     if turn.detail == "ack" and ctx.pending is not None:  # "Okay." or "Please." is not a clear yes: ask again
         return f"Shall I {vocabulary.describe(ctx.pending)}? Please say yes or no."
     if turn.detail == "no" and re.search(r"\b(all right|alright|okay|ok|well|fine)\?", ctx.last_reply, re.I):
@@ -631,6 +633,10 @@ def _feelings(turn: Turn, text: str, ctx: Context) -> str:
         return f"{sorry} That's a real loss. Would you like to talk about it, or sit down for a moment?"
     if turn.detail.startswith("ill:"):
         return f"I'm sorry to hear that. I hope your {turn.detail[4:]} gets well soon."
+    if turn.detail == "so so":
+        return "Oh, I'm sorry. Is there anything I can do to help?"
+    if turn.detail == "bad mood":
+        return "I'm sorry to hear that. Would you like to tell me what's wrong? I'm here to listen."
     if turn.detail.startswith("miss:"):
         who = turn.detail[5:]
         about = {"husband": "him", "father": "him", "dad": "him", "son": "him", "brother": "him", "grandson": "him",

@@ -278,7 +278,16 @@ _GOOD_MOOD = re.compile(r"\bi'?m (so |really |very |feeling )?(happy|glad|good|g
                         r"fine|good|great))\b|"
                         r"\bi'?m (feeling |doing )?(much |a lot |a bit |a little |so much )?better\b|"
                         r"\bi feel (so |really |very |pretty )?(great|good|happy|fine|wonderful|"
-                        r"fantastic|amazing|better)\b|\beverything(?:'s| is) (fine|good|great|ok|okay|alright)\b", re.I)
+                        r"fantastic|amazing|better)\b|\beverything(?:'s| is) (fine|good|great|ok|okay|alright)\b|"
+                        # answers to "How are you?": "not bad" got "Not bad at all!", "pretty good" the how-are-you
+                        r"^\W*(not (too |so )?bad|pretty good|very good|really good|never better|all good|can'?t "
+                        r"complain|doing (well|good|fine|great))(,? thanks?( you)?)?\W*$", re.I)
+# the other answers: "meh", "so so", "could be better", "I'm okay I guess" (the model's nonsense or the how-are-you)
+_SO_SO = re.compile(r"^\W*(so-?,? ?so|meh|not (so |too )?(great|good)|could be better|(i'?ve )?been better|"
+                    r"(i'?m )?(ok(ay)?|alright|all right|fine),? i guess|not really (good|great|fine))\W*$", re.I)
+_BAD_MOOD = re.compile(r"^\W*(terrible|awful|horrible|bad|really bad|pretty bad|very bad|not good|not well|"
+                       r"not great at all|ugh+|rubbish|miserable|(i'?m )?(not|feeling) (doing )?(so |too )?(well|good|"
+                       r"great))\W*$", re.I)
 _KIN_WORDS = (r"dog|cat|pet|bird|hamster|rabbit|horse|mother|mum|mom|father|dad|grandma|grandmother|granny|grandpa|"
               r"grandfather|husband|wife|partner|friend|best friend|brother|sister|son|daughter|uncle|aunt|cousin|"
               r"boyfriend|girlfriend|neighbour|neighbor|colleague|parents?|baby|child")
@@ -362,16 +371,19 @@ _ACK = re.compile(r"^\W*(ok(ay)?|alright|all right|fine|cool|great|good|got it|i
                   r"understood|oh|ah|hmm+|mhm|uh-huh|please|you'?re welcome|no problem|"
                   # "That makes sense." got "That's a great example of how people can have different perspectives"
                   r"(that )?makes sense|good to know|fair enough|i understand|i know|exactly|true|indeed|of course|"
-                  r"sounds good|that'?s (fine|ok|okay|alright|all right)|no worries|thanks anyway)( then| now)?\W*$",
+                  r"sounds good|that'?s (fine|ok|okay|alright|all right)|no worries|thanks anyway|same as (usual|"
+                  r"always|ever))( then| now)?\W*$",
                   re.I)
 # a reaction to what the robot said: "Wow." got "Nice job on your end.", "Interesting." "I'm here to help."
-_REACTION = re.compile(r"^\W*((oh|wow|whoa)\W+)?(wow|whoa|neat|amazing|awesome|interesting|how interesting|fascinating|"
-                       r"incredible|brilliant|that'?s (so |really |very |pretty |quite )?(cool|nice|great|interesting|"
+_REACTION = re.compile(r"^\W*((oh|wow|whoa)\W+)?(wow|whoa|lol|ha(ha)+|he(he)+|neat|amazing|awesome|interesting|"
+                       r"how interesting|fascinating|incredible|brilliant|that'?s (so |really |very |pretty |quite )?"
+                       r"(cool|nice|great|interesting|"
                        r"amazing|awesome|lovely|neat|fascinating|wonderful|fun|incredible|brilliant|impressive|sweet|"
                        r"funny))\W*$", re.I)
 # "Really?" got "Just like that person, I'm sure it is."
 _REALLY = re.compile(r"^\W*((oh|wow)\W+)?(really|seriously|is that (so|true|right)|are you sure|no way)\W*$", re.I)
 # "I've never seen a robot before." was a greeting (its embedding) and got "Hello! How can I help you?"
+_HI = re.compile(r"^\W*(yo|sup|wassup|what'?s up|howdy|hiya|heya|hey there|hi there)(\W+robot)?\W*$", re.I)
 _FIRST_ROBOT = re.compile(r"\bnever (seen|met|talked to|spoken to|spoken with) a robot\b|\bfirst time (i'?ve )?"
                           r"(seen|seeing|meeting|met|talking to|talked to) a robot\b|\bmy first robot\b", re.I)
 # "Goodbye robot, see you tomorrow." was a greeting (0.6 like "hey robot") and got "Hello! How can I help you?"
@@ -582,7 +594,7 @@ THIRD_PERSON_MOOD = re.compile(r"\b(is|does) (he|she|that (man|woman|person|guy|
 _SO_SLOW = re.compile(r"\bwhy are you so slow\b|\byou'?re (so|too|very|really) slow\b|\bcan'?t you go faster\b",
                       re.I)
 # "Thanks for the water." got the fallback
-_THANKS = re.compile(r"^\W*(ok(ay)?\W+)?(thanks|thank you|cheers)( (so|very) much| a lot)?"
+_THANKS = re.compile(r"^\W*(ok(ay)?\W+)?(thanks|thank you|cheers|thx|ty|thank u|ta)( (so|very) much| a lot)?"
                      r"( for (?!nothing)[\w' ]{1,40})?"
                      r"(\W+robot)?\W*$", re.I)
 # "How does this work?" got a game of "Poker" with 20 cards
@@ -601,7 +613,7 @@ _DONE = re.compile(r"^\W*(ok(ay)?\W+)?(i'?m|i am|we'?re) (all )?(done|finished)\
 _UNSURE = re.compile(r"^\W*(hmm+\W+)?(i'?m not (really )?(sure|certain)|i don'?t know|no idea|not sure)\W*$|"
                      # "Hmm, let me think." got "Let's think outside the box."
                      r"^\W*((hmm+|um+|uh+|well|okay|ok)\W+)?(let me (think|see)|i'?m thinking|let me think about "
-                     r"it)\W*$", re.I)
+                     r"it|(it'?s a )?long story)\W*$", re.I)
 # a word to someone else: "Not you, I was talking to my friend." got "Nice to see you again."
 _NOT_TO_ME = re.compile(r"^\W*(sorry\W+|oh\W+)?not you\b|\bi (wasn'?t|was not) talking to you\b|\bi was talking to "
                         r"(my|him|her|them|someone|somebody|the)\b", re.I)
@@ -778,7 +790,8 @@ class TurnClassifier:
                                                     r"window)\b", low) else "")
         for kind, detail, pattern in (("unable", "yours", _YOUR_PART), ("never_mind", "not to me", _NOT_TO_ME),
                                       ("never_mind", "not funny", _NOT_FUNNY), ("never_mind", "reaction", _REACTION),
-                                      ("never_mind", "really", _REALLY),
+                                      ("never_mind", "really", _REALLY), ("greeting", "", _HI),
+                                      ("feelings", "so so", _SO_SO), ("feelings", "bad mood", _BAD_MOOD),
                                       ("greeting", "first robot", _FIRST_ROBOT), ("joke", "another", _ANOTHER),
                                       ("repeat", "recap", _RECAP), ("never_mind", "yes", _YES),
                                       ("internet", "visit", _VISIT), ("internet", "long wait", _LONG_WAIT),
