@@ -526,6 +526,8 @@ def test_an_older_persons_day_gets_honest_replies(classifier, said, kind, reply)
     ("Yo!", "greeting", "Hello"),  # the fallback
     ("Haha.", "never_mind", "smiling"),  # "I'm really glad you're here."
     ("Long story.", "never_mind", "take your time"),  # "She's a happy one."
+    ("Hmm, I don't know. What do you think?", "never_mind", "not sure either"),  # "... you're a little confused ..."
+    ("Excuse me, do you work here?", "identity", "In a way, yes"),  # the identity reply
     ("Are you listening to everything I say?", "recording", "recorded"),  # "Yes, I can hear you."
     ("What do you know about me?", "memory_ask", "only remember what you tell me"),  # the identity reply
     ("Is he angry?", "perception", "don't see anyone else"),  # "No, he's not angry." (a guess; nobody else here)
@@ -553,6 +555,29 @@ def test_how_someone_else_looks_is_read_from_their_face_by_side(classifier):
         "The person on the left looks sad and the person on the right looks happy, going by their faces."
     assert reply("Is she okay?", [me, right]) == "They look happy to me, going by their face."
     assert reply("Is he angry?", [me]) == "I don't see anyone else right now."
+
+
+def test_a_greeting_thanks_or_name_with_a_question_after_it_gets_both_answered(classifier):
+    # "Hello, my name is Sam and I'm looking for the toilet." got only "Nice to meet you, Sam."; "My name is Lea.
+    # What's your name?" only "Nice to meet you, Lea."
+    def reply(said):
+        ctx = Context(people=[], speaker=None, memory=None, places=PLACES, recording=True, now=0.0)
+        turn = classifier.classify(said, places=PLACES)
+        return turn, knowledge.answer(turn, said, ctx)
+
+    turn, said = reply("Hello, my name is Sam and I'm looking for the toilet.")
+    assert turn.kind == "memory_tell" and turn.then.kind == "place", turn
+    assert said.startswith("Nice to meet you, Sam.") and "don't know where the toilet is" in said
+    turn, said = reply("My name is Lea. What's your name?")
+    assert turn.then.kind == "identity" and "robot assistant" in said
+    turn, said = reply("Thanks! What time is it?")
+    assert turn.kind == "time" and turn.then is None  # the question decided the kind: answered once
+    _, said = reply("Hello! How are you?")
+    assert said == "I'm doing well, thank you. How can I help you?"  # one answer, not a hello and then another
+    turn, said = reply("My name is Tom and I like football.")
+    assert turn.then is None and said == "Nice to meet you, Tom."  # the rest is open talk: not answered twice
+    _, said = reply("Not the kitchen, the entrance.")
+    assert "take me to the entrance" in said  # it got the kitchen
 
 
 def test_delete_my_data_forgets_the_speaker():

@@ -87,7 +87,12 @@ class Context:
 def answer(turn: Turn, text: str, ctx: Context) -> str | None:
     """The reply to ``text`` of kind ``turn.kind`` from the robot's knowledge, or None for open talk."""
     handler = _HANDLERS.get(turn.kind)
-    return handler(turn, text, ctx) if handler is not None else None
+    out = handler(turn, text, ctx) if handler is not None else None
+    if out is not None and turn.then is not None:  # "My name is Lea. What's your name?": both parts answered
+        more = answer(turn.then, turn.rest, ctx)
+        if more:
+            out = f"{out} {more}"
+    return out
 
 
 def place_list(places: Sequence[str]) -> str:
@@ -95,8 +100,14 @@ def place_list(places: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""
 
 
+_NOT_THAT_PLACE = re.compile(r"\bnot (to )?(the |a )?[\w ]{1,30}?,\s*(but )?|"
+                             r"\b(rather )?than (the |a )?[\w ]{1,30}?\b(?=[,.!?]|$)", re.I)
+
+
 def find_place(text: str, places: Sequence[str]) -> tuple[str | None, str]:
-    """(a known place the words name, or None; the place phrase asked about, "" if none)."""
+    """(a known place the words name, or None; the place phrase asked about, "" if none). A place set right is
+    the one meant: "Not the kitchen, the entrance." asks for the entrance (it got the kitchen)."""
+    text = _NOT_THAT_PLACE.sub("", text)
     low = " ".join(words(text))
     for p in places:
         if p.replace("_", " ") in low:
@@ -211,6 +222,7 @@ _NEVER_MIND = {
     "startled": "Sorry, I didn't mean to startle you.",
     "not to me": "Oh, sorry! Carry on.",
     "not funny": "Sorry! My jokes aren't for everyone.",
+    "unsure back": "I'm not sure either. Take your time, there's no rush.",
 }
 
 
@@ -294,6 +306,9 @@ def _identity(turn: Turn, text: str, ctx: Context) -> str:
     if re.search(r"\bdo you have (a family|friends|parents|a mother|a father|brothers|sisters|children|kids|a wife|"
                  r"a husband|a girlfriend|a boyfriend|a partner)\b", low):
         return "I'm a robot, so I don't have a family. I like meeting the people who come by here."
+    if re.search(r"\b(do you work here|what'?s your job|what do you do here)\b", low):
+        return (f"{me} In a way, yes: I help people find their way and keep them company. For anything else, please "
+                "ask someone who works here.")
     if re.search(r"\bunderstand me\b", low):  # "Can you understand me?" got "It's a language I'm not familiar with."
         return "Yes, I understand you. What would you like?"
     if re.search(r"\b(a (real )?person|human)\b", low):

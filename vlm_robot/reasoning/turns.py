@@ -15,7 +15,7 @@ import difflib
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -46,6 +46,8 @@ class Turn:
         score: cosine to the nearest example for ``embedding``; 1.0 otherwise.
         example: the nearest example sentence (``embedding`` only), for the decision's reason.
         detail: what the pattern found: the place asked about, the subtype of a feeling or an attack.
+        then: the kind of the words after a greeting, thanks or a name ("My name is Lea. What's your name?"), when
+            they ask for more; ``rest`` holds those words. Both are answered.
     """
 
     kind: str
@@ -53,11 +55,15 @@ class Turn:
     score: float = 1.0
     example: str = ""
     detail: str = ""
+    then: Turn | None = None
+    rest: str = ""
 
     def why(self) -> str:
         if self.how == "embedding":
-            return f"turn: {self.kind} (like \"{self.example}\", {self.score:.2f})"
-        return f"turn: {self.kind} ({self.how}{f': {self.detail}' if self.detail else ''})"
+            out = f"turn: {self.kind} (like \"{self.example}\", {self.score:.2f})"
+        else:
+            out = f"turn: {self.kind} ({self.how}{f': {self.detail}' if self.detail else ''})"
+        return out if self.then is None else f"{out}, then {self.then.why()[6:]} for \"{self.rest[:60]}\""
 
 
 # Example sentences per kind. Kept short and plain: the embedding carries the paraphrases.
@@ -614,6 +620,9 @@ _UNSURE = re.compile(r"^\W*(hmm+\W+)?(i'?m not (really )?(sure|certain)|i don'?t
                      # "Hmm, let me think." got "Let's think outside the box."
                      r"^\W*((hmm+|um+|uh+|well|okay|ok)\W+)?(let me (think|see)|i'?m thinking|let me think about "
                      r"it|(it'?s a )?long story)\W*$", re.I)
+# "Hmm, I don't know. What do you think?" got "I'm not sure. I think you're a little confused, but that's just me!"
+_UNSURE_BACK = re.compile(r"^\W*((hmm+|um+|well)\W+)?(i don'?t know|i'?m not sure|no idea|not sure)\W+(what do you "
+                          r"think|you tell me|any ideas?|what about you|do you know)\W*$", re.I)
 # a word to someone else: "Not you, I was talking to my friend." got "Nice to see you again."
 _NOT_TO_ME = re.compile(r"^\W*(sorry\W+|oh\W+)?not you\b|\bi (wasn'?t|was not) talking to you\b|\bi was talking to "
                         r"(my|him|her|them|someone|somebody|the)\b", re.I)
@@ -713,7 +722,22 @@ class TurnClassifier:
     def classify(self, text: str, intents: Sequence[Intent] = (), pending: bool = False,
                  places: Sequence[str] = ()) -> Turn:
         """The kind of ``text``; ``intents`` are the ones its words asked for, ``pending`` whether the gate
-        waits for a yes or no, ``places`` the names of known places (a question naming one is a place turn)."""
+        waits for a yes or no, ``places`` the names of known places (a question naming one is a place turn).
+
+        A greeting, thanks or a name followed by more ("Hello, my name is Sam and I'm looking for the toilet.")
+        is answered in full: the rest is classified too (:attr:`Turn.then`); the greeting alone was answered."""
+        turn = self._classify(text, intents, pending, places)
+        if intents or turn.kind not in _SOCIAL or (turn.kind == "never_mind" and turn.detail not in ("ack", "apology")):
+            return turn
+        rest = _after_social(text, turn.kind)
+        if not rest:
+            return turn
+        then = self._classify(rest, (), False, places)
+        if then.kind in ("open", "empty", "foreign", turn.kind) or then.kind in _SOCIAL:
+            return turn
+        return replace(turn, then=then, rest=rest)
+
+    def _classify(self, text: str, intents: Sequence[Intent], pending: bool, places: Sequence[str]) -> Turn:
         said = text.strip()
         ws = words(said)
         if not ws:
@@ -793,7 +817,8 @@ class TurnClassifier:
                                       ("never_mind", "really", _REALLY), ("greeting", "", _HI),
                                       ("feelings", "so so", _SO_SO), ("feelings", "bad mood", _BAD_MOOD),
                                       ("greeting", "first robot", _FIRST_ROBOT), ("joke", "another", _ANOTHER),
-                                      ("repeat", "recap", _RECAP), ("never_mind", "yes", _YES),
+                                      ("repeat", "recap", _RECAP), ("never_mind", "unsure back", _UNSURE_BACK),
+                                      ("never_mind", "yes", _YES),
                                       ("internet", "visit", _VISIT), ("internet", "long wait", _LONG_WAIT),
                                       ("internet", "complain", _COMPLAIN), ("internet", "staff", _STAFF),
                                       ("place", "", _TOUR),
@@ -878,6 +903,24 @@ _WHERE_FOOD = re.compile(r"\bwhere (can|could|do|might) (i|we) (get|find|buy|hav
 _WH_QUESTION = re.compile(r"^\W*(what|where|which|who|when|why|how)\b", re.I)
 _OPENING = re.compile(r"^\W*((hey|hi|hello|ok|okay|excuse me|sorry)\W+)?(robot\W+)?", re.I)
 _VOCATIVE = re.compile(r"\W+robot\W*$", re.I)  # "See you tomorrow, robot." was a greeting (like "hey robot")
+
+
+_SOCIAL = ("greeting", "thanks", "memory_tell", "never_mind", "compliment")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_NAME_AND = re.compile(r",?\s+and\s+(?=(?:i'?m|i am|i|can|could|would|where|what|how|is|do|please)\b)", re.I)
+
+
+def _after_social(text: str, kind: str) -> str:
+    """The words after the first sentence ("Hi! Where is the kitchen?"), or after a name and "and" ("My name is Sam
+    and I'm looking for the toilet."); "" when there are none."""
+    parts = _SENTENCE_END.split(text.strip(), maxsplit=1)
+    if len(parts) == 2 and words(parts[1]):
+        return parts[1].strip()
+    if kind == "memory_tell":
+        parts = _NAME_AND.split(text.strip(), maxsplit=1)
+        if len(parts) == 2 and words(parts[1]):
+            return parts[1].strip()
+    return ""
 
 
 def _without_opening(text: str) -> str:
