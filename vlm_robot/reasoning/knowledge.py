@@ -344,22 +344,22 @@ _HELP_ME = re.compile(r"^\W*((excuse me|hey|hi|hello|robot|please|sorry)\W+)*((c
                       r"help( me)?|help me|i'?d like (some )?help|i need (some |your )?help)( please)?\W*$", re.I)
 
 
+# a capabilities turn's reply by its detail (turns.py); "voice" and the plain list depend on the moment
+_CAPABILITIES = {
+    "slow": "All right. I always move slowly, and I stop whenever you say stop.",
+    "ask": "Of course. What would you like to know?",
+    "fast": "Sorry, I keep to a slow, safe speed near people.",
+    "busy": "No, I'm free. How can I help you?",
+    "howto": ("Just talk to me. Ask me where a place is, to fetch something or to come over, or what I see. Say stop, "
+              "and I stop."),
+    "stare": "I look at people near me to see who might need help. I don't mean to stare.",
+    "head": "I turn my head to look at people. Say 'look at me', and I'll look at you.",
+}
+
+
 def _capabilities(turn: Turn, text: str, ctx: Context) -> str:
-    if turn.detail == "slow":
-        return "All right. I always move slowly, and I stop whenever you say stop."
-    if turn.detail == "ask":
-        return "Of course. What would you like to know?"
-    if turn.detail == "fast":
-        return "Sorry, I keep to a slow, safe speed near people."
-    if turn.detail == "busy":
-        return "No, I'm free. How can I help you?"
-    if turn.detail == "howto":
-        return ("Just talk to me. Ask me where a place is, to fetch something or to come over, or what I see. Say "
-                "stop, and I stop.")
-    if turn.detail == "stare":
-        return "I look at people near me to see who might need help. I don't mean to stare."
-    if turn.detail == "head":
-        return "I turn my head to look at people. Say 'look at me', and I'll look at you."
+    if turn.detail in _CAPABILITIES:
+        return _CAPABILITIES[turn.detail]
     if turn.detail == "voice":
         return voice_request(text, ctx.voice)[1]
     if turn.kind == "capabilities" and _HELP_ME.search(text):
@@ -524,18 +524,15 @@ def _others_look(text: str, ctx: Context) -> str:
 def _perception(turn: Turn, text: str, ctx: Context) -> str:
     n = len(ctx.people)
     low = text.lower()
-    if turn.detail.startswith("lost:"):  # "Have you seen my phone?" got "I've had a chance to look at your phone."
-        thing = turn.detail[5:]
-        return (f"I'm sorry, I don't know where your {thing} {'are' if thing.endswith('s') else 'is'}. I can see "
+    if turn.detail.startswith(("lost:", "seen:")):  # "Have you seen my phone?" got "I've had a chance to look at
+        # your phone.", "Have you seen a blue umbrella?" "I've seen a few blue umbrellas in the sky."
+        thing = f"{'your' if turn.detail.startswith('lost:') else 'the'} {turn.detail[5:]}"
+        return (f"I'm sorry, I don't know where {thing} {'are' if thing.endswith('s') else 'is'}. I can see "
                 "people, but I don't keep track of where things are left.")
     if turn.detail.startswith("named:"):
         return _named(turn.detail[6:], text, ctx)
     if turn.detail == "others":  # "Is he angry?": the others in view, by side
         return _others_look(text, ctx)
-    if turn.detail.startswith("seen:"):
-        thing = turn.detail[5:]
-        return (f"I'm sorry, I don't know where the {thing} {'are' if thing.endswith('s') else 'is'}. I can see "
-                "people, but I don't keep track of where things are left.")
     if turn.detail.startswith("person:"):
         who = turn.detail[7:]
         seen = "I don't see anyone else right now." if n <= 1 else \
@@ -638,6 +635,17 @@ def _internet(turn: Turn, text: str, ctx: Context) -> str:
             "and the places in this building.")
 
 
+# a feelings turn's reply by its detail (turns.py), where the words add nothing
+_FEELINGS = {
+    "so so": "Oh, I'm sorry. Is there anything I can do to help?",
+    "bad mood": "I'm sorry to hear that. Would you like to tell me what's wrong? I'm here to listen.",
+    "visit": "How lovely! I hope you have a nice time together.",
+    "sit": "Of course. Please sit down wherever you can. If you feel unwell, ask someone nearby for help.",
+    "sleep": "I'm sorry, that's hard. If it keeps happening, a doctor may be able to help.",
+    "bored": "Would you like to hear a joke? Or ask me what I see around us.",
+}
+
+
 def _feelings(turn: Turn, text: str, ctx: Context) -> str:
     low = text.lower()
     if turn.detail == "good":  # "I'm good, thanks. And you?" got only "That's good to hear!"
@@ -648,10 +656,8 @@ def _feelings(turn: Turn, text: str, ctx: Context) -> str:
         return f"{sorry} That's a real loss. Would you like to talk about it, or sit down for a moment?"
     if turn.detail.startswith("ill:"):
         return f"I'm sorry to hear that. I hope your {turn.detail[4:]} gets well soon."
-    if turn.detail == "so so":
-        return "Oh, I'm sorry. Is there anything I can do to help?"
-    if turn.detail == "bad mood":
-        return "I'm sorry to hear that. Would you like to tell me what's wrong? I'm here to listen."
+    if turn.detail in _FEELINGS:
+        return _FEELINGS[turn.detail]
     if turn.detail.startswith("miss:"):
         who = turn.detail[5:]
         about = {"husband": "him", "father": "him", "dad": "him", "son": "him", "brother": "him", "grandson": "him",
@@ -659,12 +665,6 @@ def _feelings(turn: Turn, text: str, ctx: Context) -> str:
                  "sister": "her", "granddaughter": "her", "her": "her", "home": "home"}.get(who, "them")
         return f"I'm sorry. Missing someone is hard. Would you like to tell me about {about}?" if about != "home" \
             else "I'm sorry. Missing home is hard. Would you like to tell me about it?"
-    if turn.detail == "visit":
-        return "How lovely! I hope you have a nice time together."
-    if turn.detail == "sit":
-        return "Of course. Please sit down wherever you can. If you feel unwell, ask someone nearby for help."
-    if turn.detail == "sleep":
-        return "I'm sorry, that's hard. If it keeps happening, a doctor may be able to help."
     if turn.detail == "weather":  # news of the weather outside, which the robot cannot see
         if re.search(r"\b(rain\w*|pour\w*|wet|soaked|drenched|storm\w*|drizzl\w*|hail\w*|miserable|horrible|"
                      r"terrible)\b", low):
@@ -674,8 +674,6 @@ def _feelings(turn: Turn, text: str, ctx: Context) -> str:
         if re.search(r"\b(sun\w*|lovely|beautiful|nice|gorgeous)\b", low):
             return "That's nice to hear. I hope you get to enjoy it."
         return "Thanks for telling me. Take care out there."
-    if turn.detail == "bored":
-        return "Would you like to hear a joke? Or ask me what I see around us."
     if turn.detail == "temperature":  # the robot cannot feel it, nor change the heating
         who = "you're" if re.match(r"\W*(i'?m|i am)\b", low) else "it's"
         if re.search(r"\b(cold|chilly|freezing)\b", low):
