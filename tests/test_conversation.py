@@ -580,6 +580,24 @@ def test_a_greeting_thanks_or_name_with_a_question_after_it_gets_both_answered(c
     assert "take me to the entrance" in said  # it got the kitchen
 
 
+@pytest.mark.parametrize(("greeting", "said", "reply"), [
+    # the answers to the robot's own first words (reasoning/policy.py); before, in the comment
+    ("concern", "Yes please.", "What can I do for you?"),  # "All right."
+    ("concern", "Yes.", "I'm here if you need anything"),  # "All right." (yes, everything is all right)
+    ("concern", "No, not really.", "tell me what's wrong"),  # the model's words
+    ("concern", "No thanks.", "I'm here if you need me"),  # "I'm sorry to hear that. ..." (help declined)
+    ("concern", "Maybe.", "take your time"),  # the model's words
+    ("waiting", "Yes.", "What can I do for you?"),  # "All right."
+    ("confused", "Yes please.", "What are you looking for?"),  # "All right."
+])
+def test_a_yes_or_no_to_the_robots_greeting_answers_its_question(classifier, greeting, said, reply):
+    from vlm_robot.reasoning.policy import _GREETINGS
+
+    ctx = Context(people=[], speaker=None, memory=None, places=PLACES, recording=True, now=0.0,
+                  last_reply=_GREETINGS[greeting].format(mood="sad"))
+    assert reply in knowledge.answer(classifier.classify(said, places=PLACES), said, ctx)
+
+
 def test_delete_my_data_forgets_the_speaker():
     # "Delete all my data." got the model's "Deleted all of the data." and nothing was deleted
     from vlm_robot.reasoning.memory import asks_to_be_forgotten

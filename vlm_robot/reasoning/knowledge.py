@@ -242,7 +242,8 @@ def _never_mind(turn: Turn, text: str, ctx: Context) -> str:
         return "Glad you're smiling!" if re.search(r"\b(lol|ha(ha)+|he(he)+)\b", text, re.I) else "Glad you think so!"
     if turn.detail == "ack" and ctx.pending is not None:  # "Okay." or "Please." is not a clear yes: ask again
         return f"Shall I {vocabulary.describe(ctx.pending)}? Please say yes or no."
-    if turn.detail == "no" and re.search(r"\b(all right|alright|okay|ok|well|fine)\?", ctx.last_reply, re.I):
+    if turn.detail == "no" and re.search(r"\b(all right|alright|okay|ok|well|fine)\?", ctx.last_reply, re.I) and \
+            not re.search(r"\bthanks?\b", text, re.I):  # "No thanks." declines the help, it says nothing amiss
         # "No." to the greeting's "Is everything all right?": things are not all right
         return "I'm sorry to hear that. Would you like to tell me what's wrong? I'm here to listen."
     return _NEVER_MIND.get(turn.detail, "All right. I'm here if you need me.")
@@ -257,6 +258,13 @@ def _yes(text: str, ctx: Context) -> str:
         return _joke(Turn("joke", "pattern"), text, ctx)
     if re.search(r"\b(talk about it|tell me what's wrong|tell me a bit more|keep you company)\b", last):
         return "I'm listening. Take your time."
+    if "can i help you find it" in last:  # the greeting to someone who sounded lost
+        return "Of course. What are you looking for?"
+    if "can i help" in last:  # the robot's greetings end so: a yes asks for help, unless it answers "all right?"
+        plain = re.fullmatch(r"\W*(yes|yeah|yep|yup)\W*", text, re.I)
+        if plain and re.search(r"\b(all right|alright)\?", last):
+            return "Good. I'm here if you need anything."
+        return "Of course. What can I do for you?"
     if last.startswith("shall i"):  # the question expired: the gate no longer waits for this yes
         return "Sorry, I've lost track of that. Could you ask me again?"
     return "All right."

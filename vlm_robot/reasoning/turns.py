@@ -226,7 +226,8 @@ _EMERGENCY = re.compile(
 # "go away", a plain "no" with nothing asked: the robot leaves the person be ("Go away." got "I see. Could you
 # tell me a bit more about that?")
 _DISMISS = re.compile(r"^\W*(please\W+)?(go away|leave me alone|get lost|buzz off|not now)\W*(please\W*)?$", re.I)
-_NO = re.compile(r"^\W*(please\W+)?(no|nope|nah|no,? thanks?( you)?|not really)\W*(please\W*)?$", re.I)
+_NO = re.compile(r"^\W*(please\W+)?(no|nope|nah|no,? thanks?( you)?|(no,? )?not really|no,? not (so |very )?(good|"
+                 r"great|well))\W*(please\W*)?$", re.I)  # "No, not really." got the model's words
 _SPEAK = re.compile(r"\b(can|do) you (speak|understand|talk in) (?!to\b|with\b|up\b|me\b|us\b|what\b|that\b|it\b|"
                     r"him\b|her\b|them\b|louder|slower|slowly|more|english|a bit|a little|clearly|quietly|softly|"
                     r"again|properly)",
@@ -616,7 +617,8 @@ _DONE = re.compile(r"^\W*(ok(ay)?\W+)?(i'?m|i am|we'?re) (all )?(done|finished)\
                    # "Maybe later." got the model's "Maybe later, I'll have to think of a different solution."
                    r"^\W*(maybe|perhaps) (later|another time|some other time)\W*$", re.I)
 # "I'm not sure." got "There's nothing out of the ordinary, right?"
-_UNSURE = re.compile(r"^\W*(hmm+\W+)?(i'?m not (really )?(sure|certain)|i don'?t know|no idea|not sure)\W*$|"
+_UNSURE = re.compile(r"^\W*(hmm+\W+)?(i'?m not (really )?(sure|certain)|i don'?t know|no idea|not sure|maybe|perhaps|"
+                     r"possibly)\W*$|"
                      # "Hmm, let me think." got "Let's think outside the box."
                      r"^\W*((hmm+|um+|uh+|well|okay|ok)\W+)?(let me (think|see)|i'?m thinking|let me think about "
                      r"it|(it'?s a )?long story)\W*$", re.I)
