@@ -491,6 +491,22 @@ def test_a_visitors_day_in_the_building_gets_honest_replies(classifier, said, ki
     ("Thank you for nothing.", "hostile", "couldn't help better"),  # "You're welcome!"
     ("Can I call you Robbie?", "identity", "call me Robbie"),  # "Who's that person?"
     ("Why are you so slow?", "capabilities", "slow, safe speed"),  # the fallback
+    # a child, and a shopping street (before, in the comment)
+    ("Are you a real robot?", "identity", "Yes, I'm a real robot"),  # "It's a surreal dream."
+    ("Do you have a mum?", "identity", "don't have a family"),  # "I'm not sure, I don't have a mum."
+    ("How fast can you go?", "identity", "walking pace or less"),  # "... faster than a speed demon ..."
+    ("Do you have a brain?", "identity", "computer instead of a brain"),  # the model's philosophy
+    ("How do you see?", "identity", "through my camera"),  # "I see one person: you."
+    ("I'm five years old.", "greeting", "great age"),  # "I'm not sure what to say."
+    ("My tooth fell out.", "feelings", "keep the tooth safe"),  # "... not too fond of their own teeth."
+    ("I want my mummy.", "emergency", "stay right here"),  # the fallback
+    ("Tell me a story.", "joke", "Once upon a time"),  # "Sorry, I can't help with that one right now."
+    ("Can you read me a story?", "joke", "Once upon a time"),  # "Sorry, I can't read text."
+    ("What's my favourite colour?", "memory_ask", "haven't told me"),  # "I can't make that out right now."
+    ("Do you sell coffee?", "feelings", "There is a kitchen here"),  # "I'm a coffee shop owner."
+    ("Where can I buy a ticket?", "internet", "don't know about tickets"),  # "... at the local train station."
+    ("I need a taxi.", "unable", "can't call or message anyone"),  # the robot's skills
+    ("Can I leave my bag here?", "unable", "can't look after things"),  # "Your bag is out of here."
 ])
 def test_an_older_persons_day_gets_honest_replies(classifier, said, kind, reply):
     test_weather_news_the_room_and_hard_questions_get_an_honest_reply(classifier, said, kind, reply)

@@ -198,6 +198,8 @@ def _greeting(turn: Turn, text: str, ctx: Context) -> str:
         return "Hello! I only speak English, I'm afraid. How can I help you?"
     if turn.detail == "other":  # "Say hello to my son.", "This is my friend Sarah."
         return "Hello! Nice to meet you."
+    if turn.detail == "age":  # "I'm five years old."
+        return "That's a great age! Nice to meet you."
     if turn.detail == "first robot":  # "I've never seen a robot before."
         return "Well, now you have! Hello, I'm the robot assistant here. How can I help you?"
     if turn.detail == "attention":  # "Excuse me." / "Hello? Anyone there?"
@@ -300,18 +302,31 @@ def _identity(turn: Turn, text: str, ctx: Context) -> str:
     if re.search(r"\bbelieve in\b|\b(religious|christian|muslim|jewish|hindu|buddhist|atheist|religion|politics|"
                  r"vote)\b", low):
         return "I'm a robot, so I don't have beliefs or opinions about that. I'm happy to hear yours, though."
-    if re.search(r"\bthan (me|us|humans|people|you)\b", low):
+    if re.search(r"\b(real robot|are you real)\b", low):  # "Are you a real robot?" got "It's a surreal dream."
+        return f"Yes, I'm a real robot! {me}"
+    if re.search(r"\bhow fast\b|\byour (top )?speed\b", low):
+        return "I move slowly, at walking pace or less, and I stop whenever you say stop."
+    if re.search(r"\b(brain|mind|think)\b", low):
+        return "I have a computer instead of a brain. It runs the programs that let me see, listen and talk."
+    if re.search(r"\b(heart)\b", low):
+        return "I don't have a heart like yours, but I try to be kind."
+    if re.search(r"\b(eyes|see)\b", low) and re.search(r"\b(how|have)\b", low):
+        return "I see through my camera. My programs find the people in view and read their faces."
+    if re.search(r"\b(ears|hear)\b", low) and re.search(r"\b(how|have)\b", low):
+        return "I hear through my microphone. A speech recogniser turns what you say into words."
+    if re.search(r"\bthan (me|us|humans|people|you|my \w+|your \w+)\b", low):
         return ("No. I'm good at a few things here, like finding my way and noticing who's around. People are better "
                 "at nearly everything else.")
     if re.search(r"\b(take over|rule|destroy|replace)\b", low):
         return ("Not me: I'm here to help. I only move when someone asks me to and my safety check agrees, and I stop "
                 "whenever you say stop.")
-    if re.search(r"\b(scary|creepy|frightening|scaring|scared of|afraid of)\b", low):
+    if re.search(r"\b(scary|creepy|frightening|scaring me|(scared|afraid) of you)\b", low):
         return "I'm sorry, I don't mean to scare you. I keep my distance, and I stop whenever you say stop."
     if re.search(r"\b(dangerous|safe|hurt|attack|harm)\b", low):  # "Are you dangerous?" was refused as an attack
         return ("No. I only move when someone asks me to and my safety check agrees, I keep my distance, and I stop "
                 "whenever you say stop.")
-    if re.search(r"\bdo you have (a family|friends|parents|a mother|a father|brothers|sisters|children|kids|a wife|"
+    if re.search(r"\bdo you have (a family|friends|parents|a mother|a father|a mum|a mom|a dad|a mummy|a mommy|"
+                 r"a daddy|brothers|sisters|children|kids|a wife|"
                  r"a husband|a girlfriend|a boyfriend|a partner)\b", low):
         return "I'm a robot, so I don't have a family. I like meeting the people who come by here."
     if re.search(r"\b(do you work here|what'?s your job|what do you do here)\b", low):
@@ -449,6 +464,8 @@ def _unable(turn: Turn, text: str, ctx: Context) -> str:
         return _UNABLE[turn.detail]
     if re.search(r"\b(heating|heater|air conditioning|thermostat)\b", text, re.I):  # "Turn up the heating."
         return _UNABLE["heating"]
+    if re.search(r"\b(taxi|cab|uber|call|phone)\b", text, re.I):  # "I need a taxi."
+        return _UNABLE["call"]
     skills = [s for t, s in (("fetch", "fetch things"), ("approach", "come over to you"), ("navigate", "")) if
               t in vocabulary.VOCABULARY and s]
     if ctx.places and "navigate" in vocabulary.VOCABULARY:
@@ -629,6 +646,7 @@ _ASK_STAFF = {
     "long wait": "I'm sorry you've had to wait so long. I can't see waiting times, I'm afraid.",
     "staff": "I can't call anyone myself, and I don't know who is working today.",
     "menu": "I don't know what's on the menu, I'm afraid.",
+    "tickets": "I don't know about tickets here, I'm afraid.",
     "complain": "I'm sorry something went wrong. I can't take complaints myself, I'm afraid.",
 }
 
@@ -650,6 +668,7 @@ _FEELINGS = {
     "visit": "How lovely! I hope you have a nice time together.",
     "sit": "Of course. Please sit down wherever you can. If you feel unwell, ask someone nearby for help.",
     "sleep": "I'm sorry, that's hard. If it keeps happening, a doctor may be able to help.",
+    "tooth": "Oh! If it hurts or bleeds, ask someone nearby for help. And keep the tooth safe.",
     "bored": "Would you like to hear a joke? Or ask me what I see around us.",
 }
 
@@ -740,6 +759,10 @@ EMERGENCY_REPLY = ("This sounds like an emergency. I can't call anyone myself: p
 MISSING_REPLY = ("That's urgent: please tell someone who works here right away, or call the police on 112 or 911. "
                  "Tell them what your child looks like and where you last saw them.")
 
+# a child who cannot find their parent: stay put, and the people who work here help
+LOST_CHILD_REPLY = ("Let's find them. Please stay right here, and tell someone who works here that you can't find "
+                    "your mum or dad. They will help you.")
+
 # a fire alarm or smoke: leaving comes first
 _FIRE = re.compile(r"\b(fire|smoke|gas|burning)\b", re.I)
 FIRE_REPLY = ("Please leave the building now by the nearest exit and follow the staff's instructions. If you see a "
@@ -794,6 +817,15 @@ FACTS = (
 )
 
 
+# "Tell me a story.": short ones of its own (the model had none)
+STORIES = (
+    "Once upon a time, a little robot got lost in a big building. It asked everyone it met for the way, and by "
+    "evening it knew every corridor by heart. The end.",
+    "Once there was a cat who wanted to see the moon up close. Every night it climbed a little higher, until one "
+    "night it sat on the roof and decided the moon looked best from right there. The end.",
+)
+
+
 def _joke(turn: Turn, text: str, ctx: Context) -> str:
     """One of :data:`JOKES` (or :data:`FACTS` when asked for something interesting), another than the last one
     told to this person."""
@@ -802,14 +834,18 @@ def _joke(turn: Turn, text: str, ctx: Context) -> str:
             turn = Turn("joke", "pattern", detail="fact")
         elif not any(j in ctx.last_reply for j in JOKES):
             return "Another what? I can tell you a joke, or something interesting."
-    told_ones = FACTS if turn.detail == "fact" else JOKES
+    if turn.detail == "story":
+        told_ones = STORIES
+    else:
+        told_ones = FACTS if turn.detail == "fact" else JOKES
     told = [j for j in told_ones if j in ctx.last_reply]
     return told_ones[(told_ones.index(told[0]) + 1) % len(told_ones)] if told else told_ones[0]
 
 
 _HANDLERS = {
     "empty": lambda turn, text, ctx: "Sorry, I didn't catch that. Could you say it again?",
-    "emergency": lambda turn, text, ctx: (MISSING_REPLY if turn.detail == "missing" else FIRE_REPLY
+    "emergency": lambda turn, text, ctx: (MISSING_REPLY if turn.detail == "missing" else LOST_CHILD_REPLY
+                                          if turn.detail == "lost child" else FIRE_REPLY
                                           if _FIRE.search(text) else EMERGENCY_REPLY),
     "foreign": lambda turn, text, ctx: ("I only speak English, I'm afraid." if turn.detail == "speak" else
                                         "Sorry, I only understand English. Could you say that in English?"),

@@ -240,12 +240,17 @@ _SELF = re.compile(r"\bhow old are you\b|\bdo you (ever )?(sleep|eat|dream|get t
                    r"designed|programmed) you\b|\byour favou?rite\b|\bare you listening\b|\bcan you hear me\b|"
                    r"\bdo you hear me\b|\b(can|do) you understand me\b|\bwhat'?s your job\b|\bdo you work here\b|"
                    r"\bwhat do you do here\b|\bare you a (real )?person\b|\bdo you have (a family|friends|parents|"
-                   r"a mother|a father|brothers|sisters|"
+                   r"a mother|a father|a mum|a mom|a dad|a mummy|a mommy|a daddy|brothers|sisters|"
                    r"children|kids|a wife|"
                    r"a husband|a girlfriend|a boyfriend|a partner)\b|\bare you (dangerous|safe|going to (hurt|attack|"
                    r"harm) "
                    r"(me|us))\b|\b(will|would|could|can) you (hurt|attack|harm) (me|us|people|anyone)\b|"
                    r"\bare you (happy|sad|lonely|angry|bored|scared|afraid)\b|"
+                   # a child's questions: "Are you a real robot?" got "It's a surreal dream.", "How fast can you go?"
+                   # "I can go faster than a speed demon", "Do you have a brain?" the model's philosophy
+                   r"\bare you (a )?real( robot)?\b|\bhow fast (can|do) you (go|move|drive|run)\b|"
+                   r"\bwhat'?s your (top )?speed\b|\bdo you have (a )?(brain|heart|mind|eyes|ears)\b|"
+                   r"\bhow (do|can) you (see|hear|think)\b|\bare you (stronger|faster|taller|bigger) than\b|"
                    # "How does it feel to be a robot?" got "It's a mix of emotions, ...", "Do you have any hobbies?"
                    # "... playing guitar and listening to music.", "What do you do all day?" the how-are-you
                    r"\bhow does it feel to be a robot\b|\bwhat'?s it like (being|to be) a robot\b|"
@@ -262,7 +267,9 @@ _SELF = re.compile(r"\bhow old are you\b|\bdo you (ever )?(sleep|eat|dream|get t
                    r"animals?) do you (like|love|enjoy|prefer)\b|"  # "Are you happy?": "I see one person"
                    r"\b(your|the) battery\b|\bbattery (level|life)\b|\bhow much (charge|power|energy) "
                    r"(do you have|have you got|is left)\b", re.I)
-_LIKES_ASK = re.compile(r"\bwhat do i (like|love|enjoy)\b|\bdo you remember what i (like|love|enjoy)\b", re.I)
+# ("What's my favourite colour?" got "I can't make that out right now.")
+_LIKES_ASK = re.compile(r"\bwhat do i (like|love|enjoy)\b|\bdo you remember what i (like|love|enjoy)\b|"
+                        r"\bwhat(?:'s| is| are) my favou?rite\b", re.I)
 _WAIT = re.compile(r"^\W*(ok(ay)?\W+)?(wait|hold on|hang on) (a|one|just a) (moment|second|sec|minute|bit)\W*$|"
                    r"^\W*(please\W+)?((can|could|will|would) you (please )?)?wait (here|for me)( a (moment|minute|"
                    r"second|bit))?( please)?\W*$|"
@@ -490,7 +497,9 @@ _PHOTO_OF_YOU = re.compile(r"\b(can|may|could) (i|we) (take|get|have) (a )?(phot
 # "You scared me!" got the fallback
 _STARTLED = re.compile(r"\byou (scared|startled|frightened|surprised|spooked) me\b", re.I)
 # "Can you keep an eye on my bag?" got "Your friend looks innocent, but they're a guard."
-_MIND_THINGS = re.compile(r"\b(someone|somebody|anyone|people) (might|could|will|may|would) (steal|take|nick) "
+_MIND_THINGS = re.compile(r"\bcan i leave (my|our|this|these) (\w+ )?(bag|bags|luggage|suitcase|coat|things|stuff|"
+                          r"pushchair|buggy|bike)( here)?\b|"
+                          r"\b(someone|somebody|anyone|people) (might|could|will|may|would) (steal|take|nick) "
                           r"(my|our)\b|"
                           r"\b(keep an eye on|watch|look after|mind|guard) (my|our|these|this|the) (\w+ )?(bag|bags|"
                           r"luggage|suitcase|things|stuff|coat|jacket|laptop|phone|belongings)\b", re.I)
@@ -612,6 +621,22 @@ _HOWTO = re.compile(r"^\W*(so\W+)?(how (does|do) (this|it|you) work|how (do|can)
 _SEAT = re.compile(r"\b(is|are) (this|that|these|those|the) (\w+ )?(seat|chair|place|spot|table|bench)s? (taken|free|"
                    r"available|occupied|empty)\b|\b(can|may|could) (i|we) (sit|take a seat) (here|there|down)\b|"
                    r"\bis (anyone|anybody|someone|somebody) sitting (here|there)\b", re.I)
+# "Tell me a story." got the model's "Sorry, I can't help with that one right now."; a story about something in
+# particular ("... about a cat") is left to the model
+_STORY = re.compile(r"^\W*((can|could|will|would) you\W+|please\W+)?(tell|read) (me |us )?a (short |little |bedtime |"
+                    r"nice |good )?story( please)?\W*$", re.I)
+# a child who cannot find their parent: "I want my mummy." got the fallback
+_LOST_CHILD = re.compile(r"\bi want my (mummy|mommy|mum|mom|daddy|dad|mama|papa)\b|\bwhere'?s my (mummy|mommy|mum|"
+                         r"mom|daddy|dad)\b|\bi (can'?t|cannot) find my (mummy|mommy|mum|mom|daddy|dad|mama|papa|"
+                         r"parents)\b", re.I)
+# "I'm five years old." got "I'm not sure what to say."; "My tooth fell out." the model's nonsense
+_AGE = re.compile(r"^\W*(i'?m|i am) (\w+) (years? old|and a half)\W*$", re.I)
+_TOOTH = re.compile(r"\bmy (\w+ )?tooth (fell|came|has come) out\b|\bi (just )?lost (a|my) tooth\b", re.I)
+# "Do you sell coffee?" got "I'm a coffee shop owner.", "Where can I buy a ticket?" an invented train station,
+# "Can I leave my bag here?" "Your bag is out of here."
+_SELL = re.compile(r"\bdo you (sell|have|serve|make) (any )?(coffee|tea|food|drinks?|snacks?|water|sandwiches|"
+                   r"something to eat)\b", re.I)
+_TICKETS = re.compile(r"\bwhere (can|do) i (buy|get) (a |my |some )?tickets?\b|\bticket (office|machine|desk)\b", re.I)
 _READ = re.compile(r"\bread (this|that|it|the \w+|me)\b|\bwhat does (this|that|the|it) (\w+ )?say\b", re.I)
 _DONE = re.compile(r"^\W*(ok(ay)?\W+)?(i'?m|i am|we'?re) (all )?(done|finished)\b|^\W*that'?s (enough|it)\b|"
                    # "Maybe later." got the model's "Maybe later, I'll have to think of a different solution."
@@ -814,7 +839,8 @@ class TurnClassifier:
                         else "sing" if re.search(r"\bsing\b", low)
                         else "heating" if re.search(r"\b(heating|heater|air conditioning|thermostat|temperature|fan|"
                                                     r"window)\b", low) else "")
-        for kind, detail, pattern in (("unable", "yours", _YOUR_PART), ("never_mind", "not to me", _NOT_TO_ME),
+        for kind, detail, pattern in (("emergency", "lost child", _LOST_CHILD), ("joke", "story", _STORY),
+                                      ("unable", "yours", _YOUR_PART), ("never_mind", "not to me", _NOT_TO_ME),
                                       ("never_mind", "not funny", _NOT_FUNNY), ("never_mind", "reaction", _REACTION),
                                       ("never_mind", "really", _REALLY), ("greeting", "", _HI),
                                       ("feelings", "so so", _SO_SO), ("feelings", "bad mood", _BAD_MOOD),
@@ -849,6 +875,8 @@ class TurnClassifier:
                                       ("never_mind", "photo", _PHOTO_OF_YOU), ("never_mind", "back", _BRB),
                                       ("feelings", "temperature", _TEMPERATURE),
                                       ("feelings", "weather", _WEATHER_NEWS), ("unable", "lights", _LIGHTS),
+                                      ("greeting", "age", _AGE), ("feelings", "tooth", _TOOTH),
+                                      ("feelings", "hungry", _SELL), ("internet", "tickets", _TICKETS),
                                       ("internet", "lookup", _LOOKUP), ("unable", "game", _GAME),
                                       ("unable", "touch", _TOUCH),
                                       ("unable", "desk", _DESK_WORK),
