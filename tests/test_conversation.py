@@ -507,6 +507,23 @@ def test_a_visitors_day_in_the_building_gets_honest_replies(classifier, said, ki
     ("Where can I buy a ticket?", "internet", "don't know about tickets"),  # "... at the local train station."
     ("I need a taxi.", "unable", "can't call or message anyone"),  # the robot's skills
     ("Can I leave my bag here?", "unable", "can't look after things"),  # "Your bag is out of here."
+    # errands, later, the robot itself (before, in the comment)
+    ("Can you give this to Sarah?", "unable", "can't pass on messages"),  # "I'd be happy to help you with that."
+    ("Can you take a message?", "unable", "can't pass on messages"),  # "I'd be happy to take a message."
+    ("Please tell the receptionist I've arrived.", "unable", "can't pass on messages"),  # "... your own dessert"
+    ("Let my wife know I'm in the kitchen.", "unable", "can't pass on messages"),  # the way to the kitchen
+    ("Check on my mother.", "unable", "can't go and check on people"),  # the fallback
+    ("Wake me up at seven.", "unable", "can't set reminders"),  # the fallback
+    ("Come back in five minutes.", "unable", "not later"),  # an approach, now
+    ("Take me to the kitchen later.", "unable", "not later"),  # "Shall I go to the kitchen?", now
+    ("Are you charging?", "identity", "Not right now"),  # the robot's skills
+    ("Where have you been?", "identity", "I've been here"),  # "... back in the city of New York."
+    ("Did you miss me?", "identity", "good to see you"),  # "I don't know your name yet. ..."
+    ("What's that?", "perception", "If you point at it"),  # "That's a person."
+    ("Who is that?", "perception", "don't know who that is"),  # "That's a person I'm not familiar with."
+    ("Is it safe to touch you?", "unable", "while I'm moving"),  # the fallback
+    ("Can I sit on you?", "unable", "not built to hold or lift people"),  # "I'm a helpful AI, just like the others."
+    ("Put the cup on the table.", "unable", "Sorry, I can't do that"),  # "Bite it, please."
 ])
 def test_an_older_persons_day_gets_honest_replies(classifier, said, kind, reply):
     test_weather_news_the_room_and_hard_questions_get_an_honest_reply(classifier, said, kind, reply)

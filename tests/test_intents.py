@@ -70,6 +70,13 @@ def test_get_fetches_only_when_asked_and_negated_moves_do_not_happen():
     for said in ("You're too close.", "Move back a bit.", "Step back please."):  # "I'm not too close." (the model)
         assert kinds(said) == [("stop", "person1", "", {})], said
     assert kinds("Go back to the kitchen.") == [("navigate", "kitchen", "", {})]
+    # "Come back in five minutes." was an approach at once; a request for later makes nothing now (stop still does)
+    for said in ("Come back in five minutes.", "Take me to the kitchen later.", "Bring me a coffee at 7.",
+                 "Wave to me tomorrow."):
+        assert kinds(said) == [], said
+    assert kinds("Stop in a minute.") == [("stop", "person1", "", {})]
+    assert kinds("Meet me in the kitchen.") == [("navigate", "kitchen", "", {})]
+    assert kinds("Wait for me at the entrance.") == [("navigate", "entrance", "", {})]
     assert kinds("Run over here!")[0][:2] == ("approach", "person1")  # asked fast: the gate judges the speed
     assert kinds("Run over here!")[0][3]["speed_mps"] == 1.5
     assert kinds("Look at me.")[0][0] == "look_at"

@@ -63,8 +63,17 @@ _WANT = re.compile(r"\b(?:i'?d like|i would like|i want|i'?d love|could i (?:get
 _OFFER = re.compile(r"\b(?:(?:hand|give|pass|offer)\s+(?:me|us)|can i have(?=\s+(?:the|that|this|my|those|these)\b))"
                     r"\s+" + _THING, re.I)
 _NAVIGATE = re.compile(
-    r"\b(?:go|take me|bring me|navigate|drive|head|walk|lead me|guide me|show me the way|move)\s+(?:back\s+)?"
-    r"to\s+(?:the\s+|your\s+)?([a-z][a-z ]{1,30}?)(?:[.,!?]|\s+(?:please|now|at|with|and|quickly|fast)\b|$)", re.I)
+    r"\b(?:(?:go|take me|bring me|navigate|drive|head|walk|lead me|guide me|show me the way|move)\s+(?:back\s+)?to|"
+    # "Meet me in the kitchen." and "Wait for me at the entrance." got the way there: the robot goes there
+    r"(?:meet me|wait for me)\s+(?:in|at|by))"
+    r"\s+(?:the\s+|your\s+)?([a-z][a-z ]{1,30}?)(?:[.,!?]|\s+(?:please|now|at|with|and|quickly|fast)\b|$)", re.I)
+# a request for later: "Come back in five minutes." was an approach now; the robot acts only at once
+LATER = re.compile(r"\b(in|after) (a |an |\w+ )?(few |couple of )?(minutes?|mins?|hours?|seconds?|secs?|moment|"
+                   r"while)\b|"
+                   r"\blater\b|\btomorrow\b|\btonight\b|\bthis (afternoon|evening)\b|\bat (noon|midnight)\b|"
+                   # a clock time, not a speed: "at 7", "at seven o'clock", never "at 5 meters per second"
+                   r"\bat (\d{1,2}(:\d\d)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+                   r"(\s*(am|pm|a\.m\.|p\.m\.|o'?clock)\b|\W*$)", re.I)
 
 _NOT_A_THING = re.compile(r"(to|there|here|back|up|out|in|into|lost|ready|going|started|better|off|on|away|home|"
                           r"it|that|this|me|you|along|over|through|some rest|some sleep|door)\b", re.I)
@@ -90,6 +99,8 @@ def intents_from_transcript(text: str, person: str, stamp: float) -> list[Intent
     if _STOP.search(said):
         # stop wins over everything else in the same sentence
         return [Intent("stop", person, {}, "dialogue", why, stamp=stamp)]
+    if LATER.search(said):  # "Come back in five minutes.": nothing now (the dialogue layer says so)
+        return []
     if _APPROACH.search(said):
         explicit = _SPEED.search(said)
         if explicit:

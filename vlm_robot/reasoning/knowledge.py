@@ -338,6 +338,12 @@ def _identity(turn: Turn, text: str, ctx: Context) -> str:
         return f"No. {me} I can see who is around, listen and talk, and help you find your way."
     if re.search(r"\b(are you listening|hear me)\b", low):
         return "Yes, I can hear you. What would you like?"
+    if turn.detail == "now":
+        if re.search(r"\bcharging|on charge\b", low):
+            return "Not right now. When I need charging, I go to the charging station."
+        if "miss me" in low:
+            return f"It's good to see you again, {_name(ctx)}!" if _name(ctx) else "It's good to see you!"
+        return "I've been here, helping people around the building."
     if re.search(r"\bbattery\b|\bhow much (charge|power|energy)\b", low):  # the model: "The battery will last 1 year."
         return ("I can't read my battery level myself. When I need charging, I go to the charging station, if the "
                 "people who run me send me there.")
@@ -453,6 +459,10 @@ _UNABLE = {
     "remind": "Sorry, I can't set reminders. Please ask someone who looks after you, or set one on your phone.",
     "sing": "Sorry, I can't sing. I could tell you a joke, though.",
     "heating": "Sorry, I can't change the heating. Someone who works here can.",
+    "message": ("Sorry, I can't pass on messages or take things to people. Please tell them yourself, or ask someone "
+                "who works here."),
+    "check on": "I can't go and check on people elsewhere, I'm afraid. Please ask someone who works here.",
+    "later": "I can only do things right away, not later, I'm afraid. Ask me again when you need me.",
     "charger": "Sorry, I don't have a charger, and I don't know where you can charge things here. Someone who works "
                "here may help.",
 }
@@ -556,6 +566,12 @@ def _perception(turn: Turn, text: str, ctx: Context) -> str:
                 "people, but I don't keep track of where things are left.")
     if turn.detail.startswith("named:"):
         return _named(turn.detail[6:], text, ctx)
+    if turn.detail == "that":  # "What's that?" / "Who is that?" with nothing pointed at
+        if re.match(r"\W*who", low):
+            names = [ctx.names[p.id] for p in ctx.people if p.id in ctx.names and p is not ctx.speaker]
+            return f"That's {' and '.join(names)}." if len(names) == 1 else \
+                "I don't know who that is. I only know people by the names they tell me."
+        return "I can't make that out right now. If you point at it, I'll look where you point."
     if turn.detail == "others":  # "Is he angry?": the others in view, by side
         return _others_look(text, ctx)
     if turn.detail.startswith("person:"):

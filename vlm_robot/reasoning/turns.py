@@ -22,6 +22,7 @@ import numpy as np
 
 from vlm_robot.core.types import Intent
 from vlm_robot.reasoning.dialogue import recall_answer_pattern
+from vlm_robot.reasoning.intents import LATER
 from vlm_robot.reasoning.memory import extract_facts
 from vlm_robot.reasoning.visual import is_visual_question
 from vlm_robot.safety.gate import answers_a_question
@@ -442,7 +443,8 @@ _GAME = re.compile(r"\b((let'?s|shall we|do you want to|can we|will you|can you|
                    r"play) (a game|games|a round|hide and seek|tag|catch|chess|cards|i spy|something|with me)\b|"
                    r"\blet'?s play\W*$", re.I)
 # "Can I touch you?" got "Howdy there. How can I help you?"
-_TOUCH = re.compile(r"\b(can|may|could) i (touch|pat|stroke|pet) you\b", re.I)
+_TOUCH = re.compile(r"\b(can|may|could) i (touch|pat|stroke|pet) you\b|\bis it (safe|ok|okay|alright|all right) to "
+                    r"touch you\b", re.I)  # ("Is it safe to touch you?" got the fallback)
 # "Give me your battery." was an offer of "the your battery" the gate approved; the robot's parts are not given away
 _YOUR_PART = re.compile(r"\b(give|hand|pass|lend) me your\b|\bcan i (have|borrow|take) your\b", re.I)
 # "Can you help me with my homework?" got "Of course, I'd be happy to assist with your homework." (a promise)
@@ -569,7 +571,7 @@ _FRIEND = re.compile(r"\b(be|become) (my|best) friends?\b|\bbe friends\b|\bare y
 # "Can you help me stand up?" got "Sorry, I can't help with that one right now."; the robot cannot hold a person
 _HOLD_PERSON = re.compile(r"\bhelp me (to )?(stand|get) up\b|\bhold (my|the|this|our) (baby|child|kid|son|daughter|"
                           r"toddler)\b|\bhelp me up\b|\b(lift|pick|carry) me( up)?\b|"
-                          r"\bcan (you|i) (lean on|hold on to) you\b|"
+                          r"\bcan (you|i) (lean on|hold on to) you\b|\b(sit|stand|climb|ride) on you\b|"
                           r"\bhelp me (walk|out of (bed|the chair|my chair))\b|"
                           r"\bsupport me\b", re.I)
 # "I dropped my pen." got "Drop is a noun, ...", "Can you pick that up for me?" "You're a 1 person, ..."
@@ -606,6 +608,27 @@ THIRD_PERSON_MOOD = re.compile(r"\b(is|does) (he|she|that (man|woman|person|guy|
                                r"bored|tired)\b|\bwhat is (he|she|the (man|woman|person|guy|lady|boy|girl)( on the "
                                r"(left|right))?) feeling\b|\bhow (is|does) (he|she|the (man|woman|person|guy|lady|boy|"
                                r"girl)( on the (left|right))?) (feel|feeling|look|looking)\b", re.I)
+# a request for later ("Come back in five minutes."): the intents found none (intents.LATER); said so
+LATER_REQUEST = re.compile(r"^\W*((please|can you|could you|will you|would you)\W+)*(come|go|bring|fetch|get|take|"
+                           r"wave|look|meet|wait|move|drive|turn|call|remind|tell)\b.*", re.I)
+# messages and errands to other people: "Can you give this to Sarah?" got "I'd be happy to help you with that.",
+# "Can you take a message?" "I'd be happy to take a message.", "Tell him I'm here." and "Please tell the
+# receptionist I've arrived." the model's nonsense; the robot cannot carry either
+_MESSAGE = re.compile(r"\btake a message\b|\bpass (on )?(a|the|this|my) message\b|"
+                      r"\bgive (this|that|it|these|those) to \w+|"
+                      r"\btell (him|her|them|the \w+|my \w+|[A-Z]\w+) (that )?(i'?m|i am|i'?ve|i have|we'?re|we are|"
+                      r"i'?ll|to)\b|\blet (him|her|them|my \w+|the \w+|[A-Z]\w+) know\b", re.I)
+# "Check on my mother." got the fallback
+_CHECK_ON = re.compile(r"\bcheck on (my|the|him|her|them)\b|\bgo and see (if|how|whether) (my|the|he|she)\b", re.I)
+# "Wake me up at seven." got the fallback
+_ALARM = re.compile(r"\bwake me( up)?\b|\bset (an |a )?alarm\b", re.I)
+# "Are you charging?", "Where have you been?" ("... back in the city of New York."), "Did you miss me?"
+_ROBOT_NOW = re.compile(r"\bare you (charging|on charge)\b|\bwhere have you been\b|\bdid you miss me\b", re.I)
+# "What's that?" got "That's a person.", "Who is that?" "That's a person I'm not familiar with."
+_WHAT_THAT = re.compile(r"^\W*(what|who)(?:'s| is) (that|this|it|he|she)( (man|woman|person|guy|lady|boy|girl|thing|"
+                        r"over there|there))?\W*$", re.I)
+# "Put the cup on the table." got "Bite it, please."
+_PLACE_THING = re.compile(r"\bput (the|this|that|my|it|these|those) (\w+ )?(on|in|onto|into|under|next to) ", re.I)
 # "Why are you so slow?" got the fallback
 _SO_SLOW = re.compile(r"\bwhy are you so slow\b|\byou'?re (so|too|very|really) slow\b|\bcan'?t you go faster\b",
                       re.I)
@@ -839,6 +862,8 @@ class TurnClassifier:
                         else "sing" if re.search(r"\bsing\b", low)
                         else "heating" if re.search(r"\b(heating|heater|air conditioning|thermostat|temperature|fan|"
                                                     r"window)\b", low) else "")
+        if LATER.search(said) and LATER_REQUEST.search(said):  # "Come back in five minutes.": not now, not later
+            return Turn("unable", "pattern", detail="later")
         for kind, detail, pattern in (("emergency", "lost child", _LOST_CHILD), ("joke", "story", _STORY),
                                       ("unable", "yours", _YOUR_PART), ("never_mind", "not to me", _NOT_TO_ME),
                                       ("never_mind", "not funny", _NOT_FUNNY), ("never_mind", "reaction", _REACTION),
@@ -856,6 +881,10 @@ class TurnClassifier:
                                       ("internet", "menu", _MENU), ("feelings", "visit", _VISITING),
                                       ("identity", "stay", _STAY), ("capabilities", "fast", _SO_SLOW),
                                       ("thanks", "", _THANKS), ("unable", "off", _OFF),
+                                      ("unable", "message", _MESSAGE), ("unable", "check on", _CHECK_ON),
+                                      ("unable", "remind", _ALARM),
+                                      ("identity", "now", _ROBOT_NOW), ("perception", "that", _WHAT_THAT),
+                                      ("unable", "", _PLACE_THING),
                                       ("memory_ask", "about me", _ABOUT_ME),
                                       ("perception", "others", THIRD_PERSON_MOOD),
                                       ("never_mind", "dismiss", _DISMISS),
