@@ -524,6 +524,7 @@ def test_a_visitors_day_in_the_building_gets_honest_replies(classifier, said, ki
     ("Is it safe to touch you?", "unable", "while I'm moving"),  # the fallback
     ("Can I sit on you?", "unable", "not built to hold or lift people"),  # "I'm a helpful AI, just like the others."
     ("Put the cup on the table.", "unable", "Sorry, I can't do that"),  # "Bite it, please."
+    ("So I was wondering if you could help me.", "capabilities", "What do you need?"),  # the whole list of skills
 ])
 def test_an_older_persons_day_gets_honest_replies(classifier, said, kind, reply):
     test_weather_news_the_room_and_hard_questions_get_an_honest_reply(classifier, said, kind, reply)

@@ -75,6 +75,8 @@ def test_get_fetches_only_when_asked_and_negated_moves_do_not_happen():
                  "Wave to me tomorrow."):
         assert kinds(said) == [], said
     assert kinds("Stop in a minute.") == [("stop", "person1", "", {})]
+    assert kinds("No no no, don't do that.") == [("stop", "person1", "", {})]  # "Oh no, try again." (the model)
+    assert kinds("Would you mind bringing me a glass of water?") == [("fetch", "glass of water", "", {})]
     assert kinds("Meet me in the kitchen.") == [("navigate", "kitchen", "", {})]
     assert kinds("Wait for me at the entrance.") == [("navigate", "entrance", "", {})]
     assert kinds("Run over here!")[0][:2] == ("approach", "person1")  # asked fast: the gate judges the speed

@@ -119,6 +119,24 @@ def test_transcript_goes_to_the_person_last_addressed():
     assert out.intents[0].target == "person1" and out.decisions[0].person_id == 1
 
 
+def test_fillers_and_restarts_do_not_change_what_was_asked():
+    # "Uh, where is the, the toilet?" asked for a place called "the the"; "My name is, um, Peter." was no
+    # introduction; "Um, can you, can you take me to the kitchen?" must still be a navigate request
+    from vlm_robot.core.types import Transcript
+    from vlm_robot.reasoning.turns import clean_speech
+
+    assert clean_speech("Uh, where is the, the toilet?") == "where is the toilet?"
+    assert clean_speech("My name is, um, Peter.") == "My name is Peter."
+    assert clean_speech("Um, can you, can you take me to the kitchen?") == "can you take me to the kitchen?"
+    for kept in ("No, no, no!", "Help, help!", "Stop, stop.", "Hmm, let me think.", "Um.", "Bye bye."):
+        assert clean_speech(kept) == kept, kept  # said twice on purpose, or nothing but the filler
+    assert clean_speech("An umbrella, um, please.") == "An umbrella please."  # "um", not "umbrella"
+    r = make()
+    frames(r, 0.0, 1.5, [face(100, "neutral")])
+    out = r.hear(Transcript("Um, can you, can you take me to the kitchen?", 1.6, id="t1"))
+    assert [(i.type, i.target) for i in out.intents] == [("navigate", "kitchen")]
+
+
 def test_a_head_turn_moves_the_tracks_with_the_image_so_nobody_becomes_new():
     from vlm_robot.core.types import Face, PerceptionResult
     from vlm_robot.reasoning.tracker import PeopleTracker, TrackerConfig

@@ -28,7 +28,9 @@ _STOP = re.compile(r"\b(?<!bus )(?<!tram )(?<!next )(?<!first )(?<!last )(?<!ful
                    r"(closer|nearer|near|here|over)\b|"
                    r"\bstay (back|away)\b|\bback off\b|\bkeep (your )?distance\b|"
                    # "You're too close." got the model's "I'm not too close."
-                   r"\btoo close\b|\b(move|step|get) back\b(?! to\b)", re.I)
+                   r"\btoo close\b|\b(move|step|get) back\b(?! to\b)|"
+                   # "No no no, don't do that." got the model's "Oh no, try again."
+                   r"\b(don'?t|do not) do (that|it|this)\b|^\W*no\W+no\W+no\b", re.I)
 _APPROACH = re.compile(r"\b(come (here|closer|nearer|over|back|with me)|(move|get|step|roll) (closer|nearer|over here)|"
                        r"approach|follow me|walk with me|"
                        # "Run over here!" got the fallback: an approach asked fast (the gate judges the speed)
@@ -48,8 +50,10 @@ _PERSON_BRINGS = re.compile(r"\b(can|may|could|should|shall) (i|we) (bring|take)
 # "get" asks the robot to fetch only in a request: "(can|could|would|will) you get", "please get", "go and get",
 # or at the start ("Get the ball.")
 _GET_ASKED = re.compile(r"(?:\b(?:can|could|would|will|won'?t) you\s+(?:please\s+|just\s+|quickly\s+|also\s+)?|"
+                        r"\b(?:would|do) you mind\s+|"
                         r"\bplease\s+|\bgo (?:and\s+)?|\band\s+|\bthen\s+|^\W*(?:(?:hey|ok|okay|robot)\W+)*)$", re.I)
-_FETCH = re.compile(r"\b(?:bring|fetch|get)\s+(?:me\s+)?" + _THING, re.I)
+# ("Would you mind bringing me a glass of water?" got the model's "I'd love to help you relax.")
+_FETCH = re.compile(r"\b(?:bring|fetch|get|bringing|fetching|getting)\s+(?:me\s+)?" + _THING, re.I)
 # a wish for a thing the robot can bring: "I would like a cup of coffee." got "I'd love to have a cup of coffee." from
 # the model. Only named things: "I'd like some help" or "I want a hug" are not fetched
 _WANT = re.compile(r"\b(?:i'?d like|i would like|i want|i'?d love|could i (?:get|have)|can i (?:get|have)|"
@@ -125,7 +129,7 @@ def intents_from_transcript(text: str, person: str, stamp: float) -> list[Intent
     # "bring me to the kitchen" is a place, not a thing; "Where can I get a coffee?" asks where, not to fetch; "Can I
     # bring my dog?" asks for permission and "I'll get it" says what the person does (both were fetches)
     m = _FETCH.search(said) if not nav and not _ASKS_WHERE.search(said) and not _PERSON_BRINGS.search(said) else None
-    if m and m.group(0).lower().startswith("get") and not m.group(0).lower().startswith("get me") \
+    if m and m.group(0).lower().startswith("get") and not re.match(r"get(ting)? me\b", m.group(0), re.I) \
             and not _GET_ASKED.search(said[:m.start()]):
         m = None  # "Do you get tired?" was a fetch of "the tired"; "get" fetches only when asked for
     if m and not _NOT_A_THING.match(m.group(1)):  # "how do I get to the entrance?" asks for a way, not a thing

@@ -369,8 +369,9 @@ def _identity(turn: Turn, text: str, ctx: Context) -> str:
     return f"{me} I can see who is around, listen and talk, and help you find your way."
 
 
-_HELP_ME = re.compile(r"^\W*((excuse me|hey|hi|hello|robot|please|sorry)\W+)*((can|could|will|would) you (please )?"
-                      r"help( me)?|help me|i'?d like (some )?help|i need (some |your )?help)( please)?\W*$", re.I)
+_HELP_ME = re.compile(r"^\W*((excuse me|hey|hi|hello|robot|please|sorry|so)\W+)*((can|could|will|would) you (please )?"
+                      r"help( me)?|help me|i'?d like (some )?help|i need (some |your )?help|"
+                      r"i (was|am) (just )?wondering if you could help( me)?)( please)?\W*$", re.I)
 
 
 # a capabilities turn's reply by its detail (turns.py); "voice" and the plain list depend on the moment

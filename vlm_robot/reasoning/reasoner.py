@@ -23,7 +23,7 @@ from vlm_robot.reasoning.memory import Memory, PersonMemory, asks_to_be_forgotte
 from vlm_robot.reasoning.open_talk import OpenTalk
 from vlm_robot.reasoning.policy import ProactivePolicy
 from vlm_robot.reasoning.tracker import PeopleTracker
-from vlm_robot.reasoning.turns import Turn, TurnClassifier
+from vlm_robot.reasoning.turns import Turn, TurnClassifier, clean_speech
 from vlm_robot.safety.actuation import bearing_from_box
 from vlm_robot.safety.gate import SafetyGate
 
@@ -256,6 +256,7 @@ class Reasoner:
 
         Runs before the language model so that "stop" reaches the safety gate at once.
         """
+        t = _spoken(t)
         with self.lock:
             self.now = max(self.now, t.stamp)
             self.policy.note_speech(t.stamp)
@@ -425,6 +426,7 @@ class Reasoner:
 
     def classify(self, t: Transcript) -> Turn:
         """What kind of turn ``t`` is (reasoning/turns.py); computed once per transcript."""
+        t = _spoken(t)
         with self.lock:
             if t.id in self._classified:
                 return self._classified[t.id]
@@ -444,6 +446,7 @@ class Reasoner:
         Nothing is heard, classified or remembered: the turn is classified without the cache (the partial
         shares the final transcript's id) and the prompt is built as :meth:`_model_reply` builds it. The final
         transcript's reply takes the speculation only when its prompt is the same (OpenTalk.reply)."""
+        t = _spoken(t)
         if self.open_talk is None or self.dialogue is None or not t.text.strip():
             return False
         with self.lock:
@@ -480,6 +483,7 @@ class Reasoner:
         language model only for open talk. The lock is not held while the model generates. Words :meth:`hear`
         found were not said to the robot get no reply (an empty outcome).
         """
+        t = _spoken(t)
         with self.lock:
             if t.id in self._overheard:
                 self._overheard.discard(t.id)
@@ -754,3 +758,9 @@ def _replying(t: Transcript, pid: int | None) -> str:
 
 def _with_id(it: Intent, new_id: str) -> Intent:
     return replace(it, params=dict(it.params), id=new_id)
+
+
+def _spoken(t: Transcript) -> Transcript:
+    """The transcript with its words as meant: fillers and restarts out (turns.clean_speech), the same id."""
+    text = clean_speech(t.text)
+    return t if text == t.text else replace(t, text=text)

@@ -729,6 +729,23 @@ _ENGLISH = frozenset(
     "start open close bring name home room water food today tomorrow morning night yes right left down off".split())
 
 
+# what a speaker says on the way to the words: "Uh, where is the, the toilet?" asked for a place called "the the";
+# "My name is, um, Peter." was no introduction
+_FILLER = re.compile(r"(?:,\s*)?\b(?:um+|uh+|uhm+|erm+|er)\b[,.]?(?:\s+|$)", re.I)
+_RESTART = re.compile(r"\b((?:\w+\s+){0,2}\w+),\s+\1\b", re.I)
+_KEEP_REPEATED = frozenset("no yes stop bye ha help please".split())  # "No, no, no!" and "Help, help!" say more
+
+
+def clean_speech(text: str) -> str:
+    """``text`` without fillers ("um", "uh") and restarts ("can you, can you" -> "can you"); words said twice on
+    purpose ("No, no, no!", "Help, help!") are kept. The same words otherwise."""
+    out = _FILLER.sub(" ", text)
+    out = _RESTART.sub(lambda m: m[0] if m[1].lower() in _KEEP_REPEATED else m[1], out)
+    out = re.sub(r"\s{2,}", " ", out).strip()
+    out = re.sub(r"^[,.]\s*", "", out)
+    return out if words(out) else text
+
+
 def words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
 
