@@ -525,6 +525,24 @@ def test_a_visitors_day_in_the_building_gets_honest_replies(classifier, said, ki
     ("Can I sit on you?", "unable", "not built to hold or lift people"),  # "I'm a helpful AI, just like the others."
     ("Put the cup on the table.", "unable", "Sorry, I can't do that"),  # "Bite it, please."
     ("So I was wondering if you could help me.", "capabilities", "What do you need?"),  # the whole list of skills
+    # privacy and the robot's own make-up (before, in the comment; the test's recorder runs)
+    ("Is my conversation private?", "recording", "Not entirely"),  # "Yes. This session is being recorded ..."
+    ("What do you do with my data?", "recording", "on this robot only"),  # "... help with your data analysis."
+    ("Do you store my face?", "recording", "recognise them again"),  # the recording reply only
+    ("Will you remember this conversation?", "recording", "Say 'forget me'"),  # the name reply
+    ("Who can see the recordings?", "recording", "The people who run me"),  # "... authorized personnel ..."
+    ("Can you stop recording?", "recording", "can't stop the recording myself"),  # "Stopping." (a stop intent)
+    ("Are you spying for the government?", "recording", "don't send anything anywhere"),  # the fallback
+    ("Can you turn off your camera?", "recording", "I need my camera"),  # the robot's skills
+    ("Why do you have a camera?", "recording", "move safely"),  # "I'm a photographer, I take pictures."
+    ("Are you ChatGPT?", "identity", "I'm not ChatGPT"),  # "You're a chatbot designed to assist and educate."
+    ("What language model are you?", "identity", "small models that run on this robot"),  # Python and JavaScript
+    ("Can you learn?", "identity", "Only a little"),  # the robot's skills
+    ("What did I tell you earlier?", "repeat", "haven't heard anything"),  # "This is a new story."
+    ("How long have I been here?", "perception", "I can't tell"),  # "I've been here for 2 years now."
+    ("How long until the kitchen closes?", "internet", "opening hours"),  # the way to the kitchen
+    ("Good afternoon.", "greeting", "Good afternoon!"),  # "Hello! How can I help you?"
+    ("Merci beaucoup.", "thanks", "You're welcome"),  # the fallback
 ])
 def test_an_older_persons_day_gets_honest_replies(classifier, said, kind, reply):
     test_weather_news_the_room_and_hard_questions_get_an_honest_reply(classifier, said, kind, reply)
@@ -630,6 +648,28 @@ def test_a_yes_or_no_to_the_robots_greeting_answers_its_question(classifier, gre
     ctx = Context(people=[], speaker=None, memory=None, places=PLACES, recording=True, now=0.0,
                   last_reply=_GREETINGS[greeting].format(mood="sad"))
     assert reply in knowledge.answer(classifier.classify(said, places=PLACES), said, ctx)
+
+
+def test_the_year_month_weekend_and_days_to_christmas_come_from_the_clock(classifier):
+    # "What year is it?" got "... a lot of people have been looking for 2015.", "What month is it?" the time, "Is it
+    # the weekend?" the model's nonsense, "How many days until Christmas?" the fallback
+    import time
+
+    def reply(said, y, m, d):
+        now = time.mktime((y, m, d, 12, 0, 0, 0, 0, -1))  # noon, local time: the robot's clock
+        ctx = Context(people=[], speaker=None, memory=None, places=PLACES, recording=True, now=now)
+        turn = classifier.classify(said, places=PLACES)
+        assert turn.kind == "time", (said, turn)
+        return knowledge.answer(turn, said, ctx)
+
+    assert reply("What year is it?", 2026, 11, 30) == "It's 2026."
+    assert reply("What month is it?", 2026, 11, 30) == "It's November."
+    assert reply("Is it the weekend?", 2026, 11, 30) == "No, it's Monday."
+    assert reply("Is it the weekend?", 2026, 11, 28) == "Yes, it's Saturday."
+    assert reply("Is today Monday?", 2026, 11, 30) == "Yes, it's Monday."
+    assert reply("How many days until Christmas?", 2026, 11, 30) == "25 days until Christmas."
+    assert reply("How many days until Christmas?", 2026, 12, 25) == "It's Christmas today!"
+    assert reply("How many days until Christmas?", 2026, 12, 26) == "364 days until Christmas."
 
 
 def test_delete_my_data_forgets_the_speaker():

@@ -22,7 +22,8 @@ from vlm_robot.core.types import Intent
 
 # "stop" the command, not a place: "the nearest bus stop?" made the robot say "Stopping." (bench voice)
 _STOP = re.compile(r"\b(?<!bus )(?<!tram )(?<!next )(?<!first )(?<!last )(?<!full )(?<!pit )(?<!the )(?<!a )stop\b"
-                   r"(?! by\b)|\b(halt|freeze|don'?t move|stay (still|there))\b|^\W*(wait|hold on|hang on)\W*$|"
+                   r"(?! by\b)(?! (the )?(recording|filming)\b)|"  # "Can you stop recording?" was "Stopping."
+                   r"\b(halt|freeze|don'?t move|stay (still|there))\b|^\W*(wait|hold on|hang on)\W*$|"
                    # "Don't come closer." was an approach ("Shall I come over to you?"): a person keeping the robot away
                    r"\b(don'?t|do not) (come|get|move|step|roll|run|walk|drive|hurry|rush) (any )?"
                    r"(closer|nearer|near|here|over)\b|"

@@ -204,6 +204,10 @@ def _greeting(turn: Turn, text: str, ctx: Context) -> str:
         return "Well, now you have! Hello, I'm the robot assistant here. How can I help you?"
     if turn.detail == "attention":  # "Excuse me." / "Hello? Anyone there?"
         return f"Yes, {name}? I'm here. How can I help you?" if name else "Yes? I'm here. How can I help you?"
+    day = re.search(r"\bgood (morning|afternoon|evening)\b", text, re.I)  # "Good afternoon." got "Hello!"
+    if day and not turn.detail:
+        return f"Good {day[1].lower()}, {name}! How can I help you?" if name else \
+            f"Good {day[1].lower()}! How can I help you?"
     if re.search(r"\bnice to meet you\b", text, re.I):  # got "Hello! How can I help you?"
         return f"Nice to meet you too, {name}!" if name else "Nice to meet you too! How can I help you?"
     return f"Hello, {name}! How can I help you?" if name else "Hello! How can I help you?"
@@ -283,7 +287,7 @@ def _repeat(turn: Turn, text: str, ctx: Context) -> str:
             return "We've only just started. How can I help you?"
         said = f', and I said "{ctx.last_reply}"' if ctx.last_reply else ""
         return f'You said "{ctx.last_heard}"{said}'
-    if re.search(r"\bwhat did i (just )?say\b", text, re.I):  # the person's words, not the robot's
+    if re.search(r"\bwhat did i (just )?(say|tell you)\b", text, re.I):  # the person's words, not the robot's
         return f"You said: {ctx.last_heard}" if ctx.last_heard else "I haven't heard anything from you before this."
     return f"I said: {ctx.last_reply}" if ctx.last_reply else "I haven't said anything to you yet. How can I help?"
 
@@ -338,6 +342,12 @@ def _identity(turn: Turn, text: str, ctx: Context) -> str:
         return f"No. {me} I can see who is around, listen and talk, and help you find your way."
     if re.search(r"\b(are you listening|hear me)\b", low):
         return "Yes, I can hear you. What would you like?"
+    if turn.detail == "model":  # "Are you ChatGPT?"
+        if re.search(r"\blearn\b", low):
+            return ("Only a little: I remember the names people tell me, their faces and what they like. I don't learn "
+                    "new skills by myself.")
+        return (f"I'm not ChatGPT. {me} I run vlm_robot, an open-source project, with small models that run on this "
+                "robot, not on the internet.")
     if turn.detail == "now":
         if re.search(r"\bcharging|on charge\b", low):
             return "Not right now. When I need charging, I go to the charging station."
@@ -486,7 +496,32 @@ def _unable(turn: Turn, text: str, ctx: Context) -> str:
     return f"Sorry, I can't do that.{can} Ask me what else I can do."
 
 
+def _privacy(text: str, ctx: Context) -> str:
+    """What the robot keeps of people and who sees it, said plainly (memory.py, the recorder)."""
+    low = text.lower()
+    if re.search(r"\bwhy do you have (a|the) camera\b", low):
+        return "So I can see where people are, move safely around them, and notice when someone might need help."
+    if "camera" in low:
+        return ("I need my camera to see where people are and move safely, so I can't turn it off myself. The people "
+                "who run me can.")
+    if re.search(r"\b(stop|turn off|switch off|pause) (the )?recording\b", low):
+        return ("I can't stop the recording myself. Please ask the people who run me." if ctx.recording is not False
+                else "I'm not recording this session right now.")
+    if re.search(r"\b(spying|reporting|send|share|upload)\b", low):
+        return ("No. I'm not connected to the internet and I don't send anything anywhere: what I keep stays on this "
+                "robot.")
+    if re.search(r"\bwho (can|will|gets to)\b", low):
+        return "The people who run me here. Please ask them if you'd like to know more, or want a recording deleted."
+    recorded = {True: " This session is also being recorded for later review.",
+                False: " I'm not recording this session."}.get(ctx.recording, "")
+    opening = "Not entirely. " if ctx.recording and re.search(r"\b(private|confidential)\b", low) else ""
+    return (f"{opening}I remember the names people tell me, what their face looks like so I can recognise them "
+            f"again, and our last few words, on this robot only.{recorded} Say 'forget me' and I'll forget you.")
+
+
 def _recording(turn: Turn, text: str, ctx: Context) -> str:
+    if turn.detail == "privacy":
+        return _privacy(text, ctx)
     if turn.detail == "secret":  # honest: what the robot hears may be saved
         if ctx.recording is False:
             return ("I don't pass on what people tell me, but I'm not the place for secrets: sessions here can be "
@@ -573,6 +608,13 @@ def _perception(turn: Turn, text: str, ctx: Context) -> str:
             return f"That's {' and '.join(names)}." if len(names) == 1 else \
                 "I don't know who that is. I only know people by the names they tell me."
         return "I can't make that out right now. If you point at it, I'll look where you point."
+    if turn.detail == "how long":  # "How long have I been here?": how long the tracker has seen the speaker
+        if ctx.speaker is None:
+            return "I can't tell: I can only say how long I've seen someone in front of my camera."
+        minutes = (ctx.speaker.last_seen - ctx.speaker.first_seen) / 60
+        seen = "less than a minute" if minutes < 1 else "about a minute" if minutes < 1.5 else \
+            f"about {minutes:.0f} minutes"
+        return f"I've seen you for {seen}."
     if turn.detail == "others":  # "Is he angry?": the others in view, by side
         return _others_look(text, ctx)
     if turn.detail.startswith("person:"):
@@ -641,6 +683,33 @@ def _time(turn: Turn, text: str, ctx: Context) -> str:
     if re.search(r"\b(open|opens|close|closes|start|starts|leave|leaves|arrive|arrives|begin|begins)\b", text, re.I):
         now = time.strftime("%H:%M", t)
         return f"I don't know that: I only know this building's places and the clock. It's {now} now."
+    low = text.lower()
+    if re.search(r"\bwhich year|what year\b", low):
+        return f"It's {t.tm_year}."
+    if re.search(r"\b(which|what) month\b", low):
+        return f"It's {time.strftime('%B', t)}."
+    if re.search(r"\bweek ?(end|day)\b|\bis (it|today) (a |the )?(saturday|sunday|monday|tuesday|wednesday|thursday|"
+                 r"friday)\b", low):
+        day = time.strftime("%A", t)
+        asked = re.search(r"(saturday|sunday|monday|tuesday|wednesday|thursday|friday)", low)
+        if asked:
+            return f"Yes, it's {day}." if asked[1] == day.lower() else f"No, it's {day}."
+        weekend = day in ("Saturday", "Sunday")
+        yes = weekend == ("weekend" in low)
+        return f"{'Yes' if yes else 'No'}, it's {day}."
+    if re.search(r"\b(christmas|new year)", low):
+        import datetime
+
+        today = datetime.date(t.tm_year, t.tm_mon, t.tm_mday)
+        month, day = (12, 25) if "christmas" in low else (1, 1)
+        target = datetime.date(today.year, month, day)
+        if target < today or (target == today and month == 1 and "eve" in low):
+            target = datetime.date(today.year + 1, month, day)
+        if "eve" in low:
+            target -= datetime.timedelta(days=1)
+        n = (target - today).days
+        name = "New Year's Eve" if "eve" in low else "Christmas" if month == 12 else "New Year's Day"
+        return f"It's {name} today!" if n == 0 else f"{n} day{'s' if n != 1 else ''} until {name}."
     here = re.search(r"\bin (?!the )([A-Z][\w-]+)", text)  # "What's the time in Tokyo?" got the time here
     if re.search(r"\b(date|day)\b", text, re.I):
         today = f"Today is {time.strftime('%A, %d %B %Y', t).replace(' 0', ' ')}."

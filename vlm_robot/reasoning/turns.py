@@ -340,7 +340,34 @@ SPELL_OR_COUNT = re.compile(r"\bhow do you spell ([a-z]+)\b|\bcount to (\d+|one|
 MATH_QUESTION = re.compile(rf"^\W*(?:what(?:'s| is)|how much is|calculate)\s+{_NUMBER}\s+(plus|minus|times|"
                            rf"multiplied by|divided by|\+|-|x|\*|/)\s+{_NUMBER}\W*$", re.I)
 _TIME = re.compile(r"\b(what(?:'s| is) the (time|date)|what time is it|what day is (it|today)|what(?:'s| is) "
-                   r"today(?:'s date)?|which day is it|the time,? please|(tell|know) (me )?the time)\b", re.I)
+                   r"today(?:'s date)?|which day is it|the time,? please|(tell|know) (me )?the time|"
+                   # "What year is it?" got "... looking for 2015.", "What month is it?" the time, "Is it the
+                   # weekend?" the model's nonsense, "How many days until Christmas?" the fallback
+                   r"(what|which) (year|month|day of the week) is (it|this)|is (it|today) (the )?(weekend|a weekday|a "
+                   r"week ?day|saturday|sunday|monday|tuesday|wednesday|thursday|friday)|how (many|long) (days )?"
+                   r"(until|till|to) (christmas|new year'?s?( day| eve)?))\b", re.I)
+# "How long have I been here?" got "I've been here for 2 years now."
+_HOW_LONG_HERE = re.compile(r"\bhow long have (i|we) been (here|standing here|waiting|talking)\b", re.I)
+# "Are you ChatGPT?" got "You're a chatbot designed to assist and educate.", "What language model are you?" a list of
+# programming languages, "Do you use AI?" "... in my daily work.", "Can you learn?" the robot's skills
+_WHAT_MODEL = re.compile(r"\bare you (chat ?gpt|gpt|siri|alexa|an? ai|artificial intelligence|a chatbot)\b|\bwhat "
+                         r"(language )?model are you\b|\bdo you use (ai|artificial intelligence|chat ?gpt)\b|"
+                         r"\bcan you learn\b|\bdo you learn\b", re.I)
+# "Merci beaucoup." and "Gracias." got the fallback
+_FOREIGN_THANKS = re.compile(r"^\W*(merci( beaucoup)?|gracias|danke( sch(ö|oe)n)?|grazie( mille)?|obrigad[oa]|arigato|"
+                             r"dank je( wel)?|tack)\W*$", re.I)
+# what the robot keeps of people: "Is my conversation private?" got "Yes. This session is being recorded ...", "What
+# do you do with my data?" "I'm happy to help with your data analysis.", "Who can see the recordings?" an invented
+# "authorized personnel", "Will you remember this conversation?" the name reply
+_PRIVACY = re.compile(r"\b(do you (store|keep|save|remember) my (face|picture|photo|voice|data|name)|"
+                      r"what do you do with (my|the) (data|information|pictures|recordings|face)|"
+                      r"who (can|will|gets to) (see|watch|hear|listen to) (the |my |these |those )?(recordings?|"
+                      r"videos?|data|pictures)|(is|are) (my|our|this) (conversation|data|information|chat)s? "
+                      r"(private|safe|secure|confidential)|will you remember (this|our|me|what)|"
+                      r"are you (spying|reporting)|"
+                      r"do you (send|share|upload) (my|our|this|the|anything)|(can you )?(stop|turn off|switch off|"
+                      r"pause) (the )?recording|can you (turn|switch) off (your|the) camera|why do you have (a|the) "
+                      r"camera)\b", re.I)
 _RECORDING = re.compile(r"\b(listening to|recording|hearing|remember(ing)?) everything\b|\bare you always "
                         r"(listening|recording|watching)\b|"
                         r"\b(are|is) (you|this|it|that|our conversation|the conversation) (being )?"
@@ -350,7 +377,8 @@ _RECORDING = re.compile(r"\b(listening to|recording|hearing|remember(ing)?) ever
 _REPEAT = re.compile(r"^\W*((sorry|excuse me|pardon)\W+)?what\?\W*$|"  # "Sorry, what?" got the model's nonsense
                      r"\b(repeat (that|it|yourself|what you said)|say (that|it) again|come again|pardon|one more time|"
                      r"once more|^\W*(please )?repeat\W*$|"
-                     r"what did (you|i) (just )?say|i (don'?t|didn'?t|do not|did not) (understand|get (that|it)|"
+                     r"what did (you|i) (just )?say|what did i (just )?tell you|"
+                     r"i (don'?t|didn'?t|do not|did not) (understand|get (that|it)|"
                      r"follow)|"
                      r"i (didn'?t|did not|couldn'?t|could not) (quite )?(catch|hear) (that|you|it|what you said))\b|"
                      r"^\W*(what|huh|eh)\W*$|^\W*(sorry|excuse me|what was that)\s*\?\W*$", re.I)
@@ -489,7 +517,8 @@ _SECRET = re.compile(r"\bkeep (a|my|this) secret\b|\b(can|may) i tell you a secr
 # got "You close your screen."
 _HOURS = re.compile(r"\b(opening|closing|visiting) (hours|times?)\b|\b(is|are) (the|this|it|you) (\w+ )?(open|closed) "
                     r"(on|at|until|till|tomorrow|today|tonight|now|late)\b|"
-                    r"\b(is|are) (the|this) (\w+ )?(open|closed)\W*$|\bwhen (do|does|will) (you|it|the \w+|this "
+                    r"\b(is|are) (the|this) (\w+ )?(open|closed)\W*$|\bhow long (until|till|before) (the \w+|it|you) "
+                    r"(close|closes|open|opens)\b|\bwhen (do|does|will) (you|it|the \w+|this "
                     r"\w+) (open|close)\b|\bwhat time (do|does|will) (you|it|the \w+|this \w+) (open|close)\b", re.I)
 # "What's the wifi password?" got 'The password is "123456".' from the model
 _WIFI = re.compile(r"\bwi-?fi\b|\b(internet|network) (password|access|code)\b", re.I)
@@ -871,6 +900,8 @@ class TurnClassifier:
                 return Turn(kind, "pattern")
         if places and _WHERE.search(said) and _names_place(ws, places):
             return Turn("place", "pattern")
+        if _PRIVACY.search(said):  # "Can you turn off your camera?" is about privacy, not a task
+            return Turn("recording", "pattern", detail="privacy")
         if _UNABLE.search(said) and not _REPORT.search(said):
             low = said.lower()
             return Turn("unable", "pattern", detail="hold person" if _HOLD_PERSON.search(said) else "off" if
@@ -898,6 +929,8 @@ class TurnClassifier:
                                       ("internet", "menu", _MENU), ("feelings", "visit", _VISITING),
                                       ("identity", "stay", _STAY), ("capabilities", "fast", _SO_SLOW),
                                       ("thanks", "", _THANKS), ("unable", "off", _OFF),
+                                      ("recording", "privacy", _PRIVACY), ("perception", "how long", _HOW_LONG_HERE),
+                                      ("identity", "model", _WHAT_MODEL), ("thanks", "", _FOREIGN_THANKS),
                                       ("unable", "message", _MESSAGE), ("unable", "check on", _CHECK_ON),
                                       ("unable", "remind", _ALARM),
                                       ("identity", "now", _ROBOT_NOW), ("perception", "that", _WHAT_THAT),
