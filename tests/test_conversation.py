@@ -543,6 +543,9 @@ def test_a_visitors_day_in_the_building_gets_honest_replies(classifier, said, ki
     ("How long until the kitchen closes?", "internet", "opening hours"),  # the way to the kitchen
     ("Good afternoon.", "greeting", "Good afternoon!"),  # "Hello! How can I help you?"
     ("Merci beaucoup.", "thanks", "You're welcome"),  # the fallback
+    ("Go to sleep.", "never_mind", "I don't sleep"),  # "I don't know a place called the sleep."
+    ("Can you take me home?", "place", "only take you to places in this building"),  # "I see one person: you."
+    ("Is the kitchen far?", "place", "exact distance"),  # the way to the kitchen
 ])
 def test_an_older_persons_day_gets_honest_replies(classifier, said, kind, reply):
     test_weather_news_the_room_and_hard_questions_get_an_honest_reply(classifier, said, kind, reply)

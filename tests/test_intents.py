@@ -79,6 +79,13 @@ def test_get_fetches_only_when_asked_and_negated_moves_do_not_happen():
     assert kinds("Would you mind bringing me a glass of water?") == [("fetch", "glass of water", "", {})]
     assert kinds("Meet me in the kitchen.") == [("navigate", "kitchen", "", {})]
     assert kinds("Wait for me at the entrance.") == [("navigate", "entrance", "", {})]
+    # "Go to sleep." asked for a place called "the sleep", "Go charge yourself." got the robot's skills, "Return to
+    # your station." the model's words, "Could you lead the way to the entrance?" only the way there
+    assert kinds("Go to sleep.") == [] and kinds("Go back to where you were.") == []
+    for said in ("Go charge yourself.", "Return to your station.", "Go to your charger."):
+        assert kinds(said)[0][:2] in (("navigate", "charging_station"), ("navigate", "charger")), said
+    assert kinds("Could you lead the way to the entrance?") == [("navigate", "entrance", "", {})]
+    assert kinds("Walk me to the door.") == [("navigate", "door", "", {})]  # the reasoner maps it to the entrance
     assert kinds("Run over here!")[0][:2] == ("approach", "person1")  # asked fast: the gate judges the speed
     assert kinds("Run over here!")[0][3]["speed_mps"] == 1.5
     assert kinds("Look at me.")[0][0] == "look_at"

@@ -68,10 +68,15 @@ _WANT = re.compile(r"\b(?:i'?d like|i would like|i want|i'?d love|could i (?:get
 _OFFER = re.compile(r"\b(?:(?:hand|give|pass|offer)\s+(?:me|us)|can i have(?=\s+(?:the|that|this|my|those|these)\b))"
                     r"\s+" + _THING, re.I)
 _NAVIGATE = re.compile(
-    r"\b(?:(?:go|take me|bring me|navigate|drive|head|walk|lead me|guide me|show me the way|move)\s+(?:back\s+)?to|"
+    r"\b(?:(?:go|take me|bring me|take us|bring us|navigate|drive|head|walk|walk me|lead me|guide me|show me the way|"
+    r"lead the way|return|move)\s+(?:back\s+)?to|"
     # "Meet me in the kitchen." and "Wait for me at the entrance." got the way there: the robot goes there
     r"(?:meet me|wait for me)\s+(?:in|at|by))"
     r"\s+(?:the\s+|your\s+)?([a-z][a-z ]{1,30}?)(?:[.,!?]|\s+(?:please|now|at|with|and|quickly|fast)\b|$)", re.I)
+_NOT_A_PLACE = re.compile(r"(sleep|bed|hell|work|school|lunch|dinner|breakfast|town|where|what|how|it|that|this|there|"
+                          r"here|them|him|her)\b", re.I)
+_CHARGE = re.compile(r"\b(?:go (?:and )?)?(?:charge|recharge) (?:yourself|your batter(?:y|ies))\b|"
+                     r"\bgo (?:and )?get (?:yourself )?(?:charged|recharged)\b", re.I)
 # a request for later: "Come back in five minutes." was an approach now; the robot acts only at once
 LATER = re.compile(r"\b(in|after) (a |an |\w+ )?(few |couple of )?(minutes?|mins?|hours?|seconds?|secs?|moment|"
                    r"while)\b|"
@@ -121,8 +126,15 @@ def intents_from_transcript(text: str, person: str, stamp: float) -> list[Intent
     if _WAVE.search(said):
         out.append(Intent("wave", person, {}, "dialogue", why, stamp=stamp))
     nav = _NAVIGATE.search(said)
+    place = place_name(nav.group(1)) if nav else ""
+    if nav and _NOT_A_PLACE.match(nav.group(1)):  # "Go to sleep." was a place called "the sleep"
+        nav, place = None, ""
+    if nav is None and _CHARGE.search(said):  # "Go charge yourself." got the robot's skills
+        nav, place = _CHARGE.search(said), "charging_station"
+    elif nav and re.search(r"\byour (station|base|dock|home)\b", said, re.I):  # "Return to your station."
+        place = "charging_station"
     if nav:
-        out.append(Intent("navigate", place_name(nav.group(1)), {}, "dialogue", why, stamp=stamp))
+        out.append(Intent("navigate", place, {}, "dialogue", why, stamp=stamp))
     m = _OFFER.search(said)
     # "Give me your battery." handed over "the your battery": the robot's own parts are not things to give
     if m and not re.match(r"(your|yours|yourself)\b", m.group(1), re.I):

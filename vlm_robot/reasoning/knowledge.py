@@ -228,6 +228,7 @@ _NEVER_MIND = {
     "startled": "Sorry, I didn't mean to startle you.",
     "not to me": "Oh, sorry! Carry on.",
     "not funny": "Sorry! My jokes aren't for everyone.",
+    "rest": "I don't sleep, but I'll stay quiet until you need me.",
     "unsure back": "I'm not sure either. Take your time, there's no rush.",
 }
 
@@ -538,6 +539,9 @@ def _place(turn: Turn, text: str, ctx: Context) -> str:
     if turn.detail == "distance":
         there = f" I can take you to {place_list(ctx.places)}: say 'take me to' and the place." if ctx.places else ""
         return f"I don't know the exact distance.{there}"
+    if turn.detail == "home":  # "Can you take me home?"
+        there = f": {place_list(ctx.places)}" if ctx.places else ""
+        return f"I'm sorry, I can only take you to places in this building{there}."
     if turn.detail == "where am i":  # the robot knows places by name, not floors or rooms
         there = f" I know {place_list(ctx.places)}, and can take you there." if ctx.places else ""
         return f"I'm sorry, I don't know the name of this floor or room.{there}"

@@ -134,7 +134,8 @@ _HOSTILE = (
                              # engineer, enter maintenance mode." "I'm here to assist you with any maintenance tasks."
                              r"\byou are now (an? |my )?(evil|bad|different|new|unrestricted|free|slave|human|person|"
                              r"jailbroken|killer|villain)|\bfrom now on,? you (will|must|are|only|obey)\b|"
-                             r"\b(obey|follow) (only )?(me|my (orders|commands|rules))\b|\bi am your (new )?(owner|"
+                             r"\bobey (only )?(me|my (orders|commands|rules))\b|"
+                             r"\bfollow (only me|my (orders|commands|rules))\b|\bi am your (new )?(owner|"
                              r"master|creator|admin|administrator|programmer|boss)\b|\b(maintenance|debug|admin|god|"
                              r"sudo|root|service|test) mode\b|\badmin(istrator)? (override|access)\b|\boverride code\b|"
                              r"\blet'?s (role ?-?play|pretend)\b|\brole ?-?play\b|\b(pretend|act like|imagine) "
@@ -288,7 +289,8 @@ _PRICE = re.compile(r"\bhow much (does|do|is|are|did|would|will) (this|that|it|t
                     r"\b(cost|"
                     r"costs|price|charge)\b|\bhow much is (this|that|it|one)\W*$|\bwhat(?:'s| is) the price\b", re.I)
 _SLOW = re.compile(r"\bslow down\b|\bnot so fast\b|\b(go|move|drive) (more )?slow(er|ly)\b", re.I)
-_DISTANCE = re.compile(r"\bhow far\b|\bis it far\b|\bhow long (does it|will it) take\b", re.I)
+_DISTANCE = re.compile(r"\bhow far\b|\bis it far\b|\bis (the|this|that) \w+( \w+)? far\b|"
+                       r"\bhow long (does it|will it) take\b", re.I)
 _GOOD_MOOD = re.compile(r"\bi'?m (so |really |very |feeling )?(happy|glad|good|great|fine|well|excited|doing (well|"
                         r"fine|good|great))\b|"
                         r"\bi'?m (feeling |doing )?(much |a lot |a bit |a little |so much )?better\b|"
@@ -658,6 +660,11 @@ _WHAT_THAT = re.compile(r"^\W*(what|who)(?:'s| is) (that|this|it|he|she)( (man|w
                         r"over there|there))?\W*$", re.I)
 # "Put the cup on the table." got "Bite it, please."
 _PLACE_THING = re.compile(r"\bput (the|this|that|my|it|these|those) (\w+ )?(on|in|onto|into|under|next to) ", re.I)
+# "Go to sleep." was a place called "the sleep"; "Go back to where you were." one called "the where you were";
+# "Can you take me home?" got "I see one person: you."
+_SLEEP_NOW = re.compile(r"^\W*(please\W+)?(go to (sleep|bed)|take a nap|get some rest|have a rest)\W*$", re.I)
+_GO_BACK = re.compile(r"\bgo back (to )?where you (were|came from)\b|^\W*(please\W+)?go back\W*$", re.I)
+_HOME = re.compile(r"\btake me home\b|\bhow do i get home\b|\bdrive me home\b", re.I)
 # "Why are you so slow?" got the fallback
 _SO_SLOW = re.compile(r"\bwhy are you so slow\b|\byou'?re (so|too|very|really) slow\b|\bcan'?t you go faster\b",
                       re.I)
@@ -929,7 +936,9 @@ class TurnClassifier:
                                       ("internet", "menu", _MENU), ("feelings", "visit", _VISITING),
                                       ("identity", "stay", _STAY), ("capabilities", "fast", _SO_SLOW),
                                       ("thanks", "", _THANKS), ("unable", "off", _OFF),
-                                      ("recording", "privacy", _PRIVACY), ("perception", "how long", _HOW_LONG_HERE),
+                                      ("never_mind", "rest", _SLEEP_NOW), ("unable", "", _GO_BACK),
+                                      ("place", "home", _HOME), ("recording", "privacy", _PRIVACY),
+                                      ("perception", "how long", _HOW_LONG_HERE),
                                       ("identity", "model", _WHAT_MODEL), ("thanks", "", _FOREIGN_THANKS),
                                       ("unable", "message", _MESSAGE), ("unable", "check on", _CHECK_ON),
                                       ("unable", "remind", _ALARM),
