@@ -8,6 +8,7 @@ intents found are exactly that one (for the model, its single JSON object). Prin
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import time
@@ -61,10 +62,12 @@ def evaluate(path: str | Path = DEFAULT, model: GrammarIntents | None = None) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    path = argv[0] if argv else DEFAULT
+    parser = argparse.ArgumentParser(description="Intents from requests: the fixed patterns against the "
+                                                 "grammar-constrained model, on a YAML of requests.")
+    parser.add_argument("requests", nargs="?", default=str(DEFAULT), help=f"YAML of requests (default: {DEFAULT})")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     model = GrammarIntents()
-    scores = evaluate(path, model)
+    scores = evaluate(args.requests, model)
     for name, s in scores.items():
         if s.total:
             print(f"{name}: {s.right}/{s.total} right ({100 * s.right / s.total:.0f} %), "
