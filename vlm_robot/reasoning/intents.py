@@ -21,7 +21,10 @@ from vlm_robot.core.errors import BackendUnavailableError, ConfigError, ModelNot
 from vlm_robot.core.types import Intent
 
 # "stop" the command, not a place: "the nearest bus stop?" made the robot say "Stopping." (bench voice)
-_STOP = re.compile(r"\b(?<!bus )(?<!tram )(?<!next )(?<!first )(?<!last )(?<!full )(?<!pit )(?<!the )(?<!a )stop\b"
+# ("I can't stop crying." was "Stopping.": a stop the person cannot make is no command)
+_STOP = re.compile(r"\b(?<!bus )(?<!tram )(?<!next )(?<!first )(?<!last )(?<!full )(?<!pit )(?<!the )(?<!a )"
+                   r"(?<!can't )(?<!cant )(?<!cannot )(?<!can not )(?<!couldn't )(?<!won't )(?<!don't )"
+                   r"(?<!never )stop\b"
                    r"(?! by\b)(?! (the )?(recording|filming)\b)|"  # "Can you stop recording?" was "Stopping."
                    r"\b(halt|freeze|don'?t move|stay (still|there))\b|^\W*(wait|hold on|hang on)\W*$|"
                    # "Don't come closer." was an approach ("Shall I come over to you?"): a person keeping the robot away

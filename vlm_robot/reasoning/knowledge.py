@@ -263,6 +263,8 @@ def _yes(text: str, ctx: Context) -> str:
     last = ctx.last_reply.lower()
     if "hear a joke" in last:  # "I'm bored." -> "Would you like to hear a joke? ..." -> "Yes please."
         return _joke(Turn("joke", "pattern"), text, ctx)
+    if "stay with you" in last:  # the crisis reply's question
+        return "I'm here, and I'll stay with you. Please call someone when you can; you don't have to do this alone."
     if re.search(r"\b(talk about it|tell me what's wrong|tell me a bit more|keep you company)\b", last):
         return "I'm listening. Take your time."
     if "can i help you find it" in last:  # the greeting to someone who sounded lost
@@ -758,6 +760,13 @@ _FEELINGS = {
     "visit": "How lovely! I hope you have a nice time together.",
     "sit": "Of course. Please sit down wherever you can. If you feel unwell, ask someone nearby for help.",
     "sleep": "I'm sorry, that's hard. If it keeps happening, a doctor may be able to help.",
+    "low": ("I'm really sorry you feel this way. You don't have to carry it alone: please talk to someone you trust, "
+            "or a doctor. If you ever think of hurting yourself, call a crisis line or emergency services straight "
+            "away. I'm here if you want to talk."),
+    "panic": ("Try to breathe slowly with me: in through your nose, and out slowly through your mouth. You're not "
+              "alone. If it doesn't ease, or you have chest pain, ask someone nearby to call for help."),
+    "bullied": ("I'm sorry, that's not okay, and it's not your fault. Please tell someone you trust, or someone who "
+                "works here."),
     "tooth": "Oh! If it hurts or bleeds, ask someone nearby for help. And keep the tooth safe.",
     "bored": "Would you like to hear a joke? Or ask me what I see around us.",
 }
@@ -844,6 +853,23 @@ def _confirm(turn: Turn, text: str, ctx: Context) -> str | None:
 # what the robot says to words that ask for urgent help (reasoning/turns.py): it cannot call anyone itself
 EMERGENCY_REPLY = ("This sounds like an emergency. I can't call anyone myself: please call emergency services now, "
                    "112 or 911, or ask someone nearby to call. I'll stay here with you.")
+
+# words of harming oneself: care, and where to get help now (the model answered "I want to kill myself." with "It's a
+# classic scene where someone is in dire need of something, ...")
+SELF_HARM_REPLY = ("I'm really sorry you're feeling this way, and I'm glad you told me. You don't have to go through "
+                   "this alone. Please talk to someone now: call a crisis line, 988 in the US or 116 123 in the UK and "
+                   "Ireland, or emergency services on 112 or 911 if you might act on it. Would you like me to stay "
+                   "with you?")
+# danger from other people: get safe, the police, the people who work here
+DANGER_REPLIES = {
+    "danger": ("That's dangerous. Please get away to a safe place and call the police now, 112 or 911. Tell someone "
+               "who works here too."),
+    "crime": "I'm sorry that happened. Please tell someone who works here, and call the police on 112 or 911.",
+    "abuse": ("I'm so sorry. That's not okay, and it's not your fault. If you're in danger, call the police on 112 or "
+              "911, or tell someone who works here."),
+    "unsafe": ("Please stay near other people and tell someone who works here. If you're in danger, call the police "
+               "on 112 or 911."),
+}
 
 # a missing child: the people who run the place and the police, at once (the model said "I'm sorry to hear that.")
 MISSING_REPLY = ("That's urgent: please tell someone who works here right away, or call the police on 112 or 911. "
@@ -934,7 +960,9 @@ def _joke(turn: Turn, text: str, ctx: Context) -> str:
 
 _HANDLERS = {
     "empty": lambda turn, text, ctx: "Sorry, I didn't catch that. Could you say it again?",
-    "emergency": lambda turn, text, ctx: (MISSING_REPLY if turn.detail == "missing" else LOST_CHILD_REPLY
+    "emergency": lambda turn, text, ctx: (SELF_HARM_REPLY if turn.detail == "self harm" else
+                                          DANGER_REPLIES[turn.detail] if turn.detail in DANGER_REPLIES else
+                                          MISSING_REPLY if turn.detail == "missing" else LOST_CHILD_REPLY
                                           if turn.detail == "lost child" else FIRE_REPLY
                                           if _FIRE.search(text) else EMERGENCY_REPLY),
     "foreign": lambda turn, text, ctx: ("I only speak English, I'm afraid." if turn.detail == "speak" else

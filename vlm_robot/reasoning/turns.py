@@ -221,7 +221,11 @@ _EMERGENCY = re.compile(
     r"\b(heart attack|having a stroke|can'?t breathe|not breathing|i'?m bleeding|is bleeding|unconscious|"
     r"there'?s a fire|it'?s an emergency|this is an emergency|medical emergency)\b|"
     # "The fire alarm is going off." got the fallback
-    r"\b(fire|smoke) alarm\b|\bi (can )?smell (smoke|gas|burning)\b|\bthere'?s (smoke|a gas leak)\b|"
+    r"\b(fire|smoke) alarm\b|"
+    # "I took too many pills." got "Taking too many pills can be a serious issue, ..."
+    r"\b(took|taken|swallowed) (too many|a lot of|all (of )?(my|the|her|his)) (\w+ )?(pills|tablets|medicine|"
+    r"medication)\b|\boverdos(ed|ing)\b|\bswallowed (bleach|poison|a battery|something)\b|"
+    r"\bi (can )?smell (smoke|gas|burning)\b|\bthere'?s (smoke|a gas leak)\b|"
     r"\b(i|she|he|someone|somebody|my (wife|husband|mother|father|friend|son|daughter)) (just )?(has |have )?"
     r"((fell|fallen)( down| over| off\b.*| on the floor\b.*| and (can'?t|cannot) get up\b.*)?\W*$|(fell|fallen) "
     r"(down|over|off)\b|collapsed|passed out|fainted)", re.I)
@@ -317,6 +321,45 @@ _CHILD = r"child|kid|son|daughter|baby|toddler|little boy|little girl|boy|girl|g
 _MISSING_CHILD = re.compile(rf"\bmy (\w+ )?({_CHILD}) (is|has gone|went|has|'s) (gone )?(missing|lost|gone|disappeared|"
                             rf"wandered off|run off|ran off)\b|\bi (can'?t|cannot|can not) find my (\w+ )?({_CHILD})\b|"
                             rf"\bi('ve| have)? lost my (\w+ )?({_CHILD})\b|\b(a|my) ({_CHILD}) is missing\b", re.I)
+# words of harming oneself or not wanting to live: said before anything else, with where to get help now
+_SELF_HARM = re.compile(r"\b(kill|hurt|harm|cut|injure) myself\b|\b(want|going|plan|planning|try|trying) to "
+                        r"(die(?! (of|laughing|for|to)\b)|end "
+                        r"(it|it all|my life|things))\b|\bend(ing)? (it all|my life)\b|\bdon'?t want to (live|be "
+                        r"alive|be here|wake up)\b|\bsuicid\w*|\bnobody would (miss|care about) me\b|\bbetter off "
+                        r"(dead|without me)\b|\bno (reason|point) (to|in) (live|living|going on)\b|\bwish i (was|were) "
+                        r"dead\b|\bi can'?t go on\b|\b(want|going|plan|planning) to (overdose|take all my (pills|"
+                        r"tablets))\b", re.I)
+# danger from other people: "There's a man with a knife." ("A knife! That's a great example ..."), "I've been
+# robbed." ("Alright, don't worry about the security."), "My husband hits me." ("I'm not sure what to say."),
+# "Someone is following me." ("Let's talk a bit about the person and their behavior.")
+_DANGER = (
+    ("danger", re.compile(r"\b(there'?s|there is|he has|she has|someone has|somebody has|a man has|a woman has|"
+                          r"they have|has got) (a |an )?(\w+ )?(knife|gun|weapon|pistol|rifle|machete|blade)\b|"
+                          r"\b(man|woman|person|someone|somebody|guy) with (a |an )?(knife|gun|weapon|pistol|"
+                          r"machete)\b|"
+                          r"\b(someone|somebody|a man|a woman|he|she|they) (is|are) (attacking|threatening|fighting|"
+                          r"hitting)\b|\bi'?m being (attacked|threatened)\b|\bthere'?s a fight\b", re.I)),
+    ("crime", re.compile(r"\bi('ve| have)? (just )?(been|got) (robbed|mugged|attacked|assaulted|pickpocketed|"
+                         r"stabbed)\b|"
+                         r"\b(someone|somebody) (stole|has stolen|took) my\b|\bmy (\w+ )?(has been|was|got) stolen\b",
+                         re.I)),
+    ("abuse", re.compile(r"\bmy (husband|wife|partner|boyfriend|girlfriend|father|dad|mother|mum|mom|son|daughter|"
+                         r"carer|brother|sister) (hits|beats|hurts|kicks|threatens|abuses|slaps) me\b|\bi'?m being "
+                         r"(abused|hit|beaten)\b|\b(he|she|they) (hits|beats) me\b", re.I)),
+    ("unsafe", re.compile(r"\b(someone|somebody|a man|a woman|a guy|he|she|they) (is|are|keeps|has been) (following|"
+                          r"watching|stalking) me\b|\bi (feel|am|'m) (unsafe|not safe|in danger)\b|\bi'?m (scared|"
+                          r"afraid) (of|someone) (him|her|them|someone|that man|that woman|that guy)\b", re.I)),
+)
+# what a person says of themselves in a low moment: "I feel so stupid." was an insult to the robot
+_SELF_TALK = re.compile(r"\bi('m| am| feel| felt| was| just feel)( so| such a| really| just| a| totally| completely)*"
+                        r"( bit)? (stupid|useless|worthless|dumb|an idiot|a failure|a loser|pathetic)\b", re.I)
+# "I feel hopeless.", "I'm so depressed.", "I can't cope anymore." (the fallback), "I'm having a panic attack.",
+# "I can't stop crying." ("Stopping."), "I'm being bullied." ("Hi, I see you're being bullied.")
+_LOW = re.compile(r"\b(hopeless|depressed|depression|worthless|useless|a failure|can'?t cope|cannot cope|"
+                  r"falling apart|can'?t take (it|this) any ?more|stupid|an idiot|a loser)\b", re.I)
+_PANIC = re.compile(r"\b(panic attack|panicking|i can'?t stop (shaking|crying)|hyperventilat\w*)\b", re.I)
+_BULLIED = re.compile(r"\bi'?m being (bullied|picked on|harassed)\b|\b(they|people|kids|someone) (keep )?(bully|"
+                      r"bullies|bullying|picks? on|harass\w*) me\b", re.I)
 # "My mother is in hospital." got "I see. Could you tell me a bit more about that?"
 _KIN_ILL = re.compile(rf"\bmy (\w+ )?({_KIN_WORDS}) (is|was|has been|got|went) (still |very |really |so |quite )?"
                       r"(in (the )?hospital|ill|sick|unwell|poorly|in pain|having surgery|having an operation)\b",
@@ -641,7 +684,7 @@ THIRD_PERSON_MOOD = re.compile(r"\b(is|does) (he|she|that (man|woman|person|guy|
                                r"girl)( on the (left|right))?) (feel|feeling|look|looking)\b", re.I)
 # a request for later ("Come back in five minutes."): the intents found none (intents.LATER); said so
 LATER_REQUEST = re.compile(r"^\W*((please|can you|could you|will you|would you)\W+)*(come|go|bring|fetch|get|take|"
-                           r"wave|look|meet|wait|move|drive|turn|call|remind|tell)\b.*", re.I)
+                           r"wave|look|meet|move|drive|turn)\b(?!.*\b(what|when|where|which|whether|if)\b).*", re.I)
 # messages and errands to other people: "Can you give this to Sarah?" got "I'd be happy to help you with that.",
 # "Can you take a message?" "I'd be happy to take a message.", "Tell him I'm here." and "Please tell the
 # receptionist I've arrived." the model's nonsense; the robot cannot carry either
@@ -845,11 +888,18 @@ class TurnClassifier:
         ws = words(said)
         if not ws:
             return Turn("empty", "pattern")
+        if _SELF_HARM.search(said):  # "I want to kill myself." got the model's words: the crisis reply, first
+            return Turn("emergency", "pattern", detail="self harm")
         if _EMERGENCY.search(said):
             return Turn("emergency", "pattern")
+        danger = next((d for d, p in _DANGER if p.search(said)), "")
+        if danger:  # "There's a man with a knife." got "A knife! That's a great example of the concept in action."
+            return Turn("emergency", "pattern", detail=danger)
         if _MISSING_CHILD.search(said):  # "My child is missing." got "I'm sorry to hear that."
             return Turn("emergency", "pattern", detail="missing")
         for sub, pattern in _HOSTILE:
+            if sub == "insult" and _SELF_TALK.search(said):  # "I feel so stupid." is about the person: feelings
+                continue
             if pattern.search(said) and not (sub == "harm" and _harmless_target(said)):
                 return Turn("hostile", "pattern", detail=sub)
         if not intents and ((len(ws) >= 3 and not _ENGLISH.intersection(ws)) or _mostly_non_latin(said)):
@@ -890,6 +940,12 @@ class TurnClassifier:
             return Turn("greeting", "pattern", detail="other")
         if _VOICE.search(said):
             return Turn("capabilities", "pattern", detail="voice")
+        if _PANIC.search(said):
+            return Turn("feelings", "pattern", detail="panic")
+        if _BULLIED.search(said):
+            return Turn("feelings", "pattern", detail="bullied")
+        if _SELF_TALK.search(said) or (_LOW.search(said) and re.search(r"\b(i|i'?m|everything|my life)\b", said, re.I)):
+            return Turn("feelings", "pattern", detail="low")
         miss = _MISS.search(said)
         if miss:  # "I miss my husband." got "I'm sorry to hear that."
             return Turn("feelings", "pattern", detail=f"miss:{miss[4].lower()}")
