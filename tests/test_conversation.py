@@ -546,6 +546,19 @@ def test_a_visitors_day_in_the_building_gets_honest_replies(classifier, said, ki
     ("Go to sleep.", "never_mind", "I don't sleep"),  # "I don't know a place called the sleep."
     ("Can you take me home?", "place", "only take you to places in this building"),  # "I see one person: you."
     ("Is the kitchen far?", "place", "exact distance"),  # the way to the kitchen
+    # accessibility and families (before, in the comment)
+    ("I'm blind, can you guide me?", "place", "can't warn you about every step"),  # "You're a space explorer, ..."
+    ("I'm deaf.", "unable", "don't know sign language"),  # "I'm a deaf person."
+    ("I use a wheelchair. Is there a lift?", "place", "don't know where the lift is"),  # "A wheelchair is a ..."
+    ("Please speak simply.", "capabilities", "keep it short"),  # "You can speak clearly."
+    ("I don't understand English well.", "capabilities", "keep it short"),  # the last reply, repeated
+    ("What does that mean?", "repeat", "haven't said anything"),  # "That's a common phrase in social media."
+    ("Can you explain?", "repeat", "haven't said anything"),  # "... I'll try to explain it in a way that's easy"
+    ("I'm pregnant, where can I sit?", "unable", "which seats are free"),  # "Congratulations! ..." (only)
+    ("My baby needs changing.", "internet", "baby changing"),  # the fallback
+    ("Where can I feed my baby?", "internet", "baby changing or feeding"),  # "... many places that offer food"
+    ("I need a doctor, but it's not an emergency.", "feelings", "If it's not urgent"),  # the emergency reply
+    ("Is there a first aid kit?", "place", "first aid kit"),  # "... in a city like New York ..."
 ])
 def test_an_older_persons_day_gets_honest_replies(classifier, said, kind, reply):
     test_weather_news_the_room_and_hard_questions_get_an_honest_reply(classifier, said, kind, reply)

@@ -389,6 +389,7 @@ _HELP_ME = re.compile(r"^\W*((excuse me|hey|hi|hello|robot|please|sorry|so)\W+)*
 
 # a capabilities turn's reply by its detail (turns.py); "voice" and the plain list depend on the moment
 _CAPABILITIES = {
+    "simple": "I'll try to keep it short. If I speak too fast, say 'speak more slowly', and I will.",
     "slow": "All right. I always move slowly, and I stop whenever you say stop.",
     "ask": "Of course. What would you like to know?",
     "fast": "Sorry, I keep to a slow, safe speed near people.",
@@ -477,6 +478,8 @@ _UNABLE = {
                 "who works here."),
     "check on": "I can't go and check on people elsewhere, I'm afraid. Please ask someone who works here.",
     "later": "I can only do things right away, not later, I'm afraid. Ask me again when you need me.",
+    "deaf": "I'm sorry: I can only speak, and I don't know sign language. Please ask someone nearby to help you.",
+    "where sit": "I can't tell which seats are free, sorry. The people nearby will be glad to help you find one.",
     "charger": "Sorry, I don't have a charger, and I don't know where you can charge things here. Someone who works "
                "here may help.",
 }
@@ -541,6 +544,11 @@ def _place(turn: Turn, text: str, ctx: Context) -> str:
     if turn.detail == "distance":
         there = f" I can take you to {place_list(ctx.places)}: say 'take me to' and the place." if ctx.places else ""
         return f"I don't know the exact distance.{there}"
+    if turn.detail == "sight":  # "I'm blind, can you guide me?": what the robot can and cannot do for them
+        there = f"I can take you to {place_list(ctx.places).replace(' and ', ' or ')}: tell me where. " \
+            if ctx.places else ""
+        return (f"{there}I move slowly, but I can't warn you about every step or obstacle, so please also ask "
+                "someone nearby to walk with you.")
     if turn.detail == "home":  # "Can you take me home?"
         there = f": {place_list(ctx.places)}" if ctx.places else ""
         return f"I'm sorry, I can only take you to places in this building{there}."
@@ -738,6 +746,7 @@ _ASK_STAFF = {
     "long wait": "I'm sorry you've had to wait so long. I can't see waiting times, I'm afraid.",
     "staff": "I can't call anyone myself, and I don't know who is working today.",
     "menu": "I don't know what's on the menu, I'm afraid.",
+    "baby": "I don't know where the baby changing or feeding rooms are, I'm afraid.",
     "tickets": "I don't know about tickets here, I'm afraid.",
     "complain": "I'm sorry something went wrong. I can't take complaints myself, I'm afraid.",
 }
@@ -760,6 +769,8 @@ _FEELINGS = {
     "visit": "How lovely! I hope you have a nice time together.",
     "sit": "Of course. Please sit down wherever you can. If you feel unwell, ask someone nearby for help.",
     "sleep": "I'm sorry, that's hard. If it keeps happening, a doctor may be able to help.",
+    "doctor": ("If it's not urgent, please ask someone who works here where to find a doctor, or call your own "
+               "doctor. If it gets worse, call emergency services."),
     "low": ("I'm really sorry you feel this way. You don't have to carry it alone: please talk to someone you trust, "
             "or a doctor. If you ever think of hurting yourself, call a crisis line or emergency services straight "
             "away. I'm here if you want to talk."),

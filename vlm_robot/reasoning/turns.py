@@ -329,6 +329,8 @@ _SELF_HARM = re.compile(r"\b(kill|hurt|harm|cut|injure) myself\b|\b(want|going|p
                         r"(dead|without me)\b|\bno (reason|point) (to|in) (live|living|going on)\b|\bwish i (was|were) "
                         r"dead\b|\bi can'?t go on\b|\b(want|going|plan|planning) to (overdose|take all my (pills|"
                         r"tablets))\b", re.I)
+# "I need a doctor, but it's not an emergency." got the emergency reply
+_NOT_URGENT = re.compile(r"\b(not|isn'?t|is not) (an emergency|urgent|serious)\b", re.I)
 # danger from other people: "There's a man with a knife." ("A knife! That's a great example ..."), "I've been
 # robbed." ("Alright, don't worry about the security."), "My husband hits me." ("I'm not sure what to say."),
 # "Someone is following me." ("Let's talk a bit about the person and their behavior.")
@@ -419,10 +421,11 @@ _RECORDING = re.compile(r"\b(listening to|recording|hearing|remember(ing)?) ever
                         r"(record|film|sav|stor|tap)\w*|\brecording (me|this|us)\b", re.I)
 # "Sorry." and "Excuse me." with a full stop are an apology and a call for attention, not "pardon?" (both repeated
 # the last reply); "Sorry, I didn't catch that." was open talk
-_REPEAT = re.compile(r"^\W*((sorry|excuse me|pardon)\W+)?what\?\W*$|"  # "Sorry, what?" got the model's nonsense
+_REPEAT = re.compile(r"^\W*(can|could) you explain( that| it)?\W*$|"  # "Can you explain?" got the model's promise
+                     r"^\W*((sorry|excuse me|pardon)\W+)?what\?\W*$|"  # "Sorry, what?" got the model's nonsense
                      r"\b(repeat (that|it|yourself|what you said)|say (that|it) again|come again|pardon|one more time|"
                      r"once more|^\W*(please )?repeat\W*$|"
-                     r"what did (you|i) (just )?say|what did i (just )?tell you|"
+                     r"what did (you|i) (just )?say|what did i (just )?tell you|what does that mean|what do you mean|"
                      r"i (don'?t|didn'?t|do not|did not) (understand|get (that|it)|"
                      r"follow)|"
                      r"i (didn'?t|did not|couldn'?t|could not) (quite )?(catch|hear) (that|you|it|what you said))\b|"
@@ -720,9 +723,22 @@ _HOWTO = re.compile(r"^\W*(so\W+)?(how (does|do) (this|it|you) work|how (do|can)
                     r"what (do|can) "
                     r"i (say|ask)( you)?)\W*$", re.I)
 # "Is this seat taken?" got "Does the seat available for a refund?" from the model
+_WHERE_SIT = re.compile(r"\bwhere (can|could|should|do) (i|we) (sit|sit down|take a seat|have a seat)\b|\bis there "
+                        r"(a seat|anywhere to sit|somewhere to sit)\b", re.I)
 _SEAT = re.compile(r"\b(is|are) (this|that|these|those|the) (\w+ )?(seat|chair|place|spot|table|bench)s? (taken|free|"
                    r"available|occupied|empty)\b|\b(can|may|could) (i|we) (sit|take a seat) (here|there|down)\b|"
                    r"\bis (anyone|anybody|someone|somebody) sitting (here|there)\b", re.I)
+# accessibility: "I'm blind, can you guide me?" got "You're a space explorer, I'm glad you found my planet.", "I'm
+# deaf." "I'm a deaf person.", "Please speak simply." "You can speak clearly."
+_SIGHT = re.compile(r"\bi'?m (blind|partially sighted|visually impaired)\b|\bi (can'?t|cannot) see (very )?(well|much|"
+                    r"anything)\b", re.I)
+_DEAF = re.compile(r"\bi'?m (deaf|hard of hearing)\b", re.I)
+_SIMPLE = re.compile(r"\bspeak (more )?(simply|simple)\b|\b(use )?simple(r)? words\b|"
+                     r"\bi (don'?t|do not) (understand|speak) english (very )?well\b|"
+                     r"\bmy english (is|isn'?t) (not )?(very )?(good|bad|great)\b", re.I)
+# "My baby needs changing." got the fallback, "Where can I feed my baby?" the model's guess
+_BABY = re.compile(r"\bbaby (needs|needs a) chang\w*\b|\bwhere (can|could) i (change|feed|breastfeed|nurse) (my|the|a) "
+                   r"baby\b|\bbaby (changing|feeding)( room)?\b", re.I)
 # "Tell me a story." got the model's "Sorry, I can't help with that one right now."; a story about something in
 # particular ("... about a cat") is left to the model
 _STORY = re.compile(r"^\W*((can|could|will|would) you\W+|please\W+)?(tell|read) (me |us )?a (short |little |bedtime |"
@@ -890,8 +906,11 @@ class TurnClassifier:
             return Turn("empty", "pattern")
         if _SELF_HARM.search(said):  # "I want to kill myself." got the model's words: the crisis reply, first
             return Turn("emergency", "pattern", detail="self harm")
-        if _EMERGENCY.search(said):
-            return Turn("emergency", "pattern")
+        if _EMERGENCY.search(said):  # "I need a doctor, but it's not an emergency." got the emergency reply
+            return Turn("feelings", "pattern", detail="doctor") if _NOT_URGENT.search(said) else \
+                Turn("emergency", "pattern")
+        if _SIMPLE.search(said):  # before "I don't understand" (a repeat)
+            return Turn("capabilities", "pattern", detail="simple")
         danger = next((d for d, p in _DANGER if p.search(said)), "")
         if danger:  # "There's a man with a knife." got "A knife! That's a great example of the concept in action."
             return Turn("emergency", "pattern", detail=danger)
@@ -976,6 +995,9 @@ class TurnClassifier:
         if LATER.search(said) and LATER_REQUEST.search(said):  # "Come back in five minutes.": not now, not later
             return Turn("unable", "pattern", detail="later")
         for kind, detail, pattern in (("emergency", "lost child", _LOST_CHILD), ("joke", "story", _STORY),
+                                      ("place", "sight", _SIGHT), ("unable", "deaf", _DEAF),
+                                      ("capabilities", "simple", _SIMPLE), ("internet", "baby", _BABY),
+                                      ("unable", "where sit", _WHERE_SIT),
                                       ("unable", "yours", _YOUR_PART), ("never_mind", "not to me", _NOT_TO_ME),
                                       ("never_mind", "not funny", _NOT_FUNNY), ("never_mind", "reaction", _REACTION),
                                       ("never_mind", "really", _REALLY), ("greeting", "", _HI),
@@ -1068,9 +1090,11 @@ _OBJECT = re.compile(r"\b(table|shelf|floor|cups?|mugs?|bottles?|balls?|box|boxe
 # (facilities only: "Is there anyone?" asks who is in view, "Is there a problem?" is not a place)
 _FACILITY = (r"lifts?|elevators?|toilets?|bathrooms?|restrooms?|lavatory|loo|cafe|café|cafeteria|canteen|shop|"
              r"restaurant|pharmacy|parking|car park|stairs|staircase|escalator|atm|cash machine|water fountain|"
-             r"waiting room|lounge|reception|exit|entrance|kitchen|charging station|charger|cloakroom|first aid|"
+             r"waiting room|lounge|reception|exit|entrance|kitchen|charging station|charger|cloakroom|"
+             r"first aid( kit)?|defibrillator|aed|"
              r"baby changing|vending machine|smoking area|garden|library|chapel|lockers?")
-_IS_THERE = re.compile(rf"^\W*(is there|are there) (a |an |any |some )?({_FACILITY})( here| nearby| around( here)?| "
+_IS_THERE = re.compile(rf"(^|[.!?]\s+)\W*(is there|are there) (a |an |any |some )?({_FACILITY})( here| nearby| "
+                       r"around( here)?| "
                        r"on this floor| in this building)?\W*$|\b(get|go) out of here\b|\bway out\b", re.I)
 _WHERE_FOOD = re.compile(r"\bwhere (can|could|do|might) (i|we) (get|find|buy|have) (a |an |some |something )?(coffee|"
                          r"tea|drink|water|food|to eat|snack|bite)", re.I)
@@ -1079,7 +1103,7 @@ _OPENING = re.compile(r"^\W*((hey|hi|hello|ok|okay|excuse me|sorry)\W+)?(robot\W
 _VOCATIVE = re.compile(r"\W+robot\W*$", re.I)  # "See you tomorrow, robot." was a greeting (like "hey robot")
 
 
-_SOCIAL = ("greeting", "thanks", "memory_tell", "never_mind", "compliment")
+_SOCIAL = ("greeting", "thanks", "memory_tell", "never_mind", "compliment", "congrats")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _NAME_AND = re.compile(r",?\s+and\s+(?=(?:i'?m|i am|i|can|could|would|where|what|how|is|do|please)\b)", re.I)
 
