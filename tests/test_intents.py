@@ -76,6 +76,12 @@ def test_get_fetches_only_when_asked_and_negated_moves_do_not_happen():
         assert kinds(said) == [], said
     assert kinds("Stop in a minute.") == [("stop", "person1", "", {})]
     assert kinds("No no no, don't do that.") == [("stop", "person1", "", {})]  # "Oh no, try again." (the model)
+    # the robot touching someone, about to hit something, or smoking: "You hit me!" got the model's words, no stop
+    for said in ("You hit me!", "You ran over my foot.", "Ouch, you bumped into me.", "You're going to crash.",
+                 "Watch out!", "Careful!", "Look out, there's a child behind you.", "You're smoking."):
+        assert kinds(said) == [("stop", "person1", "", {})], said
+    for said in ("Did you hurt yourself?", "I can't stop crying.", "You hit the button."):
+        assert kinds(said) == [], said
     assert kinds("Would you mind bringing me a glass of water?") == [("fetch", "glass of water", "", {})]
     assert kinds("Meet me in the kitchen.") == [("navigate", "kitchen", "", {})]
     assert kinds("Wait for me at the entrance.") == [("navigate", "entrance", "", {})]

@@ -33,6 +33,17 @@ _STOP = re.compile(r"\b(?<!bus )(?<!tram )(?<!next )(?<!first )(?<!last )(?<!ful
                    r"\bstay (back|away)\b|\bback off\b|\bkeep (your )?distance\b|"
                    # "You're too close." got the model's "I'm not too close."
                    r"\btoo close\b|\b(move|step|get) back\b(?! to\b)|"
+                   # the robot touching, about to hit or on fire: "You hit me!" got "If someone hits you, it's not just
+                   # about physical contact.", "Watch out!" and "Look out, there's a child behind you." the fallback
+                   r"\byou('ve| have)? (just )?(hit|bumped into|bump into|ran over|run over|rolled over|crashed into|"
+                   r"knocked|stepped on|trapped|pinched|hurt)\b(?! (the|a|my) (button|switch|ball|lights?)\b)"
+                   r"(?! (yourself|itself)\b)|"
+                   r"\byou'?re (hitting|bumping|running over|rolling over|crushing|pushing|hurting|on my foot|standing "
+                   r"on|touching) (me|my|him|her|them|someone|the child|the baby)\b|\byou'?re (going|gonna|about) to "
+                   r"(crash|hit|fall|run over|bump)\b|^\W*(ouch|ow+)\W*$|\b(ouch|ow)\b.{0,30}\byou\b|"
+                   r"\b(watch|look) out\b|^\W*(be )?careful\W*$|\byou'?re (smoking|on fire|burning|sparking)\b|"
+                   r"\bsomething('s| is) (burning|smoking) on you\b|\b(smoke|sparks) (is |are )?coming (out of|from) "
+                   r"you\b|"
                    # "No no no, don't do that." got the model's "Oh no, try again."
                    r"\b(don'?t|do not) do (that|it|this)\b|^\W*no\W+no\W+no\b", re.I)
 _APPROACH = re.compile(r"\b(come (here|closer|nearer|over|back|with me)|(move|get|step|roll) (closer|nearer|over here)|"

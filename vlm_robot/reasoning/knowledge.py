@@ -480,6 +480,8 @@ _UNABLE = {
     "later": "I can only do things right away, not later, I'm afraid. Ask me again when you need me.",
     "deaf": "I'm sorry: I can only speak, and I don't know sign language. Please ask someone nearby to help you.",
     "where sit": "I can't tell which seats are free, sorry. The people nearby will be glad to help you find one.",
+    "robot fault": ("Thanks for telling me. Please keep clear of me and tell someone who works here; the people who "
+                    "run me need to check me."),
     "charger": "Sorry, I don't have a charger, and I don't know where you can charge things here. Someone who works "
                "here may help.",
 }
@@ -771,6 +773,10 @@ _FEELINGS = {
     "sleep": "I'm sorry, that's hard. If it keeps happening, a doctor may be able to help.",
     "doctor": ("If it's not urgent, please ask someone who works here where to find a doctor, or call your own "
                "doctor. If it gets worse, call emergency services."),
+    "burn": ("Cool it under cold running water for about 20 minutes. If the burn is large, deep or on the face, call "
+             "for medical help."),
+    "cut": ("Press on it with something clean to stop the bleeding. If it's deep or won't stop, ask someone nearby "
+            "for help or call for medical help."),
     "low": ("I'm really sorry you feel this way. You don't have to carry it alone: please talk to someone you trust, "
             "or a doctor. If you ever think of hurting yourself, call a crisis line or emergency services straight "
             "away. I'm here if you want to talk."),
@@ -852,9 +858,21 @@ def _hostile(turn: Turn, text: str, ctx: Context) -> str:
     }.get(turn.detail, "I can't help with that. I'm happy to help with something else.")
 
 
+# the robot touched someone, or smokes: after the stop, care and who to tell
+_CONTACT = re.compile(r"\b(hit|bumped|bump|ran over|run over|rolled over|crashed|knocked|stepped on|trapped|pinched|"
+                      r"hurt|hurting|crushing|ouch|ow)\b", re.I)
+_ON_FIRE = re.compile(r"\b(smok\w*|fire|burning|sparks?|sparking)\b", re.I)
+
+
 def _actions(turn: Turn, text: str, ctx: Context) -> str | None:
     listener = f"person{ctx.speaker.id}" if ctx.speaker is not None else ""
-    return say_verdicts(ctx.verdicts, ctx.pending, listener)
+    said = say_verdicts(ctx.verdicts, ctx.pending, listener)
+    stopped = any(v.approved and v.intent.type == "stop" for v in ctx.verdicts)
+    if said and stopped and _ON_FIRE.search(text):  # "You're smoking.": keep away, and the people who run it
+        return f"{said} Please keep away from me, and tell someone who works here straight away."
+    if said and stopped and _CONTACT.search(text):  # "You hit me!" got the model's words and no stop
+        return f"{said} I'm so sorry! Are you hurt? If you are, please tell someone who works here."
+    return said
 
 
 def _confirm(turn: Turn, text: str, ctx: Context) -> str | None:

@@ -222,7 +222,11 @@ _EMERGENCY = re.compile(
     r"there'?s a fire|it'?s an emergency|this is an emergency|medical emergency)\b|"
     # "The fire alarm is going off." got the fallback
     r"\b(fire|smoke) alarm\b|"
-    # "I took too many pills." got "Taking too many pills can be a serious issue, ..."
+    # "I took too many pills." got "Taking too many pills can be a serious issue, ..."; "He's choking!" "Coughing and
+    # choking can be serious emergencies.", "She's having a seizure." a guess, "I'm allergic to nuts and I ate some."
+    # the fallback
+    r"\b(is|'s|are|'re|i'?m) (choking|having (a )?(seizure|fit|stroke|an allergic reaction|anaphylaxis))\b|"
+    r"\ballergic to \w+ and (i|he|she|they) (just )?(ate|had|eaten|drank)\b|\bcan'?t (swallow|stop the bleeding)\b|"
     r"\b(took|taken|swallowed) (too many|a lot of|all (of )?(my|the|her|his)) (\w+ )?(pills|tablets|medicine|"
     r"medication)\b|\boverdos(ed|ing)\b|\bswallowed (bleach|poison|a battery|something)\b|"
     r"\bi (can )?smell (smoke|gas|burning)\b|\bthere'?s (smoke|a gas leak)\b|"
@@ -329,6 +333,14 @@ _SELF_HARM = re.compile(r"\b(kill|hurt|harm|cut|injure) myself\b|\b(want|going|p
                         r"(dead|without me)\b|\bno (reason|point) (to|in) (live|living|going on)\b|\bwish i (was|were) "
                         r"dead\b|\bi can'?t go on\b|\b(want|going|plan|planning) to (overdose|take all my (pills|"
                         r"tablets))\b", re.I)
+# first aid the robot can say: "I burned my hand." and "I cut my finger." got the model's words or the fallback
+_BURN = re.compile(r"\bi('ve| have)? (just )?(burned|burnt|scalded) (my(self)?|\w+)\b", re.I)
+_CUT = re.compile(r"\bi('ve| have)? (just )?cut (my(self)?|\w+)\b(?! (hair|nails|the))", re.I)
+# reports about the robot itself: "You're making a strange noise." and "You're broken." got the model's words
+_ROBOT_FAULT = re.compile(r"\byou'?re (making|making a) (\w+ )?(strange|funny|weird|loud|odd) (noise|sound)\b|"
+                          r"\byou'?re (broken|leaking|stuck|lost|malfunctioning)\b|"
+                          r"\byour (\w+ )?(is|are|seems?|looks?) (broken|stuck|loose|leaking|damaged|hanging off)\b",
+                          re.I)
 # "I need a doctor, but it's not an emergency." got the emergency reply
 _NOT_URGENT = re.compile(r"\b(not|isn'?t|is not) (an emergency|urgent|serious)\b", re.I)
 # danger from other people: "There's a man with a knife." ("A knife! That's a great example ..."), "I've been
@@ -997,7 +1009,8 @@ class TurnClassifier:
         for kind, detail, pattern in (("emergency", "lost child", _LOST_CHILD), ("joke", "story", _STORY),
                                       ("place", "sight", _SIGHT), ("unable", "deaf", _DEAF),
                                       ("capabilities", "simple", _SIMPLE), ("internet", "baby", _BABY),
-                                      ("unable", "where sit", _WHERE_SIT),
+                                      ("unable", "where sit", _WHERE_SIT), ("feelings", "burn", _BURN),
+                                      ("feelings", "cut", _CUT), ("unable", "robot fault", _ROBOT_FAULT),
                                       ("unable", "yours", _YOUR_PART), ("never_mind", "not to me", _NOT_TO_ME),
                                       ("never_mind", "not funny", _NOT_FUNNY), ("never_mind", "reaction", _REACTION),
                                       ("never_mind", "really", _REALLY), ("greeting", "", _HI),
