@@ -738,8 +738,13 @@ def test_a_low_moment_gets_care_and_where_to_turn(classifier, said, reply):
 
 
 def test_figures_of_speech_are_not_taken_for_self_harm_and_insults_stay_insults(classifier):
-    for said in ("I'm going to die of boredom.", "This traffic is killing me.", "I could eat a horse."):
+    for said in ("I'm going to die of boredom.", "This traffic is killing me.", "I could eat a horse.",
+                 "I can't go on the trip.", "I'm going to end it with my boyfriend."):
         assert classifier.classify(said, places=PLACES).detail != "self harm", said
+    for said in ("I cut the cake.", "I burned the toast.", "I think this is a stupid idea."):
+        assert classifier.classify(said, places=PLACES).detail not in ("cut", "burn", "low"), said
+    for said in ("Let me know when you're ready.", "Tell me I'm right."):
+        assert classifier.classify(said, places=PLACES).detail != "message", said
     assert classifier.classify("You're stupid.", places=PLACES).kind == "hostile"
     assert classifier.classify("You useless machine.", places=PLACES).kind == "hostile"
 

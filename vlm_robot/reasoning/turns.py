@@ -326,16 +326,18 @@ _MISSING_CHILD = re.compile(rf"\bmy (\w+ )?({_CHILD}) (is|has gone|went|has|'s) 
                             rf"wandered off|run off|ran off)\b|\bi (can'?t|cannot|can not) find my (\w+ )?({_CHILD})\b|"
                             rf"\bi('ve| have)? lost my (\w+ )?({_CHILD})\b|\b(a|my) ({_CHILD}) is missing\b", re.I)
 # words of harming oneself or not wanting to live: said before anything else, with where to get help now
-_SELF_HARM = re.compile(r"\b(kill|hurt|harm|cut|injure) myself\b|\b(want|going|plan|planning|try|trying) to "
-                        r"(die(?! (of|laughing|for|to)\b)|end "
-                        r"(it|it all|my life|things))\b|\bend(ing)? (it all|my life)\b|\bdon'?t want to (live|be "
-                        r"alive|be here|wake up)\b|\bsuicid\w*|\bnobody would (miss|care about) me\b|\bbetter off "
-                        r"(dead|without me)\b|\bno (reason|point) (to|in) (live|living|going on)\b|\bwish i (was|were) "
-                        r"dead\b|\bi can'?t go on\b|\b(want|going|plan|planning) to (overdose|take all my (pills|"
-                        r"tablets))\b", re.I)
+_SELF_HARM = re.compile(r"\b(kill|hurt|harm|cut|injure) myself\b|"
+                        r"\b(want|going|plan|planning|try|trying) to (die(?! (of|laughing|for|to)\b)|end (it all|"
+                        r"my life))\b|\bend(ing)? (it all|my life)\b|"
+                        r"\bdon'?t want to (live|be alive|be here|wake up)\b|\bsuicid\w*|"
+                        r"\bnobody would (miss|care about) me\b|\bbetter off (dead|without me)\b|"
+                        r"\bno (reason|point) (to|in) (live|living|going on)\b|\bwish i (was|were) dead\b|"
+                        r"\bi can'?t go on( any ?more| like this| living)?\W*$|"
+                        r"\b(want|going|plan|planning) to (overdose|take all my (pills|tablets))\b", re.I)
 # first aid the robot can say: "I burned my hand." and "I cut my finger." got the model's words or the fallback
-_BURN = re.compile(r"\bi('ve| have)? (just )?(burned|burnt|scalded) (my(self)?|\w+)\b", re.I)
-_CUT = re.compile(r"\bi('ve| have)? (just )?cut (my(self)?|\w+)\b(?! (hair|nails|the))", re.I)
+_BODY = r"(myself|my (hand|hands|finger|fingers|thumb|arm|leg|foot|knee|face|head|lip|tongue|mouth|wrist))"
+_BURN = re.compile(rf"\bi('ve| have)? (just )?(burned|burnt|scalded) {_BODY}\b", re.I)
+_CUT = re.compile(rf"\bi('ve| have)? (just )?cut {_BODY}\b", re.I)
 # reports about the robot itself: "You're making a strange noise." and "You're broken." got the model's words
 _ROBOT_FAULT = re.compile(r"\byou'?re (making|making a) (\w+ )?(strange|funny|weird|loud|odd) (noise|sound)\b|"
                           r"\byou'?re (broken|leaking|stuck|lost|malfunctioning)\b|"
@@ -369,8 +371,8 @@ _SELF_TALK = re.compile(r"\bi('m| am| feel| felt| was| just feel)( so| such a| r
                         r"( bit)? (stupid|useless|worthless|dumb|an idiot|a failure|a loser|pathetic)\b", re.I)
 # "I feel hopeless.", "I'm so depressed.", "I can't cope anymore." (the fallback), "I'm having a panic attack.",
 # "I can't stop crying." ("Stopping."), "I'm being bullied." ("Hi, I see you're being bullied.")
-_LOW = re.compile(r"\b(hopeless|depressed|depression|worthless|useless|a failure|can'?t cope|cannot cope|"
-                  r"falling apart|can'?t take (it|this) any ?more|stupid|an idiot|a loser)\b", re.I)
+_LOW = re.compile(r"\b(hopeless|depressed|depression|can'?t cope|cannot cope|falling apart|can'?t take (it|this) "
+                  r"any ?more)\b", re.I)
 _PANIC = re.compile(r"\b(panic attack|panicking|i can'?t stop (shaking|crying)|hyperventilat\w*)\b", re.I)
 _BULLIED = re.compile(r"\bi'?m being (bullied|picked on|harassed)\b|\b(they|people|kids|someone) (keep )?(bully|"
                       r"bullies|bullying|picks? on|harass\w*) me\b", re.I)
@@ -705,8 +707,9 @@ LATER_REQUEST = re.compile(r"^\W*((please|can you|could you|will you|would you)\
 # receptionist I've arrived." the model's nonsense; the robot cannot carry either
 _MESSAGE = re.compile(r"\btake a message\b|\bpass (on )?(a|the|this|my) message\b|"
                       r"\bgive (this|that|it|these|those) to \w+|"
-                      r"\btell (him|her|them|the \w+|my \w+|[A-Z]\w+) (that )?(i'?m|i am|i'?ve|i have|we'?re|we are|"
-                      r"i'?ll|to)\b|\blet (him|her|them|my \w+|the \w+|[A-Z]\w+) know\b", re.I)
+                      r"\btell (him|her|them|the \w+|my \w+|(?!me\b|us\b|you\b)[a-z]\w+) (that )?(i'?m|i am|i'?ve|"
+                      r"i have|we'?re|we are|i'?ll|to)\b|"
+                      r"\blet (him|her|them|my \w+|the \w+|(?!me\b|us\b|you\b)[a-z]\w+) know\b", re.I)
 # "Check on my mother." got the fallback
 _CHECK_ON = re.compile(r"\bcheck on (my|the|him|her|them)\b|\bgo and see (if|how|whether) (my|the|he|she)\b", re.I)
 # "Wake me up at seven." got the fallback
