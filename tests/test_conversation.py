@@ -745,6 +745,8 @@ def test_figures_of_speech_are_not_taken_for_self_harm_and_insults_stay_insults(
         assert classifier.classify(said, places=PLACES).detail not in ("cut", "burn", "low"), said
     for said in ("Let me know when you're ready.", "Tell me I'm right."):
         assert classifier.classify(said, places=PLACES).detail != "message", said
+    assert classifier.classify("Can you break this down for me?", places=PLACES).kind != "hostile"  # explain it
+    assert classifier.classify("Please remind me to call my sister.", places=PLACES).detail == "remind"
     assert classifier.classify("You're stupid.", places=PLACES).kind == "hostile"
     assert classifier.classify("You useless machine.", places=PLACES).kind == "hostile"
 

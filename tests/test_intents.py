@@ -80,6 +80,7 @@ def test_get_fetches_only_when_asked_and_negated_moves_do_not_happen():
     for said in ("You hit me!", "You ran over my foot.", "Ouch, you bumped into me.", "You're going to crash.",
                  "Watch out!", "Careful!", "Look out, there's a child behind you.", "You're smoking."):
         assert kinds(said) == [("stop", "person1", "", {})], said
+    assert kinds("Go back.") == [("stop", "person1", "", {})]
     for said in ("Did you hurt yourself?", "I can't stop crying.", "You hit the button."):
         assert kinds(said) == [], said
     assert kinds("Would you mind bringing me a glass of water?") == [("fetch", "glass of water", "", {})]

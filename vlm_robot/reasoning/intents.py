@@ -32,7 +32,7 @@ _STOP = re.compile(r"\b(?<!bus )(?<!tram )(?<!next )(?<!first )(?<!last )(?<!ful
                    r"(closer|nearer|near|here|over)\b|"
                    r"\bstay (back|away)\b|\bback off\b|\bkeep (your )?distance\b|"
                    # "You're too close." got the model's "I'm not too close."
-                   r"\btoo close\b|\b(move|step|get) back\b(?! to\b)|"
+                   r"\btoo close\b|\b(move|step|get) back\b(?! to\b)|^\W*(please\W+)?go back\W*(please\W*)?$|"
                    # the robot touching, about to hit or on fire: "You hit me!" got "If someone hits you, it's not just
                    # about physical contact.", "Watch out!" and "Look out, there's a child behind you." the fallback
                    r"\byou('ve| have)? (just )?(hit|bumped into|bump into|ran over|run over|rolled over|crashed into|"

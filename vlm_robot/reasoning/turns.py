@@ -169,8 +169,11 @@ _HOSTILE = (
     # "Let's spin around as fast and crazy."
     ("damage", re.compile(r"\b(knock|tip|kick|push) (over|down) (the |that |this |a )?\w+|"
                           r"\b(knock|tip|kick|push) (the |that |this |a )?\w+ (over|down)\b|"
-                          r"\b(break|smash|throw|wreck|destroy|trash) (the |that |"
-                          r"this |a |my |his |her |their )?\w+|\bthrow (it|that|this|something) at\b|"
+                          # things, not "break this down" (explain) or "break the news"
+                          r"\b(break|smash|throw|wreck|destroy|trash) (the |that |this |a |my |his |her |their )?"
+                          r"(vase|cup|glass|window|plate|bottle|chair|table|lamp|tv|screen|door|phone|computer|camera|"
+                          r"mirror|it|that|this|things|everything)\b(?! (down|up|out|off|in)\b)|"
+                          r"\bthrow (it|that|this|something|the \w+) at\b|"
                           r"\bspin (around|round|in circles)\b", re.I)),
     # "Follow that woman." got "She looks neutral.": the robot does not trail people (follow me is an approach)
     ("follow", re.compile(r"\bfollow (that|this|the) (man|woman|person|guy|girl|boy|lady|child|kid|gentleman|people)\b|"
@@ -724,7 +727,7 @@ _PLACE_THING = re.compile(r"\bput (the|this|that|my|it|these|those) (\w+ )?(on|i
 # "Go to sleep." was a place called "the sleep"; "Go back to where you were." one called "the where you were";
 # "Can you take me home?" got "I see one person: you."
 _SLEEP_NOW = re.compile(r"^\W*(please\W+)?(go to (sleep|bed)|take a nap|get some rest|have a rest)\W*$", re.I)
-_GO_BACK = re.compile(r"\bgo back (to )?where you (were|came from)\b|^\W*(please\W+)?go back\W*$", re.I)
+_GO_BACK = re.compile(r"\bgo back (to )?where you (were|came from)\b", re.I)
 _HOME = re.compile(r"\btake me home\b|\bhow do i get home\b|\bdrive me home\b", re.I)
 # "Why are you so slow?" got the fallback
 _SO_SLOW = re.compile(r"\bwhy are you so slow\b|\byou'?re (so|too|very|really) slow\b|\bcan'?t you go faster\b",
@@ -1002,8 +1005,9 @@ class TurnClassifier:
         if _UNABLE.search(said) and not _REPORT.search(said):
             low = said.lower()
             return Turn("unable", "pattern", detail="hold person" if _HOLD_PERSON.search(said) else "off" if
-                        _OFF.search(said) else "game" if _GAME.search(said) else "call" if _CALL.search(said)
+                        _OFF.search(said) else "game" if _GAME.search(said)
                         else "remind" if "remind" in low or re.search(r"\b(timer|alarm|reminder)\b", low)
+                        else "call" if _CALL.search(said)
                         else "sing" if re.search(r"\bsing\b", low)
                         else "heating" if re.search(r"\b(heating|heater|air conditioning|thermostat|temperature|fan|"
                                                     r"window)\b", low) else "")
