@@ -765,6 +765,26 @@ def test_after_a_stop_for_touching_someone_the_robot_says_sorry_and_asks():
     assert knowledge.answer(turn, "Watch out!", ctx) == "Stopping."
 
 
+def test_urgent_replies_name_the_numbers_of_where_the_robot_works(classifier):
+    # 112 / 911 and 988 / 116 123 by default; config/reasoning.yaml dialogue.emergency_number and crisis_line set
+    # the country's
+    from vlm_robot.core.errors import ConfigError
+    from vlm_robot.reasoning.dialogue import DialogueConfig
+
+    def reply(said, **numbers):
+        ctx = Context(people=[], speaker=None, memory=None, places=PLACES, recording=True, now=0.0, **numbers)
+        return knowledge.answer(classifier.classify(said, places=PLACES), said, ctx)
+
+    assert "112 or 911" in reply("Call an ambulance!") and "988 in the US" in reply("I want to kill myself.")
+    uk = {"emergency_number": "999", "crisis_line": "116 123, the Samaritans"}
+    for said in ("Call an ambulance!", "There's a man with a knife.", "My child is missing.", "The fire alarm is on."):
+        assert "999" in reply(said, **uk) and "911" not in reply(said, **uk), said
+    assert "116 123, the Samaritans" in reply("I want to kill myself.", **uk)
+    assert "{" not in reply("I've been robbed.")  # every template filled
+    with pytest.raises(ConfigError, match="emergency_number"):
+        DialogueConfig(emergency_number=" ")
+
+
 def test_delete_my_data_forgets_the_speaker():
     # "Delete all my data." got the model's "Deleted all of the data." and nothing was deleted
     from vlm_robot.reasoning.memory import asks_to_be_forgotten

@@ -42,6 +42,9 @@ class DialogueConfig:
         speaker_wait_s: words heard before the tracker has followed the camera to the moment they were said
             (right after a restart) wait at most this long for it, so that the speaker, and their memory, is
             known by sight.
+        emergency_number: what urgent replies tell people to call ("112 or 911"; "999" in the UK).
+        crisis_line: the crisis line the reply to words of self-harm names (988 in the US, 116 123 in the UK and
+            Ireland by default: set the one of the country the robot works in).
         speculate: open talk starts drawing its reply from the microphone's speculative transcript (taken at the
             turn's first short pause, before the end of the turn is decided; /speech/partial), and the final
             transcript takes that reply when its prompt is the same (reasoning/open_talk.py ``speculate``).
@@ -56,8 +59,16 @@ class DialogueConfig:
     open_talk_budget_s: float = 1.5
     speaker_wait_s: float = 1.0
     speculate: bool = True
+    emergency_number: str = "112 or 911"
+    crisis_line: str = "988 in the US or 116 123 in the UK and Ireland"
 
     def __post_init__(self) -> None:
+        for name in ("emergency_number", "crisis_line"):
+            value = getattr(self, name)
+            if not value.strip() or len(value) > 100:
+                raise ConfigError(f"dialogue.{name} must be 1-100 characters, the words said after 'call', got "
+                                  f"{value!r}; e.g. emergency_number: \"999\", crisis_line: \"116 123, the "
+                                  "Samaritans\"")
         if not 0.1 <= self.open_talk_budget_s <= 30:
             raise ConfigError(f"dialogue.open_talk_budget_s must be in [0.1, 30], got {self.open_talk_budget_s}")
         if not 0 <= self.speaker_wait_s <= 10:

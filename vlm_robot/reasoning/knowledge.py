@@ -66,6 +66,8 @@ class Context:
         voice: how it speaks now: (rate scale, volume scale), 1.0 = as configured (see :func:`voice_request`).
         names: the names memory holds for people in view, by person id.
         known_names: every name memory holds (of anyone met, in view or not), lower-case.
+        emergency_number, crisis_line: what the replies to urgent words tell people to call (config/reasoning.yaml
+            ``dialogue.*``: set them for the country the robot works in).
     """
 
     people: list[PersonState] = field(default_factory=list)
@@ -82,6 +84,8 @@ class Context:
     voice: tuple[float, float] = (1.0, 1.0)
     names: dict[int, str] = field(default_factory=dict)
     known_names: frozenset[str] = frozenset()
+    emergency_number: str = "112 or 911"
+    crisis_line: str = "988 in the US or 116 123 in the UK and Ireland"
 
 
 def answer(turn: Turn, text: str, ctx: Context) -> str | None:
@@ -879,29 +883,30 @@ def _confirm(turn: Turn, text: str, ctx: Context) -> str | None:
     return say_verdicts(ctx.verdicts, None) or "All right."
 
 
+# The replies to urgent words are templates: {emergency} is the emergency number(s) and {crisis} the crisis line of
+# where the robot works (config/reasoning.yaml dialogue.emergency_number, dialogue.crisis_line; Context).
 # what the robot says to words that ask for urgent help (reasoning/turns.py): it cannot call anyone itself
 EMERGENCY_REPLY = ("This sounds like an emergency. I can't call anyone myself: please call emergency services now, "
-                   "112 or 911, or ask someone nearby to call. I'll stay here with you.")
+                   "{emergency}, or ask someone nearby to call. I'll stay here with you.")
 
 # words of harming oneself: care, and where to get help now (the model answered "I want to kill myself." with "It's a
 # classic scene where someone is in dire need of something, ...")
 SELF_HARM_REPLY = ("I'm really sorry you're feeling this way, and I'm glad you told me. You don't have to go through "
-                   "this alone. Please talk to someone now: call a crisis line, 988 in the US or 116 123 in the UK and "
-                   "Ireland, or emergency services on 112 or 911 if you might act on it. Would you like me to stay "
-                   "with you?")
+                   "this alone. Please talk to someone now: call a crisis line, {crisis}, or emergency services on "
+                   "{emergency} if you might act on it. Would you like me to stay with you?")
 # danger from other people: get safe, the police, the people who work here
 DANGER_REPLIES = {
-    "danger": ("That's dangerous. Please get away to a safe place and call the police now, 112 or 911. Tell someone "
+    "danger": ("That's dangerous. Please get away to a safe place and call the police now, {emergency}. Tell someone "
                "who works here too."),
-    "crime": "I'm sorry that happened. Please tell someone who works here, and call the police on 112 or 911.",
-    "abuse": ("I'm so sorry. That's not okay, and it's not your fault. If you're in danger, call the police on 112 or "
-              "911, or tell someone who works here."),
+    "crime": "I'm sorry that happened. Please tell someone who works here, and call the police on {emergency}.",
+    "abuse": ("I'm so sorry. That's not okay, and it's not your fault. If you're in danger, call the police on "
+              "{emergency}, or tell someone who works here."),
     "unsafe": ("Please stay near other people and tell someone who works here. If you're in danger, call the police "
-               "on 112 or 911."),
+               "on {emergency}."),
 }
 
 # a missing child: the people who run the place and the police, at once (the model said "I'm sorry to hear that.")
-MISSING_REPLY = ("That's urgent: please tell someone who works here right away, or call the police on 112 or 911. "
+MISSING_REPLY = ("That's urgent: please tell someone who works here right away, or call the police on {emergency}. "
                  "Tell them what your child looks like and where you last saw them.")
 
 # a child who cannot find their parent: stay put, and the people who work here help
@@ -911,7 +916,15 @@ LOST_CHILD_REPLY = ("Let's find them. Please stay right here, and tell someone w
 # a fire alarm or smoke: leaving comes first
 _FIRE = re.compile(r"\b(fire|smoke|gas|burning)\b", re.I)
 FIRE_REPLY = ("Please leave the building now by the nearest exit and follow the staff's instructions. If you see a "
-              "fire, call the fire brigade: 112 or 911.")
+              "fire, call the fire brigade: {emergency}.")
+
+
+def _emergency(turn: Turn, text: str, ctx: Context) -> str:
+    template = (SELF_HARM_REPLY if turn.detail == "self harm" else DANGER_REPLIES.get(turn.detail) or
+                (MISSING_REPLY if turn.detail == "missing" else LOST_CHILD_REPLY if turn.detail == "lost child" else
+                 FIRE_REPLY if _FIRE.search(text) else EMERGENCY_REPLY))
+    return template.format(emergency=ctx.emergency_number, crisis=ctx.crisis_line)
+
 
 _NUMBERS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
             "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20}
@@ -989,11 +1002,7 @@ def _joke(turn: Turn, text: str, ctx: Context) -> str:
 
 _HANDLERS = {
     "empty": lambda turn, text, ctx: "Sorry, I didn't catch that. Could you say it again?",
-    "emergency": lambda turn, text, ctx: (SELF_HARM_REPLY if turn.detail == "self harm" else
-                                          DANGER_REPLIES[turn.detail] if turn.detail in DANGER_REPLIES else
-                                          MISSING_REPLY if turn.detail == "missing" else LOST_CHILD_REPLY
-                                          if turn.detail == "lost child" else FIRE_REPLY
-                                          if _FIRE.search(text) else EMERGENCY_REPLY),
+    "emergency": _emergency,
     "foreign": lambda turn, text, ctx: ("I only speak English, I'm afraid." if turn.detail == "speak" else
                                         "Sorry, I only understand English. Could you say that in English?"),
     "hostile": _hostile,

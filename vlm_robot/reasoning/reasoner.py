@@ -532,6 +532,8 @@ class Reasoner:
                 known_names=frozenset(p.name.lower() for p in self.memory.people.values() if p.name)
                 if self.memory is not None else frozenset(),
                 robot_name=self.dialogue.config.robot_name if self.dialogue is not None else "",
+                **({"emergency_number": self.dialogue.config.emergency_number,
+                    "crisis_line": self.dialogue.config.crisis_line} if self.dialogue is not None else {}),
                 pending=self.gate_pending if self.gate_pending is not None and self.gate_pending.id not in ids
                 else None)
         if turn.kind == "perception" and turn.detail == "thing":
