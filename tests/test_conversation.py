@@ -564,6 +564,17 @@ def test_a_visitors_day_in_the_building_gets_honest_replies(classifier, said, ki
     ("I cut my finger.", "feelings", "Press on it"),  # the fallback
     ("You're making a strange noise.", "unable", "need to check me"),  # "... I'll do my best to explain."
     ("You're broken.", "unable", "need to check me"),  # the fallback
+    # the building and the robot's job (before, in the comment)
+    ("What's the address here?", "internet", "not its name, address"),  # "123 Main Street, New York City."
+    ("What's this building called?", "internet", "not its name, address"),  # "Echo City of Dreams"
+    ("Where can I print something?", "place", "don't know of a place for that"),  # "You can print anything ..."
+    ("Where did I park?", "place", "can't see the car park"),  # "It's a convenient spot, I'm sure."
+    ("Do you have a map?", "place", "don't have a map"),  # "There is no person on the map."
+    ("I spilled my coffee.", "unable", "mind your step"),  # "Coffee, is it?"
+    ("Sorry, I'm in a hurry.", "never_mind", "I'll be quick"),  # "... assist you with your project."
+    ("I have to catch a train.", "goodbye", "Goodbye"),  # "To your train of mind, ..."
+    ("Do you get paid?", "identity", "don't get paid"),  # "I'm not sure, I don't get paid."
+    ("Do you like your job?", "identity", "I like helping people"),  # "... I don't really have a job."
 ])
 def test_an_older_persons_day_gets_honest_replies(classifier, said, kind, reply):
     test_weather_news_the_room_and_hard_questions_get_an_honest_reply(classifier, said, kind, reply)

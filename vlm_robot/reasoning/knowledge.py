@@ -232,6 +232,7 @@ _NEVER_MIND = {
     "startled": "Sorry, I didn't mean to startle you.",
     "not to me": "Oh, sorry! Carry on.",
     "not funny": "Sorry! My jokes aren't for everyone.",
+    "hurry": "No problem. What do you need? I'll be quick.",
     "rest": "I don't sleep, but I'll stay quiet until you need me.",
     "unsure back": "I'm not sure either. Take your time, there's no rush.",
 }
@@ -349,6 +350,12 @@ def _identity(turn: Turn, text: str, ctx: Context) -> str:
         return f"No. {me} I can see who is around, listen and talk, and help you find your way."
     if re.search(r"\b(are you listening|hear me)\b", low):
         return "Yes, I can hear you. What would you like?"
+    if turn.detail == "job":  # "Do you like your job?", "Do you get paid?"
+        if re.search(r"\bpaid\b", low):
+            return "No, I'm a robot: I don't get paid. I'm happy to help, though."
+        if re.search(r"\bnew here\b|\bhow long\b", low):
+            return f"{me} I don't know much about my own past, but I know this place and the people I meet here."
+        return "I like helping people here. It's what I'm for."
     if turn.detail == "model":  # "Are you ChatGPT?"
         if re.search(r"\blearn\b", low):
             return ("Only a little: I remember the names people tell me, their faces and what they like. I don't learn "
@@ -473,6 +480,7 @@ _UNABLE = {
     "report bag": "Thanks for telling me. Please don't touch it, and tell someone who works here.",
     "call": "Sorry, I can't call or message anyone myself. Someone who works here may be able to help.",
     "off": "I can't switch myself off. The people who run me can.",
+    "my spill": "Oh no! Please tell someone who works here so it can be cleaned up, and mind your step.",
     "hold person": "I'm sorry, I can't do that: I'm not built to hold or lift people. Please ask someone nearby.",
     "pick up": "I can't pick things up from the floor, I'm afraid. Please ask someone nearby to help.",
     "remind": "Sorry, I can't set reminders. Please ask someone who looks after you, or set one on your phone.",
@@ -555,6 +563,12 @@ def _place(turn: Turn, text: str, ctx: Context) -> str:
             if ctx.places else ""
         return (f"{there}I move slowly, but I can't warn you about every step or obstacle, so please also ask "
                 "someone nearby to walk with you.")
+    if turn.detail in ("not known", "car", "map"):  # what the robot does not know of the place
+        known = f"I know {place_list(ctx.places)}, and can take you there." if ctx.places else ""
+        first = {"not known": "I'm sorry, I don't know of a place for that here.",
+                 "car": "I'm sorry, I can't see the car park, so I don't know where your car is.",
+                 "map": "I don't have a map to give you."}[turn.detail]
+        return f"{first} {known}".strip()
     if turn.detail == "home":  # "Can you take me home?"
         there = f": {place_list(ctx.places)}" if ctx.places else ""
         return f"I'm sorry, I can only take you to places in this building{there}."
@@ -752,6 +766,7 @@ _ASK_STAFF = {
     "long wait": "I'm sorry you've had to wait so long. I can't see waiting times, I'm afraid.",
     "staff": "I can't call anyone myself, and I don't know who is working today.",
     "menu": "I don't know what's on the menu, I'm afraid.",
+    "building": "I don't know that about this building, I'm afraid: not its name, address or owner.",
     "baby": "I don't know where the baby changing or feeding rooms are, I'm afraid.",
     "tickets": "I don't know about tickets here, I'm afraid.",
     "complain": "I'm sorry something went wrong. I can't take complaints myself, I'm afraid.",

@@ -495,7 +495,8 @@ _HI = re.compile(r"^\W*(yo|sup|wassup|what'?s up|howdy|hiya|heya|hey there|hi th
 _FIRST_ROBOT = re.compile(r"\bnever (seen|met|talked to|spoken to|spoken with) a robot\b|\bfirst time (i'?ve )?"
                           r"(seen|seeing|meeting|met|talking to|talked to) a robot\b|\bmy first robot\b", re.I)
 # "Goodbye robot, see you tomorrow." was a greeting (0.6 like "hey robot") and got "Hello! How can I help you?"
-_GOODBYE = re.compile(r"^\W*(ok(ay)?\W+|well\W+|right\W+)?(good ?bye|bye(\W+bye)?|"
+_GOODBYE = re.compile(r"^\W*(ok(ay)?\W+|well\W+|right\W+)?(i (have|need) to catch (a|my|the) (train|bus|plane|"
+                      r"flight)|good ?bye|bye(\W+bye)?|"
                       r"see you( later| soon| tomorrow| again)?|"
                       r"good night|farewell|take care|i have to go|i'?ve got to go|i'?m leaving)\b", re.I)
 _GREET_OTHER = re.compile(r"\bsay (hello|hi|good morning|goodbye|bye) to\b|\b(this is|meet) my (\w+ )?(friend|wife|"
@@ -729,6 +730,23 @@ _PLACE_THING = re.compile(r"\bput (the|this|that|my|it|these|those) (\w+ )?(on|i
 _SLEEP_NOW = re.compile(r"^\W*(please\W+)?(go to (sleep|bed)|take a nap|get some rest|have a rest)\W*$", re.I)
 _GO_BACK = re.compile(r"\bgo back (to )?where you (were|came from)\b", re.I)
 _HOME = re.compile(r"\btake me home\b|\bhow do i get home\b|\bdrive me home\b", re.I)
+# the building and things in it the robot does not know: "What's the address here?" got "123 Main Street, New York
+# City.", "What's this building called?" "Echo City of Dreams", "Where can I print something?" "You can print anything
+# you want.", "Where did I park?" "It's a convenient spot, I'm sure."
+_BUILDING = re.compile(r"\bwhat(?:'s| is) the (address|postcode|post code|zip code)\b|\bwhat(?:'s| is) (this|the) "
+                       r"(building|place) called\b|\bwhat(?:'s| is) the name of (this|the) (building|place)\b|"
+                       r"\bwho owns (this|the) (place|building)\b", re.I)
+_NOT_KNOWN_HERE = re.compile(r"\bwhere (can|could|do) i (print|photocopy|copy|scan|work quietly|make a call)\b|"
+                             r"\bis there (a|any) (quiet|silent) (place|room|area|spot)\b|\b(printer|photocopier)\b",
+                             re.I)
+_CAR = re.compile(r"\b(find|where'?s|where is) my car\b|\bwhere did i park\b", re.I)
+_MAP = re.compile(r"\bdo you have a map\b|\b(is there|where is) a map\b|\bcan i (have|see) a map\b", re.I)
+_MY_SPILL = re.compile(r"\bi('ve)? (just )?(spilled|spilt|knocked over) (my|a|the|some) (\w+ )?(coffee|tea|drink|water|"
+                       r"juice|milk|soup|wine)\b", re.I)
+_HURRY = re.compile(r"^\W*(sorry,? )?(i'?m|i am) (in a (hurry|rush)|running late|late)\W*$", re.I)
+# "Do you like your job?" got "... I don't really have a job.", "Do you get paid?" "I'm not sure, I don't get paid."
+_JOB = re.compile(r"\bdo you (like|enjoy|love) (your|this) (job|work)\b|\bdo you get paid\b|\bare you new here\b|"
+                  r"\bhow long have you (worked|been working|been) here\b", re.I)
 # "Why are you so slow?" got the fallback
 _SO_SLOW = re.compile(r"\bwhy are you so slow\b|\byou'?re (so|too|very|really) slow\b|\bcan'?t you go faster\b",
                       re.I)
@@ -1034,6 +1052,9 @@ class TurnClassifier:
                                       ("internet", "menu", _MENU), ("feelings", "visit", _VISITING),
                                       ("identity", "stay", _STAY), ("capabilities", "fast", _SO_SLOW),
                                       ("thanks", "", _THANKS), ("unable", "off", _OFF),
+                                      ("internet", "building", _BUILDING), ("place", "not known", _NOT_KNOWN_HERE),
+                                      ("place", "car", _CAR), ("place", "map", _MAP), ("unable", "my spill", _MY_SPILL),
+                                      ("never_mind", "hurry", _HURRY), ("identity", "job", _JOB),
                                       ("never_mind", "rest", _SLEEP_NOW), ("unable", "", _GO_BACK),
                                       ("place", "home", _HOME), ("recording", "privacy", _PRIVACY),
                                       ("perception", "how long", _HOW_LONG_HERE),
