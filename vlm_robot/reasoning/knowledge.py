@@ -7,6 +7,7 @@ turn kind without such a fact returns None and goes to open talk (reasoning/open
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import re
 import time
@@ -732,8 +733,6 @@ def _time(turn: Turn, text: str, ctx: Context) -> str:
         yes = weekend == ("weekend" in low)
         return f"{'Yes' if yes else 'No'}, it's {day}."
     if re.search(r"\b(christmas|new year)", low):
-        import datetime
-
         today = datetime.date(t.tm_year, t.tm_mon, t.tm_mday)
         month, day = (12, 25) if "christmas" in low else (1, 1)
         target = datetime.date(today.year, month, day)
@@ -783,6 +782,11 @@ def _internet(turn: Turn, text: str, ctx: Context) -> str:
             "and the places in this building.")
 
 
+# "I miss my husband." -> "... tell me about him?"
+_PRONOUN_OF = {"husband": "him", "father": "him", "dad": "him", "son": "him", "brother": "him", "grandson": "him",
+               "him": "him", "wife": "her", "mother": "her", "mum": "her", "mom": "her", "daughter": "her",
+               "sister": "her", "granddaughter": "her", "her": "her", "home": "home"}
+
 # a feelings turn's reply by its detail (turns.py), where the words add nothing
 _FEELINGS = {
     "so so": "Oh, I'm sorry. Is there anything I can do to help?",
@@ -821,10 +825,7 @@ def _feelings(turn: Turn, text: str, ctx: Context) -> str:
     if turn.detail in _FEELINGS:
         return _FEELINGS[turn.detail]
     if turn.detail.startswith("miss:"):
-        who = turn.detail[5:]
-        about = {"husband": "him", "father": "him", "dad": "him", "son": "him", "brother": "him", "grandson": "him",
-                 "him": "him", "wife": "her", "mother": "her", "mum": "her", "mom": "her", "daughter": "her",
-                 "sister": "her", "granddaughter": "her", "her": "her", "home": "home"}.get(who, "them")
+        about = _PRONOUN_OF.get(turn.detail[5:], "them")
         return f"I'm sorry. Missing someone is hard. Would you like to tell me about {about}?" if about != "home" \
             else "I'm sorry. Missing home is hard. Would you like to tell me about it?"
     if turn.detail == "weather":  # news of the weather outside, which the robot cannot see
